@@ -33,6 +33,7 @@ from computemoat.model import (
     UserRegion,
 )
 
+
 class CatalogSpec(BaseModel):
     """Which bundled data to start from."""
 

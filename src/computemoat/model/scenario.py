@@ -12,7 +12,6 @@ from computemoat.model.policy import Policy
 from computemoat.model.provider import Accelerator, Offering, Provider, Site
 from computemoat.model.workload import InferenceService, TrainingJob, UserRegion
 
-
 Loc = tuple[str | int, ...]
 
 
