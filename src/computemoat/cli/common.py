@@ -5,11 +5,16 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from computemoat.model.errors import UserError
+
+if TYPE_CHECKING:
+    from computemoat.model import Scenario
 
 console = Console()
 err_console = Console(stderr=True)
@@ -29,3 +34,16 @@ def user_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+
+
+ScenarioArg = Annotated[
+    Path | None,
+    typer.Argument(help="scenario YAML (default: the bundled default scenario)", show_default=False),
+]
+
+
+def load_scenario_arg(path: Path | None) -> Scenario:
+    """The scenario at ``path``, or the bundled default when no path is given (raises UserError)."""
+    from computemoat.catalog import default_scenario, load_scenario
+
+    return default_scenario() if path is None else load_scenario(path)
