@@ -49,7 +49,9 @@ def catalog(
     from computemoat.catalog.query import offering_rows
 
     with user_errors():
-        rows = offering_rows(load_scenario_arg(scenario), provider=provider, accelerator=accelerator, region=region, sort=sort.value)
+        rows = offering_rows(
+            load_scenario_arg(scenario), provider=provider, accelerator=accelerator, region=region, sort=sort.value
+        )
     if fmt is Format.json:
         typer.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
