@@ -256,19 +256,23 @@ def _scenario_error_lines(b: _Builder, err: ValidationError) -> list[str]:
             lines.append(f"{b.doc.where(loc)}: {dotted(loc)}: {e['msg'].removeprefix('Value error, ')}")
     return lines
 
-def _yaml_loc(b: _Builder, loc: Loc) -> Loc:
-    """Map a location in the resolved Scenario back to where the user wrote it."""
+def _origin(b: _Builder, loc: Loc) -> Loc | None:
+    """Where the user wrote the resolved item at ``loc``; None when it came from the bundled catalog."""
     if len(loc) >= 2 and isinstance(loc[1], int) and str(loc[0]) in b.origin:
         origin = b.origin[str(loc[0])]
-        if loc[1] < len(origin) and origin[loc[1]] is not None:
-            return (*origin[loc[1]], *loc[2:])  # type: ignore[misc]
+        if loc[1] < len(origin):
+            return None if origin[loc[1]] is None else (*origin[loc[1]], *loc[2:])  # type: ignore[misc]
     return loc
 
+
+def _yaml_loc(b: _Builder, loc: Loc) -> Loc:
+    return _origin(b, loc) or loc
+
+
 def _user_path(b: _Builder, loc: Loc) -> str:
-    mapped = _yaml_loc(b, loc)
-    if mapped == loc and len(loc) >= 2 and isinstance(loc[1], int):
-        return f"{dotted(loc)} (bundled catalog)"
-    return dotted(mapped)
+    mapped = _origin(b, loc)
+    return dotted(loc) + " (bundled catalog)" if mapped is None else dotted(mapped)
+
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and resolve a scenario file; every problem found is reported at once as a UserError."""

@@ -1,0 +1,144 @@
+"""The ASGI app: OpenAI-compatible endpoints, health, readiness and metrics, on plain Starlette.
+
+Starlette rather than FastAPI on the hot path: the proxy endpoints need no schema generation or
+dependency injection, and each layer FastAPI adds costs time per request (bench/gateway_bench.py).
+FastAPI is loaded only when an admin router is mounted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from computemoat.gateway.checks import ActiveChecker, RttModel
+from computemoat.gateway.config import GatewayConfig
+from computemoat.gateway.errors import RequestError, error_response
+from computemoat.gateway.hooks import Authenticator, NoMetering, OpenAccess, UsageSink
+from computemoat.gateway.metrics import build_metrics
+from computemoat.gateway.proxy import Gateway
+from computemoat.gateway.requests import bearer_key, parse_body, read_body, user_location
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def create_app(
+    config: GatewayConfig,
+    *,
+    authenticator: Authenticator | None = None,
+    usage_sink: UsageSink | None = None,
+    admin_router: Any | None = None,
+) -> Starlette:
+    """Build the gateway. ``authenticator``/``usage_sink`` default to open, unmetered access;
+    ``admin_router`` (a FastAPI ``APIRouter``) is mounted at ``/admin``."""
+    authn: Authenticator = authenticator or OpenAccess()
+    sink: UsageSink = usage_sink or NoMetering()
+    metrics = build_metrics()
+    gw = Gateway(config, sink, metrics)
+    rtt = RttModel(config)
+    created_s = int(time.time())
+
+    def endpoint(name: str):  # noqa: ANN202 - a Starlette endpoint
+        async def handle(request: Request) -> Response:
+            try:
+                ctx = await authn.authenticate(bearer_key(request))
+                if ctx is None:
+                    return error_response(
+                        401, "missing or invalid API key; send 'Authorization: Bearer <key>'",
+                        code="invalid_api_key",
+                    )
+                req = parse_body(await read_body(request, config.max_body_bytes), name)
+                if req.model not in gw.by_model:
+                    return error_response(
+                        404, f"model {req.model!r} is not served here; GET /v1/models lists the models",
+                        param="model", code="model_not_found",
+                    )
+                rtt_ms = rtt.resolve(*user_location(request))
+            except RequestError as e:
+                return e.response()
+            admission = await authn.admit(ctx, req.model, req.est_prompt_tokens + req.max_tokens)
+            if not admission.ok:
+                return error_response(
+                    admission.status, admission.message or "request refused by rate limit or budget",
+                    retry_after_s=admission.retry_after_s,
+                )
+            return await gw.forward(name, req, ctx, rtt_ms)
+
+        return handle
+
+    async def models(request: Request) -> Response:
+        data = [{"id": m, "object": "model", "created": created_s, "owned_by": "computemoat"}
+                for m in config.served_models]
+        return _json({"object": "list", "data": data})
+
+    async def healthz(request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        """Ready when every served model has at least one routable backend."""
+        now_s = time.monotonic()
+        per_model = {m: sum(s.available(now_s) for _, s in gw.by_model[m]) for m in config.served_models}
+        down = sorted(m for m, n in per_model.items() if n == 0)
+        body = {"status": "ready" if not down else "degraded", "available_backends": per_model, "down": down}
+        return _json(body, 200 if not down else 503)
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return error_response(404, f"no route for {request.method} {request.url.path}", code="not_found")
+
+    async def method_not_allowed(request: Request, exc: Exception) -> Response:
+        return error_response(405, f"{request.method} is not allowed on {request.url.path}")
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        return error_response(500, f"internal error ({type(exc).__name__}); see the gateway log")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gw.start()
+        check_client = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=len(gw.states)))
+        checker = ActiveChecker(config, gw.states, check_client)
+        checker.start()
+        app.state.gateway = gw
+        try:
+            yield
+        finally:
+            await checker.stop()
+            await check_client.aclose()
+            await gw.aclose()
+            await sink.aclose()
+
+    routes: list[BaseRoute] = [
+        Route("/v1/chat/completions", endpoint("chat/completions"), methods=["POST"]),
+        Route("/v1/completions", endpoint("completions"), methods=["POST"]),
+        Route("/v1/embeddings", endpoint("embeddings"), methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]
+    if admin_router is not None:
+        from fastapi import FastAPI
+
+        admin = FastAPI(title="computemoat admin", openapi_url="/openapi.json")
+        admin.include_router(admin_router)
+        routes.append(Mount("/admin", app=admin))
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
+    )
+    app.state.gateway = gw
+    return app

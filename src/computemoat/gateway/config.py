@@ -1,0 +1,152 @@
+"""The gateway's YAML schema: the contract between the planner's export and ``computemoat serve``.
+
+A hand-written file works too; every mistake becomes one ``UserError`` line naming the file and field.
+Tuning sections (timeouts, health, retries, limits) are optional so the planner's export stays small.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from computemoat.model.base import Frozen
+from computemoat.model.errors import UserError
+
+
+class RoutingPolicy(StrEnum):
+    LATENCY = "latency"
+    LEAST_OUTSTANDING = "least_outstanding"
+    WEIGHTED = "weighted"
+    CHEAPEST = "cheapest"
+
+
+class ModelSettings(Frozen):
+    policy: RoutingPolicy = Field(description="routing policy for this model")
+
+
+class BackendConfig(Frozen):
+    name: str = Field(min_length=1, description="unique backend name")
+    url: str = Field(description="OpenAI-compatible base URL; requests go to {url}/v1/...")
+    provider: str = Field(min_length=1)
+    site: str = Field(min_length=1)
+    lat_deg: float = Field(ge=-90, le=90)
+    lon_deg: float = Field(ge=-180, le=180)
+    models: tuple[str, ...] = Field(min_length=1)
+    weight: float = Field(default=1.0, gt=0, description="share for the weighted policy, e.g. replicas")
+    max_concurrency: int = Field(default=256, ge=1, description="circuit breaker: requests in flight")
+    usd_per_hour: float | None = Field(default=None, ge=0, description="for the cheapest policy")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https:// (e.g. http://127.0.0.1:9001)")
+        return v.rstrip("/")
+
+
+class UserRegionConfig(Frozen):
+    name: str = Field(min_length=1)
+    lat_deg: float = Field(ge=-90, le=90)
+    lon_deg: float = Field(ge=-180, le=180)
+
+
+class TimeoutsConfig(Frozen):
+    connect_s: float = Field(default=2.0, gt=0)
+    first_byte_s: float = Field(default=30.0, gt=0, description="also the idle limit between chunks")
+    total_s: float = Field(default=300.0, gt=0)
+
+
+class HealthConfig(Frozen):
+    """Active checks plus Envoy-style passive outlier ejection."""
+
+    interval_s: float = Field(default=5.0, gt=0)
+    timeout_s: float = Field(default=2.0, gt=0)
+    path: str = Field(default="/v1/models", description="cheap GET on the backend")
+    consecutive_errors: int = Field(default=3, ge=1, description="errors in a row that eject a backend")
+    base_ejection_s: float = Field(default=5.0, gt=0, description="doubles on each repeated ejection")
+    max_ejection_s: float = Field(default=300.0, gt=0)
+    provider_consecutive_errors: int = Field(
+        default=20, ge=1, description="errors in a row across a provider that open its circuit"
+    )
+
+
+class RetryConfig(Frozen):
+    max_attempts: int = Field(default=3, ge=1, description="first try included")
+    budget_percent: float = Field(default=20.0, ge=0, le=100, description="retries vs active requests")
+    min_retry_concurrency: int = Field(default=10, ge=0, description="retries always allowed in flight")
+
+
+class GatewayConfig(Frozen):
+    models: dict[str, ModelSettings] = Field(default_factory=dict)
+    default_policy: RoutingPolicy = RoutingPolicy.LATENCY
+    backends: tuple[BackendConfig, ...] = Field(min_length=1)
+    user_regions: tuple[UserRegionConfig, ...] = ()
+    provider_max_concurrency: dict[str, int] = Field(
+        default_factory=dict, description="circuit breaker per provider: requests in flight"
+    )
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    timeouts: TimeoutsConfig = TimeoutsConfig()
+    health: HealthConfig = HealthConfig()
+    retries: RetryConfig = RetryConfig()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> GatewayConfig:
+        problems: list[str] = []
+        seen: set[str] = set()
+        for i, b in enumerate(self.backends):
+            if b.name in seen:
+                problems.append(f"backends.{i}.name: duplicate backend name {b.name!r} (names must be unique)")
+            seen.add(b.name)
+        served = {m for b in self.backends for m in b.models}
+        for m in self.models:
+            if m not in served:
+                problems.append(f"models.{m}: no backend serves this model (add it to a backend's models)")
+        regions = [r.name for r in self.user_regions]
+        for name in {n for n in regions if regions.count(n) > 1}:
+            problems.append(f"user_regions: duplicate region name {name!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def policy_for(self, model: str) -> RoutingPolicy:
+        s = self.models.get(model)
+        return s.policy if s else self.default_policy
+
+    @property
+    def served_models(self) -> tuple[str, ...]:
+        return tuple(sorted({m for b in self.backends for m in b.models}))
+
+
+def parse_config(data: Any, source: str = "<config>") -> GatewayConfig:
+    """Validate a parsed YAML/JSON mapping; each problem becomes one ``source: field: message`` line."""
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: the gateway config must be a mapping with a 'backends' list")
+    try:
+        return GatewayConfig.model_validate(data)
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            for part in msg.split("; "):
+                lines.append(f"{source}: {loc}: {part}" if loc else f"{source}: {part}")
+        raise UserError(*lines) from None
+
+
+def load_config(path: str | Path) -> GatewayConfig:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise UserError(f"{p}: cannot read the gateway config ({e.strerror}); check the path") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{p}:{mark.line + 1}" if mark else str(p)
+        raise UserError(f"{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    return parse_config(data, str(p))

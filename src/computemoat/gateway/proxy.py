@@ -1,0 +1,286 @@
+"""The request path: pick a backend, try it, fail over, meter, answer.
+
+One ``Gateway`` per app holds the pooled upstream client and every backend's live state. Non-streamed
+requests are retried (within the retry budget) on connect errors, timeouts, 5xx and 429, preferring
+another provider; a stream fails over until its first byte and, after it, ends with an error event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+from starlette.responses import Response, StreamingResponse
+
+from computemoat.gateway.config import GatewayConfig
+from computemoat.gateway.errors import error_response, sse_error_event
+from computemoat.gateway.health import BackendState, RetryBudget, build_states
+from computemoat.gateway.hooks import TenantContext, UsageRecord, UsageSink
+from computemoat.gateway.metrics import GatewayMetrics
+from computemoat.gateway.requests import ParsedRequest
+from computemoat.gateway.routing import Candidate, rank
+from computemoat.gateway.usage import StreamMeter, usage_from_json
+
+# What makes an attempt worth repeating elsewhere: the request never reached a model, or the
+# backend said it is overloaded/broken. 4xx other than 429 is the client's problem: passed through.
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+_UPSTREAM_FAILURES = (httpx.HTTPError, TimeoutError, OSError)
+
+
+class AttemptFailed(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Gateway:
+    def __init__(
+        self, cfg: GatewayConfig, sink: UsageSink, metrics: GatewayMetrics, rng: random.Random | None = None
+    ) -> None:
+        self.cfg = cfg
+        self.sink = sink
+        self.metrics = metrics
+        self.rng = rng or random.Random()
+        self.states = build_states(cfg.backends, cfg.health, cfg.provider_max_concurrency)
+        self.by_model: dict[str, list[tuple[int, BackendState]]] = {}
+        for i, s in enumerate(self.states):
+            for m in s.cfg.models:
+                self.by_model.setdefault(m, []).append((i, s))
+        self.budget = RetryBudget(cfg.retries)
+        self.client: httpx.AsyncClient | None = None
+        for s in self.states:
+            metrics.outstanding.labels(s.cfg.name).set_function(lambda s=s: s.outstanding)
+
+    async def start(self) -> None:
+        t = self.cfg.timeouts
+        total_conns = sum(b.max_concurrency for b in self.cfg.backends)
+        self.client = httpx.AsyncClient(
+            # read = first-byte limit, and the idle limit between stream chunks
+            timeout=httpx.Timeout(connect=t.connect_s, read=t.first_byte_s, write=t.connect_s, pool=t.connect_s),
+            limits=httpx.Limits(
+                max_connections=total_conns, max_keepalive_connections=total_conns, keepalive_expiry=60.0
+            ),
+            trust_env=False,
+        )
+
+    async def aclose(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+
+    # --- routing -------------------------------------------------------------------------------
+
+    def candidates(self, model: str, rtt_ms: list[float] | None, now_s: float) -> list[Candidate]:
+        out = []
+        for i, s in self.by_model.get(model, ()):
+            if s.available(now_s):
+                b = s.cfg
+                out.append(
+                    Candidate(
+                        index=i,
+                        provider=b.provider,
+                        outstanding=s.outstanding,
+                        max_concurrency=b.max_concurrency,
+                        ewma_ttfb_ms=s.ewma_ttfb_ms,
+                        rtt_ms=rtt_ms[i] if rtt_ms is not None else 0.0,
+                        weight=b.weight,
+                        usd_per_hour=b.usd_per_hour,
+                    )
+                )
+        return out
+
+    def _unavailable(self, model: str, now_s: float) -> Response:
+        states = [s for _, s in self.by_model[model]]
+        wait_s = min(s.readmit_after_s(now_s) for s in states)
+        return error_response(
+            503, f"no healthy backend for model {model!r} right now; retry later",
+            code="no_healthy_backend", retry_after_s=wait_s,
+        )
+
+    def _failed(self, s: BackendState, kind: str) -> None:
+        m = self.metrics
+        m.upstream_errors.labels(s.cfg.name, s.cfg.provider, kind).inc()
+        if kind == "http_429":
+            return  # overload, not a fault: retry elsewhere but do not eject
+        ejected, provider_opened = s.observe_failure(time.monotonic())
+        if ejected:
+            m.ejections.labels("backend", s.cfg.name).inc()
+        if provider_opened:
+            m.ejections.labels("provider", s.cfg.provider).inc()
+
+    # --- the request ---------------------------------------------------------------------------
+
+    async def forward(
+        self, endpoint: str, req: ParsedRequest, ctx: TenantContext, rtt_ms: list[float] | None
+    ) -> Response:
+        t0 = time.perf_counter()
+        now_s = time.monotonic()
+        order = rank(self.cfg.policy_for(req.model), self.candidates(req.model, rtt_ms, now_s), self.rng)
+        if not order:
+            return self._unavailable(req.model, now_s)
+        request_id = uuid.uuid4().hex
+        deadline_s = now_s + self.cfg.timeouts.total_s
+        budget = self.budget
+        reasons: list[str] = []
+        budget.active += 1
+        try:
+            for attempt, cand in enumerate(order[: self.cfg.retries.max_attempts]):
+                s = self.states[cand.index]
+                if attempt:
+                    if not budget.can_retry() or not s.available(time.monotonic()):
+                        continue
+                    self.metrics.retries.labels(req.model).inc()
+                    budget.retries_in_flight += 1
+                try:
+                    return await self._attempt(endpoint, req, ctx, s, request_id, t0, deadline_s)
+                except AttemptFailed as e:
+                    reasons.append(e.reason)
+                finally:
+                    if attempt:
+                        budget.retries_in_flight -= 1
+        finally:
+            budget.active -= 1
+        if not reasons:
+            return self._unavailable(req.model, time.monotonic())
+        self.metrics.requests.labels(req.model, "502").inc()
+        return error_response(
+            502, f"every attempt failed ({'; '.join(reasons)})", code="upstream_failed", retry_after_s=1.0
+        )
+
+    async def _attempt(
+        self,
+        endpoint: str,
+        req: ParsedRequest,
+        ctx: TenantContext,
+        s: BackendState,
+        request_id: str,
+        t0: float,
+        deadline_s: float,
+    ) -> Response:
+        assert self.client is not None, "Gateway.start() was not awaited"
+        upstream = self.client.build_request(
+            "POST", f"{s.cfg.url}/v1/{endpoint}", content=req.body,
+            headers={"content-type": "application/json", "x-request-id": request_id},
+        )
+        s.start()
+        resp: httpx.Response | None = None
+        handed_over = False
+        t_send = time.perf_counter()
+        try:
+            async with asyncio.timeout(max(0.0, deadline_s - time.monotonic())):
+                resp = await self.client.send(upstream, stream=True)
+                if resp.status_code in RETRYABLE_STATUS:
+                    self._failed(s, f"http_{resp.status_code}")
+                    raise AttemptFailed(f"{s.cfg.name}: HTTP {resp.status_code}")
+                if req.stream and resp.status_code == 200:
+                    chunks = resp.aiter_raw()
+                    first = await anext(chunks, b"")
+                    ttfb_ms = (time.perf_counter() - t_send) * 1000.0
+                    s.observe_success(ttfb_ms)
+                    self.metrics.ttfb.labels(s.cfg.name).observe(ttfb_ms / 1000.0)
+                    handed_over = True
+                    relay = self._relay(req, ctx, s, resp, chunks, first, request_id, t0, deadline_s)
+                    return StreamingResponse(
+                        relay, media_type="text/event-stream",
+                        headers={"cache-control": "no-cache", "x-request-id": request_id},
+                    )
+                content = await resp.aread()
+        except AttemptFailed:
+            raise
+        except _UPSTREAM_FAILURES as e:
+            kind = "timeout" if isinstance(e, TimeoutError | httpx.TimeoutException) else "connect"
+            self._failed(s, kind)
+            raise AttemptFailed(f"{s.cfg.name}: {kind} ({type(e).__name__})") from None
+        finally:
+            if not handed_over:
+                s.finish()
+                if resp is not None:
+                    await resp.aclose()
+        ttfb_ms = (time.perf_counter() - t_send) * 1000.0
+        s.observe_success(ttfb_ms)
+        self.metrics.ttfb.labels(s.cfg.name).observe(ttfb_ms / 1000.0)
+        prompt, completion = usage_from_json(content) or (req.est_prompt_tokens, 0)
+        status = resp.status_code
+        try:
+            await self._record(req, ctx, s, prompt, completion, status, False, request_id, t0)
+        except Exception as e:  # no durable record, no answer: the client may retry
+            return self._metering_failed(req, e)
+        return Response(
+            content, status_code=status, media_type=resp.headers.get("content-type", "application/json"),
+            headers={"x-request-id": request_id, "x-computemoat-backend": s.cfg.name},
+        )
+
+    async def _relay(
+        self,
+        req: ParsedRequest,
+        ctx: TenantContext,
+        s: BackendState,
+        resp: httpx.Response,
+        chunks: AsyncIterator[bytes],
+        first: bytes,
+        request_id: str,
+        t0: float,
+        deadline_s: float,
+    ) -> AsyncIterator[bytes]:
+        """Pass chunks through as they arrive; write the usage record before ``data: [DONE]`` (or
+        the stream's end) goes out; on a broken upstream, record it and end with an error event."""
+        meter = StreamMeter()
+        recorded = False
+        chunk = first
+        try:
+            while chunk:
+                done_at = meter.feed(chunk)
+                if done_at >= 0 and not recorded:
+                    if done_at:
+                        yield chunk[:done_at]
+                    prompt, completion = meter.tokens(req.est_prompt_tokens)
+                    await self._record(req, ctx, s, prompt, completion, 200, True, request_id, t0)
+                    recorded = True
+                    yield chunk[done_at:]
+                else:
+                    yield chunk
+                if time.monotonic() > deadline_s:
+                    raise TimeoutError("total timeout")
+                chunk = await anext(chunks, b"")
+            if not recorded:
+                prompt, completion = meter.tokens(req.est_prompt_tokens)
+                await self._record(req, ctx, s, prompt, completion, 200, True, request_id, t0)
+                recorded = True
+        except _UPSTREAM_FAILURES as e:
+            self._failed(s, "stream_broken")
+            if not recorded:
+                prompt, completion = meter.tokens(req.est_prompt_tokens)
+                try:
+                    await self._record(req, ctx, s, prompt, completion, 502, True, request_id, t0)
+                except Exception:  # the error event below still tells the client
+                    pass
+            yield sse_error_event(f"upstream {s.cfg.name} broke off the stream ({type(e).__name__})")
+        finally:
+            s.finish()
+            await resp.aclose()
+
+    async def _record(
+        self, req: ParsedRequest, ctx: TenantContext, s: BackendState, prompt: int, completion: int,
+        status: int, streamed: bool, request_id: str, t0: float,
+    ) -> None:
+        latency_s = time.perf_counter() - t0
+        self.metrics.requests.labels(req.model, str(status)).inc()
+        self.metrics.latency.labels(req.model).observe(latency_s)
+        await self.sink.record(
+            UsageRecord(
+                tenant_id=ctx.tenant_id, key_id=ctx.key_id, model=req.model, provider=s.cfg.provider,
+                site=s.cfg.site, backend=s.cfg.name, prompt_tokens=prompt, completion_tokens=completion,
+                latency_ms=latency_s * 1000.0, status=status, streamed=streamed,
+                time_unix_s=time.time(), request_id=request_id,
+            )
+        )
+
+    def _metering_failed(self, req: ParsedRequest, e: Exception) -> Response:
+        self.metrics.requests.labels(req.model, "503").inc()
+        return error_response(
+            503, f"usage could not be recorded ({type(e).__name__}); the request was not billed, retry",
+            code="metering_unavailable", retry_after_s=1.0,
+        )

@@ -1,0 +1,186 @@
+"""The users x sites RTT matrix the planner consumes: fiber, LEO statistics, and the better of the two.
+
+Which path "wins" is decided on the LEO *p95* against fiber: the planner turns RTTs into hard latency
+SLOs, and a LEO path that meets the SLO only at its best moment would break it most of the time.
+A site that cannot host a ground station is reached over LEO to the ground station nearest to it
+(great circle) and then over fiber, or not at all (``network.leo_site_fallback``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from computemoat.latency.constellation import Constellation, FloatArray
+from computemoat.latency.geo import fiber_rtt_ms, great_circle_km
+from computemoat.latency.leo import LeoStats, Progress, leo_rtt_stats
+from computemoat.model.errors import UserError
+from computemoat.model.network import NetworkSettings
+from computemoat.model.scenario import Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PATH_FIBER = "fiber"
+PATH_LEO = "leo"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A point on the ground; ``ground_station`` says whether it can uplink to the constellation."""
+
+    name: str
+    lat_deg: float
+    lon_deg: float
+    ground_station: bool = True
+
+
+@dataclass(frozen=True, eq=False)
+class RttMatrix:
+    """RTTs users x sites (ms). ``rtt_ms`` is the better of fiber and LEO p95 (``inf`` where neither
+    reaches); LEO arrays are ``inf`` (outage 1.0) where the constellation gives no path."""
+
+    users: tuple[str, ...]
+    sites: tuple[str, ...]
+    rtt_ms: FloatArray
+    path_kind: np.ndarray
+    fiber_rtt_ms: FloatArray
+    leo_rtt_min_ms: FloatArray
+    leo_rtt_median_ms: FloatArray
+    leo_rtt_p95_ms: FloatArray
+    leo_rtt_max_ms: FloatArray
+    leo_outage_fraction: FloatArray
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per (user, site) pair, for CSV/Parquet output and quick inspection."""
+        import pandas as pd
+
+        u, s = np.meshgrid(np.arange(len(self.users)), np.arange(len(self.sites)), indexing="ij")
+        return pd.DataFrame(
+            {
+                "user": np.asarray(self.users, dtype=object)[u.ravel()],
+                "site": np.asarray(self.sites, dtype=object)[s.ravel()],
+                "rtt_ms": self.rtt_ms.ravel(),
+                "path_kind": self.path_kind.ravel(),
+                "fiber_rtt_ms": self.fiber_rtt_ms.ravel(),
+                "leo_rtt_min_ms": self.leo_rtt_min_ms.ravel(),
+                "leo_rtt_median_ms": self.leo_rtt_median_ms.ravel(),
+                "leo_rtt_p95_ms": self.leo_rtt_p95_ms.ravel(),
+                "leo_rtt_max_ms": self.leo_rtt_max_ms.ravel(),
+                "leo_outage_fraction": self.leo_outage_fraction.ravel(),
+            }
+        )
+
+
+def rtt_between(
+    users: Sequence[Endpoint],
+    sites: Sequence[Endpoint],
+    network: NetworkSettings,
+    *,
+    constellation: Constellation | None = None,
+    progress: Progress | None = None,
+) -> RttMatrix:
+    """RTT matrix between arbitrary ground points (the ``users`` side never relays for others)."""
+    u_lat, u_lon = _lat_lon(users)
+    s_lat, s_lon = _lat_lon(sites)
+    fiber = fiber_rtt_ms(u_lat[:, None], u_lon[:, None], s_lat[None, :], s_lon[None, :], network)
+    leo = _leo_to_sites(users, sites, network, constellation, progress)
+    better_leo = leo.p95_ms < fiber
+    return RttMatrix(
+        users=tuple(e.name for e in users),
+        sites=tuple(e.name for e in sites),
+        rtt_ms=np.where(better_leo, leo.p95_ms, fiber),
+        path_kind=np.where(better_leo, PATH_LEO, PATH_FIBER),
+        fiber_rtt_ms=fiber,
+        leo_rtt_min_ms=leo.min_ms,
+        leo_rtt_median_ms=leo.median_ms,
+        leo_rtt_p95_ms=leo.p95_ms,
+        leo_rtt_max_ms=leo.max_ms,
+        leo_outage_fraction=leo.outage_fraction,
+    )
+
+
+def rtt_matrix(scenario: Scenario, *, progress: Progress | None = None) -> RttMatrix:
+    """The matrix ``scenario.user_regions`` x ``scenario.sites`` under ``scenario.network``."""
+    users = [Endpoint(r.name, r.lat_deg, r.lon_deg, ground_station=False) for r in scenario.user_regions]
+    sites = [Endpoint(s.id, s.lat_deg, s.lon_deg, s.ground_station) for s in scenario.sites]
+    return rtt_between(users, sites, scenario.network, progress=progress)
+
+
+def _lat_lon(points: Sequence[Endpoint]) -> tuple[FloatArray, FloatArray]:
+    return (
+        np.array([p.lat_deg for p in points], dtype=np.float64),
+        np.array([p.lon_deg for p in points], dtype=np.float64),
+    )
+
+
+def _leo_to_sites(
+    users: Sequence[Endpoint],
+    sites: Sequence[Endpoint],
+    network: NetworkSettings,
+    constellation: Constellation | None,
+    progress: Progress | None,
+) -> LeoStats:
+    shape = (len(users), len(sites))
+    has_station = np.array([s.ground_station for s in sites], dtype=bool)
+    if not network.leo_enabled or not has_station.any() or not users:
+        unreachable = np.full(shape, np.inf)
+        if progress is not None:
+            progress(1, 1)
+        return LeoStats(unreachable, unreachable, unreachable, unreachable, np.ones(shape))
+    s_lat, s_lon = _lat_lon(sites)
+    stations = np.flatnonzero(has_station)
+    to_station = leo_rtt_stats(
+        (s_lat[stations], s_lon[stations]), _lat_lon(users), network,
+        constellation=constellation, progress=progress,
+    )  # users x stations
+    # each site's LEO entry point: itself when it hosts a station, else the nearest station
+    gc_km = great_circle_km(s_lat[:, None], s_lon[:, None], s_lat[stations][None, :], s_lon[stations][None, :])
+    via = np.argmin(gc_km, axis=1)
+    if network.leo_site_fallback == "fiber":
+        fallback_ms = fiber_rtt_ms(s_lat[stations][via], s_lon[stations][via], s_lat, s_lon, network)
+    else:
+        fallback_ms = np.full(len(sites), np.inf)
+    backhaul_ms = np.where(has_station, 0.0, fallback_ms)
+    unreachable = ~np.isfinite(backhaul_ms)[None, :]
+    return LeoStats(
+        to_station.min_ms[:, via] + backhaul_ms,
+        to_station.median_ms[:, via] + backhaul_ms,
+        to_station.p95_ms[:, via] + backhaul_ms,
+        to_station.max_ms[:, via] + backhaul_ms,
+        np.where(unreachable, 1.0, to_station.outage_fraction[:, via]),
+    )
+
+
+def rtt_point(
+    user: Endpoint, target: str | Endpoint, scenario: Scenario, *, progress: Progress | None = None
+) -> RttMatrix:
+    """A 1 x 1 matrix from ``user`` to a site of ``scenario`` (by id; the scenario's ground stations
+    serve the LEO fallback) or to another ground point (a terminal that can uplink itself)."""
+    if isinstance(target, Endpoint):
+        return rtt_between([user], [target], scenario.network, progress=progress)
+    ids = [s.id for s in scenario.sites]
+    if target not in ids:
+        import difflib
+
+        close = difflib.get_close_matches(target, ids, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UserError(f"unknown site {target!r} ({hint}site ids are provider:region, e.g. {ids[0]!r})"
+                        if ids else f"unknown site {target!r} (the scenario has no sites)")
+    sites = [Endpoint(s.id, s.lat_deg, s.lon_deg, s.ground_station) for s in scenario.sites]
+    full = rtt_between([user], sites, scenario.network, progress=progress)
+    j = ids.index(target)
+    return RttMatrix(
+        users=full.users,
+        sites=(target,),
+        **{f: getattr(full, f)[:, j : j + 1] for f in _ARRAY_FIELDS},
+    )
+
+
+_ARRAY_FIELDS = (
+    "rtt_ms", "path_kind", "fiber_rtt_ms", "leo_rtt_min_ms", "leo_rtt_median_ms", "leo_rtt_p95_ms",
+    "leo_rtt_max_ms", "leo_outage_fraction",
+)

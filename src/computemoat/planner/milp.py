@@ -1,0 +1,253 @@
+r"""The placement MILP, built from the arrays of :mod:`computemoat.planner.flatten`.
+
+Sets
+    J training jobs; C training candidates c = (job, offering o(c), tier); O offerings;
+    S services; V replica variables v = (service, offering); D demand rows d = (service, region);
+    F failure sets f of a service (f = {} plus every set of k providers that can serve it);
+    A assignments a = (d, site, f) with RTT(region, site) <= SLO, residency allowed, site not in f;
+    P providers; W sites with a power cap.
+
+Variables
+    x_c in {0,1}       job placed on candidate c           (gang: all its GPUs at one offering)
+    y_v in Z+          replicas of a service at an offering
+    z_a >= 0           requests/s of a demand row served by a site while failure set f is down
+    T, G >= 0          total spend (USD) and total GPUs, so the caps below are linear
+    u_v in {0,1}       (replan only) replica variable v is a new placement, paying the move penalty
+
+Objective
+    min  sum_c cost_c x_c + sum_v cost_v y_v + eps * sum_{a: f(a)={}} rtt_a z_a  [+ move penalties]
+    cost_c = gpus x hours x ($/GPU-h(tier) x price_multiplier + energy); cost_v = gpus_per_replica x
+    horizon_hours x ($/GPU-h on-demand x multiplier + energy); energy = board_W x PUE x $/kWh / 1000
+    when the scenario prices energy. eps (1e-6 $ per rps*ms) only breaks ties toward nearer sites.
+
+Constraints (row names in brackets)
+    [assign_job]     sum_{c in j} x_c = 1                                       every job placed once
+    [capacity]       sum_{c: o(c)=o} gpus_c x_c + sum_{v: o(v)=o} gpr_v y_v <= capacity_o
+    [power]          sum over the site's offerings of GPUs x board_W x PUE / 1e6 <= power_capacity_mw
+    [demand]         sum_{a in (d, f)} z_a = rps_d                       for every d and every f of its service
+    [serve]          sum_{a in (s, site, f)} z_a <= rps_per_replica x sum_{v: s, site(v)=site} y_v
+                     (failed providers have no z columns, so each f's survivors carry all demand: N+k)
+    [min_replicas]   sum_{v in s} y_v >= min_replicas_s
+    [total_spend]    T = sum cost x + sum cost y;   [spend_cap] spend_p - cap_spend T <= 0
+    [total_gpus]     G = sum gpus x + sum gpr y;    [gpu_cap]   gpus_p - cap_gpus G <= 0
+    [new_placement]  y_v <= M_v u_v                                          (replan only)
+
+Size: columns ~ |C| + |V| + |A|, with |A| = sum_s regions_s x sites_s x (1 + C(P_s, k_s)): the
+scenario-based N+k formulation grows with the number of k-subsets of the providers able to serve a
+service (6 providers: 7 copies at k=1, 16 at k=2, 21 at k=3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from computemoat.planner.flatten import TIERS, FlatProblem
+
+RTT_TIE_BREAK_USD_PER_RPS_MS = 1e-6
+
+
+@dataclass(frozen=True)
+class MilpModel:
+    """A model ready for ``Highs.passModel``: CSC matrix, bounds, names and where each block lives."""
+
+    col_cost: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    integrality: np.ndarray  # 0 continuous, 1 integer
+    matrix: sp.csc_matrix
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    col_names: list[str]
+    row_names: list[str]
+    cols: dict[str, slice]  # x, y, z, T, G, u
+    rows: dict[str, slice]  # one entry per bracketed constraint family
+    u_of: np.ndarray  # replica variable index of each u column
+
+
+class _Rows:
+    """Accumulates constraint families as COO triplets with bounds and names."""
+
+    def __init__(self) -> None:
+        self.r: list[np.ndarray] = []
+        self.c: list[np.ndarray] = []
+        self.v: list[np.ndarray] = []
+        self.lo: list[np.ndarray] = []
+        self.hi: list[np.ndarray] = []
+        self.names: list[str] = []
+        self.groups: dict[str, slice] = {}
+        self.n = 0
+
+    def add(self, group: str, names: list[str], rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
+            lo: np.ndarray | float, hi: np.ndarray | float) -> None:
+        m = len(names)
+        if m == 0:
+            return
+        self.r.append(np.asarray(rows, dtype=np.int64) + self.n)
+        self.c.append(np.asarray(cols, dtype=np.int64))
+        self.v.append(np.asarray(vals, dtype=float))
+        self.lo.append(np.broadcast_to(np.asarray(lo, dtype=float), (m,)))
+        self.hi.append(np.broadcast_to(np.asarray(hi, dtype=float), (m,)))
+        self.names.extend(names)
+        self.groups[group] = slice(self.n, self.n + m)
+        self.n += m
+
+
+def _expand_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ranges [lo_i, hi_i): (owner i of each element, element positions), vectorized."""
+    counts = hi - lo
+    owner = np.repeat(np.arange(len(lo)), counts)
+    starts = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+    return owner, starts + np.arange(counts.sum())
+
+
+def fail_label(flat: FlatProblem, f: int) -> str:
+    failed = sorted(flat.provider_names[p] for p in flat.f_failed[f])
+    return "nominal" if not failed else "without " + "+".join(failed)
+
+
+def build(flat: FlatProblem, *, extra_cost_x: np.ndarray | None = None,
+          new_placement_penalty_usd: np.ndarray | None = None) -> MilpModel:
+    """Assemble the MILP above. ``extra_cost_x`` (per training candidate) and
+    ``new_placement_penalty_usd`` (per replica variable; 0 = no penalty) are replan's move costs."""
+    sc = flat.scenario
+    nx, ny, nz = len(flat.t_job), len(flat.r_svc), len(flat.a_dem)
+    u_of = (np.flatnonzero(new_placement_penalty_usd > 0) if new_placement_penalty_usd is not None
+            else np.zeros(0, dtype=np.int64))
+    nu = len(u_of)
+    x0, y0, z0 = 0, nx, nx + ny
+    t_col, g_col, u0 = nx + ny + nz, nx + ny + nz + 1, nx + ny + nz + 2
+    ncol = u0 + nu
+    x_cols, y_cols, z_cols = np.arange(x0, y0), np.arange(y0, z0), np.arange(z0, t_col)
+
+    ones_x, ones_y = np.ones(nx), np.ones(ny)
+    y_gpus = flat.r_gpus_per_replica
+    y_cap = np.floor(flat.off_capacity_gpus[flat.r_off] / y_gpus)
+
+    cost = np.zeros(ncol)
+    cost[x_cols] = flat.t_cost_usd + (0.0 if extra_cost_x is None else extra_cost_x)
+    cost[y_cols] = flat.r_cost_usd_per_replica
+    nominal = flat.nominal_fail[flat.a_fail]
+    cost[z_cols] = np.where(nominal, RTT_TIE_BREAK_USD_PER_RPS_MS * flat.a_rtt_ms, 0.0)
+    if nu:
+        assert new_placement_penalty_usd is not None
+        cost[u0:] = new_placement_penalty_usd[u_of]
+    lower = np.zeros(ncol)
+    upper = np.full(ncol, np.inf)
+    upper[x_cols] = 1.0
+    upper[y_cols] = y_cap
+    upper[z_cols] = flat.d_rps[flat.a_dem]
+    upper[u0:] = 1.0
+    integrality = np.zeros(ncol, dtype=np.int32)
+    integrality[x_cols] = 1
+    integrality[y_cols] = 1
+    integrality[u0:] = 1
+
+    rows = _Rows()
+    # [assign_job]
+    rows.add("assign_job", [f"assign_job[{j}]" for j in flat.job_ids], flat.t_job, x_cols, ones_x, 1.0, 1.0)
+    # [capacity] per offering that has any variable
+    used = np.unique(np.concatenate([flat.t_off, flat.r_off]))
+    pos = np.full(len(flat.offering_ids), -1)
+    pos[used] = np.arange(len(used))
+    rows.add("capacity", [f"capacity[{flat.offering_ids[o]}]" for o in used],
+             np.concatenate([pos[flat.t_off], pos[flat.r_off]]), np.concatenate([x_cols, y_cols]),
+             np.concatenate([flat.t_gpus, y_gpus]), -np.inf, flat.off_capacity_gpus[used])
+    # [power] per capped site with any variable
+    x_site, y_site = flat.off_site[flat.t_off], flat.off_site[flat.r_off]
+    capped = np.unique(np.concatenate([x_site, y_site]))
+    capped = capped[np.isfinite(flat.site_power_cap_mw[capped])]
+    pos = np.full(len(flat.site_ids), -1)
+    pos[capped] = np.arange(len(capped))
+    x_in, y_in = pos[x_site] >= 0, pos[y_site] >= 0
+    rows.add("power", [f"power[{flat.site_ids[s]}]" for s in capped],
+             np.concatenate([pos[x_site][x_in], pos[y_site][y_in]]),
+             np.concatenate([x_cols[x_in], y_cols[y_in]]),
+             np.concatenate([(flat.t_gpus * flat.off_mw_per_gpu[flat.t_off])[x_in],
+                             (y_gpus * flat.off_mw_per_gpu[flat.r_off])[y_in]]),
+             -np.inf, flat.site_power_cap_mw[capped])
+    # [demand] one row per (demand row, failure set)
+    nf = len(flat.f_failed)
+    key = flat.a_dem * nf + flat.a_fail
+    dkeys, drow = np.unique(key, return_inverse=True)
+    dem, fail = dkeys // nf, dkeys % nf
+    rows.add("demand", [f"demand[{flat.service_ids[flat.d_svc[d]]}|{flat.region_names[flat.d_region[d]]}|"
+                        f"{fail_label(flat, f)}]" for d, f in zip(dem, fail, strict=True)],
+             drow, z_cols, np.ones(nz), flat.d_rps[dem], flat.d_rps[dem])
+    # [serve] one row per (failure set, site): served <= rps_per_replica x replicas at the site
+    ns = len(flat.site_ids)
+    key = flat.a_fail * ns + flat.a_site
+    skeys, srow = np.unique(key, return_inverse=True)
+    s_fail, s_site = skeys // ns, skeys % ns
+    y_key = flat.r_svc * ns + y_site
+    order = np.argsort(y_key, kind="stable")
+    row_key = flat.f_svc[s_fail] * ns + s_site
+    lo = np.searchsorted(y_key[order], row_key, side="left")
+    hi = np.searchsorted(y_key[order], row_key, side="right")
+    owner, elems = _expand_ranges(lo, hi)
+    yv = order[elems]
+    rows.add("serve", [f"serve[{flat.service_ids[flat.f_svc[f]]}|{flat.site_ids[s]}|{fail_label(flat, f)}]"
+                       for f, s in zip(s_fail, s_site, strict=True)],
+             np.concatenate([srow, owner]), np.concatenate([z_cols, y_cols[yv]]),
+             np.concatenate([np.ones(nz), -flat.r_rps_per_replica[yv]]), -np.inf, 0.0)
+    # [min_replicas]
+    need = np.flatnonzero(flat.svc_min_replicas > 0)
+    pos = np.full(len(flat.service_ids), -1)
+    pos[need] = np.arange(len(need))
+    y_in = pos[flat.r_svc] >= 0
+    rows.add("min_replicas", [f"min_replicas[{flat.service_ids[s]}]" for s in need],
+             pos[flat.r_svc][y_in], y_cols[y_in], ones_y[y_in], flat.svc_min_replicas[need], np.inf)
+    # [total_spend] / [total_gpus] and the provider caps
+    xy_cols = np.concatenate([x_cols, y_cols])
+    xy_cost = np.concatenate([flat.t_cost_usd, flat.r_cost_usd_per_replica])
+    xy_gpus = np.concatenate([flat.t_gpus, y_gpus])
+    xy_prov = np.concatenate([flat.off_provider[flat.t_off], flat.off_provider[flat.r_off]])
+    for name, total_col, coef, cap in (
+        ("spend", t_col, xy_cost, sc.policy.max_provider_share_spend),
+        ("gpus", g_col, xy_gpus, sc.policy.max_provider_share_gpus),
+    ):
+        if cap is None:
+            continue
+        rows.add(f"total_{name}", [f"total_{name}"],
+                 np.zeros(len(xy_cols) + 1, dtype=np.int64), np.append(xy_cols, total_col),
+                 np.append(coef, -1.0), 0.0, 0.0)
+        provs = np.unique(xy_prov)
+        pos = np.full(len(flat.provider_names), -1)
+        pos[provs] = np.arange(len(provs))
+        rows.add(f"{name}_cap", [f"{name}_cap[{flat.provider_names[p]}]" for p in provs],
+                 np.concatenate([pos[xy_prov], np.arange(len(provs))]),
+                 np.concatenate([xy_cols, np.full(len(provs), total_col)]),
+                 np.concatenate([coef, np.full(len(provs), -cap)]), -np.inf, 0.0)
+    # [new_placement] y_v - M u_v <= 0
+    if nu:
+        rows.add("new_placement", [f"new_placement[{_y_name(flat, v)}]" for v in u_of],
+                 np.concatenate([np.arange(nu), np.arange(nu)]), np.concatenate([y_cols[u_of], u0 + np.arange(nu)]),
+                 np.concatenate([np.ones(nu), -y_cap[u_of]]), -np.inf, 0.0)
+
+    def cat(parts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    matrix = sp.csc_matrix((cat(rows.v), (cat(rows.r), cat(rows.c))), shape=(rows.n, ncol))
+    col_names = (
+        [f"x[{flat.job_ids[j]}|{flat.offering_ids[o]}|{TIERS[t].value}]"
+         for j, o, t in zip(flat.t_job, flat.t_off, flat.t_tier, strict=True)]
+        + [f"y[{_y_name(flat, v)}]" for v in range(ny)]
+        + [f"z[{flat.service_ids[flat.d_svc[d]]}|{flat.region_names[flat.d_region[d]]}|{flat.site_ids[s]}|"
+           f"{fail_label(flat, f)}]" for d, s, f in zip(flat.a_dem, flat.a_site, flat.a_fail, strict=True)]
+        + ["total_spend_usd", "total_gpus"]
+        + [f"u[{_y_name(flat, v)}]" for v in u_of]
+    )
+    return MilpModel(
+        col_cost=cost, col_lower=lower, col_upper=upper, integrality=integrality, matrix=matrix,
+        row_lower=cat(rows.lo), row_upper=cat(rows.hi),
+        col_names=col_names, row_names=rows.names,
+        cols={"x": slice(x0, y0), "y": slice(y0, z0), "z": slice(z0, t_col), "T": slice(t_col, t_col + 1),
+              "G": slice(g_col, g_col + 1), "u": slice(u0, ncol)},
+        rows=rows.groups, u_of=u_of,
+    )
+
+
+def _y_name(flat: FlatProblem, v: int) -> str:
+    return f"{flat.service_ids[flat.r_svc[v]]}|{flat.offering_ids[flat.r_off[v]]}"
