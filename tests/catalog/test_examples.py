@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from computemoat.catalog import load_scenario
+
+EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_example_scenarios_load(path: Path) -> None:
+    s = load_scenario(path)
+    assert s.offerings and (s.training_jobs or s.inference_services)
+
+
+def test_examples_exist() -> None:
+    assert len(EXAMPLES) >= 2
