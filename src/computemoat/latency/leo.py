@@ -120,7 +120,8 @@ def snapshot_rtt_ms(
 @dataclass(frozen=True, eq=False)
 class LeoStats:
     """Per (user, station) pair over the snapshots of the window. Order statistics (no interpolation)
-    with an unreachable snapshot counted as +inf, so p95 is +inf when the outage exceeds 5%."""
+    with an unreachable snapshot counted as +inf, so p95 is +inf once 5% or more of snapshots have
+    no path (the planner must not promise an SLO the constellation misses that often)."""
 
     min_ms: FloatArray
     median_ms: FloatArray
