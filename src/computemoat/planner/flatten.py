@@ -141,12 +141,8 @@ def flatten(scenario: Scenario, rtt_ms: np.ndarray) -> FlatProblem:
     board_w = np.array([accel[o.accelerator].board_power_w for o in offerings], dtype=float)
     off_mw_per_gpu = board_w * pue / 1e6
     multiplier = np.array([provider_by_name[site_by_id[o.site].provider].price_multiplier for o in offerings])
-    energy = np.array(
-        [energy_usd_per_gpu_hour(scenario, b, p) for b, p in zip(board_w, pue, strict=True)], dtype=float
-    )
-    site_power_cap = np.array(
-        [np.inf if s.power_capacity_mw is None else s.power_capacity_mw for s in scenario.sites]
-    )
+    energy = np.array([energy_usd_per_gpu_hour(scenario, b, p) for b, p in zip(board_w, pue, strict=True)], dtype=float)
+    site_power_cap = np.array([np.inf if s.power_capacity_mw is None else s.power_capacity_mw for s in scenario.sites])
 
     def usd_per_gpu_hour(i: int, tier: Tier) -> float | None:
         price = offerings[i].price(tier)

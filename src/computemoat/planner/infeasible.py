@@ -20,34 +20,89 @@ def _relaxations(sc: Scenario) -> list[Relaxation]:
     out: list[Relaxation] = []
     pol = sc.policy
     if pol.max_provider_share_spend is not None:
-        out.append((f"policy.max_provider_share_spend={pol.max_provider_share_spend:g}",
-                    lambda s: s.model_copy(update={"policy": s.policy.model_copy(
-                        update={"max_provider_share_spend": None})})))
+        out.append(
+            (
+                f"policy.max_provider_share_spend={pol.max_provider_share_spend:g}",
+                lambda s: s.model_copy(
+                    update={"policy": s.policy.model_copy(update={"max_provider_share_spend": None})}
+                ),
+            )
+        )
     if pol.max_provider_share_gpus is not None:
-        out.append((f"policy.max_provider_share_gpus={pol.max_provider_share_gpus:g}",
-                    lambda s: s.model_copy(update={"policy": s.policy.model_copy(
-                        update={"max_provider_share_gpus": None})})))
+        out.append(
+            (
+                f"policy.max_provider_share_gpus={pol.max_provider_share_gpus:g}",
+                lambda s: s.model_copy(
+                    update={"policy": s.policy.model_copy(update={"max_provider_share_gpus": None})}
+                ),
+            )
+        )
     if any(s.redundancy_k for s in sc.inference_services):
         ids = ", ".join(f"{s.id} (k={s.redundancy_k})" for s in sc.inference_services if s.redundancy_k)
-        out.append((f"N+k redundancy of {ids}",
-                    lambda s: s.model_copy(update={"inference_services": tuple(
-                        v.model_copy(update={"redundancy_k": 0}) for v in s.inference_services)})))
+        out.append(
+            (
+                f"N+k redundancy of {ids}",
+                lambda s: s.model_copy(
+                    update={
+                        "inference_services": tuple(
+                            v.model_copy(update={"redundancy_k": 0}) for v in s.inference_services
+                        )
+                    }
+                ),
+            )
+        )
     if pol.residency:
-        out.append(("policy.residency", lambda s: s.model_copy(
-            update={"policy": s.policy.model_copy(update={"residency": {}})})))
+        out.append(
+            (
+                "policy.residency",
+                lambda s: s.model_copy(update={"policy": s.policy.model_copy(update={"residency": {}})}),
+            )
+        )
     if pol.excluded_providers or pol.excluded_jurisdictions:
-        out.append(("policy.excluded_providers/excluded_jurisdictions", lambda s: s.model_copy(
-            update={"policy": s.policy.model_copy(update={"excluded_providers": (),
-                                                          "excluded_jurisdictions": ()})})))
+        out.append(
+            (
+                "policy.excluded_providers/excluded_jurisdictions",
+                lambda s: s.model_copy(
+                    update={
+                        "policy": s.policy.model_copy(update={"excluded_providers": (), "excluded_jurisdictions": ()})
+                    }
+                ),
+            )
+        )
     if any(s.power_capacity_mw is not None for s in sc.sites):
-        out.append(("site power caps (power_capacity_mw)", lambda s: s.model_copy(update={"sites": tuple(
-            site.model_copy(update={"power_capacity_mw": None}) for site in s.sites)})))
+        out.append(
+            (
+                "site power caps (power_capacity_mw)",
+                lambda s: s.model_copy(
+                    update={"sites": tuple(site.model_copy(update={"power_capacity_mw": None}) for site in s.sites)}
+                ),
+            )
+        )
     if sc.inference_services:
-        out.append(("inference latency SLOs (latency_slo_ms)", lambda s: s.model_copy(update={
-            "inference_services": tuple(v.model_copy(update={"latency_slo_ms": 1e9})
-                                        for v in s.inference_services)})))
-    out.append(("offering capacity (capacity_gpus, x10)", lambda s: s.model_copy(update={"offerings": tuple(
-        o.model_copy(update={"capacity_gpus": o.capacity_gpus * 10}) for o in s.offerings)})))
+        out.append(
+            (
+                "inference latency SLOs (latency_slo_ms)",
+                lambda s: s.model_copy(
+                    update={
+                        "inference_services": tuple(
+                            v.model_copy(update={"latency_slo_ms": 1e9}) for v in s.inference_services
+                        )
+                    }
+                ),
+            )
+        )
+    out.append(
+        (
+            "offering capacity (capacity_gpus, x10)",
+            lambda s: s.model_copy(
+                update={
+                    "offerings": tuple(
+                        o.model_copy(update={"capacity_gpus": o.capacity_gpus * 10}) for o in s.offerings
+                    )
+                }
+            ),
+        )
+    )
     return out
 
 
@@ -63,8 +118,9 @@ def diagnose_infeasible(scenario: Scenario, rtt_ms: np.ndarray, *, time_limit_s:
         tried.append(what)
         try:
             relaxed = relax(scenario)
-            result = solve_flat(flatten(relaxed, rtt_ms), time_limit_s=max(1.0, time_limit_s / 4),
-                                mip_gap=0.05, diagnose=False)
+            result = solve_flat(
+                flatten(relaxed, rtt_ms), time_limit_s=max(1.0, time_limit_s / 4), mip_gap=0.05, diagnose=False
+            )
         except InfeasibleError:
             continue
         fixes.append(f"dropping {what} makes it feasible (plan cost ${result.plan.total_cost_usd:,.0f})")

@@ -80,8 +80,16 @@ class _Rows:
         self.groups: dict[str, slice] = {}
         self.n = 0
 
-    def add(self, group: str, names: list[str], rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
-            lo: np.ndarray | float, hi: np.ndarray | float) -> None:
+    def add(
+        self,
+        group: str,
+        names: list[str],
+        rows: np.ndarray,
+        cols: np.ndarray,
+        vals: np.ndarray,
+        lo: np.ndarray | float,
+        hi: np.ndarray | float,
+    ) -> None:
         m = len(names)
         if m == 0:
             return
@@ -108,14 +116,18 @@ def fail_label(flat: FlatProblem, f: int) -> str:
     return "nominal" if not failed else "without " + "+".join(failed)
 
 
-def build(flat: FlatProblem, *, extra_cost_x: np.ndarray | None = None,
-          new_placement_penalty_usd: np.ndarray | None = None) -> MilpModel:
+def build(
+    flat: FlatProblem, *, extra_cost_x: np.ndarray | None = None, new_placement_penalty_usd: np.ndarray | None = None
+) -> MilpModel:
     """Assemble the MILP above. ``extra_cost_x`` (per training candidate) and
     ``new_placement_penalty_usd`` (per replica variable; 0 = no penalty) are replan's move costs."""
     sc = flat.scenario
     nx, ny, nz = len(flat.t_job), len(flat.r_svc), len(flat.a_dem)
-    u_of = (np.flatnonzero(new_placement_penalty_usd > 0) if new_placement_penalty_usd is not None
-            else np.zeros(0, dtype=np.int64))
+    u_of = (
+        np.flatnonzero(new_placement_penalty_usd > 0)
+        if new_placement_penalty_usd is not None
+        else np.zeros(0, dtype=np.int64)
+    )
     nu = len(u_of)
     x0, y0, z0 = 0, nx, nx + ny
     t_col, g_col, u0 = nx + ny + nz, nx + ny + nz + 1, nx + ny + nz + 2
@@ -152,9 +164,15 @@ def build(flat: FlatProblem, *, extra_cost_x: np.ndarray | None = None,
     used = np.unique(np.concatenate([flat.t_off, flat.r_off]))
     pos = np.full(len(flat.offering_ids), -1)
     pos[used] = np.arange(len(used))
-    rows.add("capacity", [f"capacity[{flat.offering_ids[o]}]" for o in used],
-             np.concatenate([pos[flat.t_off], pos[flat.r_off]]), np.concatenate([x_cols, y_cols]),
-             np.concatenate([flat.t_gpus, y_gpus]), -np.inf, flat.off_capacity_gpus[used])
+    rows.add(
+        "capacity",
+        [f"capacity[{flat.offering_ids[o]}]" for o in used],
+        np.concatenate([pos[flat.t_off], pos[flat.r_off]]),
+        np.concatenate([x_cols, y_cols]),
+        np.concatenate([flat.t_gpus, y_gpus]),
+        -np.inf,
+        flat.off_capacity_gpus[used],
+    )
     # [power] per capped site with any variable
     x_site, y_site = flat.off_site[flat.t_off], flat.off_site[flat.r_off]
     capped = np.unique(np.concatenate([x_site, y_site]))
@@ -162,20 +180,34 @@ def build(flat: FlatProblem, *, extra_cost_x: np.ndarray | None = None,
     pos = np.full(len(flat.site_ids), -1)
     pos[capped] = np.arange(len(capped))
     x_in, y_in = pos[x_site] >= 0, pos[y_site] >= 0
-    rows.add("power", [f"power[{flat.site_ids[s]}]" for s in capped],
-             np.concatenate([pos[x_site][x_in], pos[y_site][y_in]]),
-             np.concatenate([x_cols[x_in], y_cols[y_in]]),
-             np.concatenate([(flat.t_gpus * flat.off_mw_per_gpu[flat.t_off])[x_in],
-                             (y_gpus * flat.off_mw_per_gpu[flat.r_off])[y_in]]),
-             -np.inf, flat.site_power_cap_mw[capped])
+    rows.add(
+        "power",
+        [f"power[{flat.site_ids[s]}]" for s in capped],
+        np.concatenate([pos[x_site][x_in], pos[y_site][y_in]]),
+        np.concatenate([x_cols[x_in], y_cols[y_in]]),
+        np.concatenate(
+            [(flat.t_gpus * flat.off_mw_per_gpu[flat.t_off])[x_in], (y_gpus * flat.off_mw_per_gpu[flat.r_off])[y_in]]
+        ),
+        -np.inf,
+        flat.site_power_cap_mw[capped],
+    )
     # [demand] one row per (demand row, failure set)
     nf = len(flat.f_failed)
     key = flat.a_dem * nf + flat.a_fail
     dkeys, drow = np.unique(key, return_inverse=True)
     dem, fail = dkeys // nf, dkeys % nf
-    rows.add("demand", [f"demand[{flat.service_ids[flat.d_svc[d]]}|{flat.region_names[flat.d_region[d]]}|"
-                        f"{fail_label(flat, f)}]" for d, f in zip(dem, fail, strict=True)],
-             drow, z_cols, np.ones(nz), flat.d_rps[dem], flat.d_rps[dem])
+    rows.add(
+        "demand",
+        [
+            f"demand[{flat.service_ids[flat.d_svc[d]]}|{flat.region_names[flat.d_region[d]]}|{fail_label(flat, f)}]"
+            for d, f in zip(dem, fail, strict=True)
+        ],
+        drow,
+        z_cols,
+        np.ones(nz),
+        flat.d_rps[dem],
+        flat.d_rps[dem],
+    )
     # [serve] one row per (failure set, site): served <= rps_per_replica x replicas at the site
     ns = len(flat.site_ids)
     key = flat.a_fail * ns + flat.a_site
@@ -188,17 +220,32 @@ def build(flat: FlatProblem, *, extra_cost_x: np.ndarray | None = None,
     hi = np.searchsorted(y_key[order], row_key, side="right")
     owner, elems = _expand_ranges(lo, hi)
     yv = order[elems]
-    rows.add("serve", [f"serve[{flat.service_ids[flat.f_svc[f]]}|{flat.site_ids[s]}|{fail_label(flat, f)}]"
-                       for f, s in zip(s_fail, s_site, strict=True)],
-             np.concatenate([srow, owner]), np.concatenate([z_cols, y_cols[yv]]),
-             np.concatenate([np.ones(nz), -flat.r_rps_per_replica[yv]]), -np.inf, 0.0)
+    rows.add(
+        "serve",
+        [
+            f"serve[{flat.service_ids[flat.f_svc[f]]}|{flat.site_ids[s]}|{fail_label(flat, f)}]"
+            for f, s in zip(s_fail, s_site, strict=True)
+        ],
+        np.concatenate([srow, owner]),
+        np.concatenate([z_cols, y_cols[yv]]),
+        np.concatenate([np.ones(nz), -flat.r_rps_per_replica[yv]]),
+        -np.inf,
+        0.0,
+    )
     # [min_replicas]
     need = np.flatnonzero(flat.svc_min_replicas > 0)
     pos = np.full(len(flat.service_ids), -1)
     pos[need] = np.arange(len(need))
     y_in = pos[flat.r_svc] >= 0
-    rows.add("min_replicas", [f"min_replicas[{flat.service_ids[s]}]" for s in need],
-             pos[flat.r_svc][y_in], y_cols[y_in], ones_y[y_in], flat.svc_min_replicas[need], np.inf)
+    rows.add(
+        "min_replicas",
+        [f"min_replicas[{flat.service_ids[s]}]" for s in need],
+        pos[flat.r_svc][y_in],
+        y_cols[y_in],
+        ones_y[y_in],
+        flat.svc_min_replicas[need],
+        np.inf,
+    )
     # [total_spend] / [total_gpus] and the provider caps
     xy_cols = np.concatenate([x_cols, y_cols])
     xy_cost = np.concatenate([flat.t_cost_usd, flat.r_cost_usd_per_replica])
@@ -210,42 +257,77 @@ def build(flat: FlatProblem, *, extra_cost_x: np.ndarray | None = None,
     ):
         if cap is None:
             continue
-        rows.add(f"total_{name}", [f"total_{name}"],
-                 np.zeros(len(xy_cols) + 1, dtype=np.int64), np.append(xy_cols, total_col),
-                 np.append(coef, -1.0), 0.0, 0.0)
+        rows.add(
+            f"total_{name}",
+            [f"total_{name}"],
+            np.zeros(len(xy_cols) + 1, dtype=np.int64),
+            np.append(xy_cols, total_col),
+            np.append(coef, -1.0),
+            0.0,
+            0.0,
+        )
         provs = np.unique(xy_prov)
         pos = np.full(len(flat.provider_names), -1)
         pos[provs] = np.arange(len(provs))
-        rows.add(f"{name}_cap", [f"{name}_cap[{flat.provider_names[p]}]" for p in provs],
-                 np.concatenate([pos[xy_prov], np.arange(len(provs))]),
-                 np.concatenate([xy_cols, np.full(len(provs), total_col)]),
-                 np.concatenate([coef, np.full(len(provs), -cap)]), -np.inf, 0.0)
+        rows.add(
+            f"{name}_cap",
+            [f"{name}_cap[{flat.provider_names[p]}]" for p in provs],
+            np.concatenate([pos[xy_prov], np.arange(len(provs))]),
+            np.concatenate([xy_cols, np.full(len(provs), total_col)]),
+            np.concatenate([coef, np.full(len(provs), -cap)]),
+            -np.inf,
+            0.0,
+        )
     # [new_placement] y_v - M u_v <= 0
     if nu:
-        rows.add("new_placement", [f"new_placement[{_y_name(flat, v)}]" for v in u_of],
-                 np.concatenate([np.arange(nu), np.arange(nu)]), np.concatenate([y_cols[u_of], u0 + np.arange(nu)]),
-                 np.concatenate([np.ones(nu), -y_cap[u_of]]), -np.inf, 0.0)
+        rows.add(
+            "new_placement",
+            [f"new_placement[{_y_name(flat, v)}]" for v in u_of],
+            np.concatenate([np.arange(nu), np.arange(nu)]),
+            np.concatenate([y_cols[u_of], u0 + np.arange(nu)]),
+            np.concatenate([np.ones(nu), -y_cap[u_of]]),
+            -np.inf,
+            0.0,
+        )
 
     def cat(parts: list[np.ndarray]) -> np.ndarray:
         return np.concatenate(parts) if parts else np.zeros(0)
 
     matrix = sp.csc_matrix((cat(rows.v), (cat(rows.r), cat(rows.c))), shape=(rows.n, ncol))
     col_names = (
-        [f"x[{flat.job_ids[j]}|{flat.offering_ids[o]}|{TIERS[t].value}]"
-         for j, o, t in zip(flat.t_job, flat.t_off, flat.t_tier, strict=True)]
+        [
+            f"x[{flat.job_ids[j]}|{flat.offering_ids[o]}|{TIERS[t].value}]"
+            for j, o, t in zip(flat.t_job, flat.t_off, flat.t_tier, strict=True)
+        ]
         + [f"y[{_y_name(flat, v)}]" for v in range(ny)]
-        + [f"z[{flat.service_ids[flat.d_svc[d]]}|{flat.region_names[flat.d_region[d]]}|{flat.site_ids[s]}|"
-           f"{fail_label(flat, f)}]" for d, s, f in zip(flat.a_dem, flat.a_site, flat.a_fail, strict=True)]
+        + [
+            f"z[{flat.service_ids[flat.d_svc[d]]}|{flat.region_names[flat.d_region[d]]}|{flat.site_ids[s]}|"
+            f"{fail_label(flat, f)}]"
+            for d, s, f in zip(flat.a_dem, flat.a_site, flat.a_fail, strict=True)
+        ]
         + ["total_spend_usd", "total_gpus"]
         + [f"u[{_y_name(flat, v)}]" for v in u_of]
     )
     return MilpModel(
-        col_cost=cost, col_lower=lower, col_upper=upper, integrality=integrality, matrix=matrix,
-        row_lower=cat(rows.lo), row_upper=cat(rows.hi),
-        col_names=col_names, row_names=rows.names,
-        cols={"x": slice(x0, y0), "y": slice(y0, z0), "z": slice(z0, t_col), "T": slice(t_col, t_col + 1),
-              "G": slice(g_col, g_col + 1), "u": slice(u0, ncol)},
-        rows=rows.groups, u_of=u_of,
+        col_cost=cost,
+        col_lower=lower,
+        col_upper=upper,
+        integrality=integrality,
+        matrix=matrix,
+        row_lower=cat(rows.lo),
+        row_upper=cat(rows.hi),
+        col_names=col_names,
+        row_names=rows.names,
+        cols={
+            "x": slice(x0, y0),
+            "y": slice(y0, z0),
+            "z": slice(z0, t_col),
+            "T": slice(t_col, t_col + 1),
+            "G": slice(g_col, g_col + 1),
+            "u": slice(u0, ncol),
+        },
+        rows=rows.groups,
+        u_of=u_of,
     )
 
 

@@ -59,6 +59,4 @@ def gpu_hour_usd(scenario: Scenario, offering_id: str, tier: Tier) -> float | No
     site = scenario.site(off.site)
     provider = scenario.provider(site.provider)
     accel = scenario.accelerator(off.accelerator)
-    return list_price * provider.price_multiplier + energy_usd_per_gpu_hour(
-        scenario, accel.board_power_w, site.pue
-    )
+    return list_price * provider.price_multiplier + energy_usd_per_gpu_hour(scenario, accel.board_power_w, site.pue)

@@ -57,8 +57,14 @@ class PlanResult:
     row_value: np.ndarray = field(repr=False)
 
 
-def plan(scenario: Scenario, rtt_ms: np.ndarray, *, time_limit_s: float = 60, mip_gap: float = 0.01,
-         progress: ProgressFn | None = None) -> PlanResult:
+def plan(
+    scenario: Scenario,
+    rtt_ms: np.ndarray,
+    *,
+    time_limit_s: float = 60,
+    mip_gap: float = 0.01,
+    progress: ProgressFn | None = None,
+) -> PlanResult:
     """Cost-optimal placement of every workload of ``scenario`` (see :mod:`milp` for the model).
 
     ``rtt_ms`` is [user_regions x sites] in scenario order (np.inf = unreachable). Raises
@@ -70,9 +76,17 @@ def plan(scenario: Scenario, rtt_ms: np.ndarray, *, time_limit_s: float = 60, mi
     return solve_flat(flat, time_limit_s=time_limit_s, mip_gap=mip_gap, progress=progress, t0=t0)
 
 
-def solve_flat(flat: FlatProblem, *, time_limit_s: float, mip_gap: float, progress: ProgressFn | None = None,
-               t0: float | None = None, extra_cost_x: np.ndarray | None = None,
-               new_placement_penalty_usd: np.ndarray | None = None, diagnose: bool = True) -> PlanResult:
+def solve_flat(
+    flat: FlatProblem,
+    *,
+    time_limit_s: float,
+    mip_gap: float,
+    progress: ProgressFn | None = None,
+    t0: float | None = None,
+    extra_cost_x: np.ndarray | None = None,
+    new_placement_penalty_usd: np.ndarray | None = None,
+    diagnose: bool = True,
+) -> PlanResult:
     """Build, solve and unflatten; on infeasibility explain which policies conflict (``diagnose``)."""
     import highspy
 
@@ -121,17 +135,31 @@ def solve_flat(flat: FlatProblem, *, time_limit_s: float, mip_gap: float, progre
     optimal = status == highspy.HighsModelStatus.kOptimal
     gap = float(info.mip_gap) if np.isfinite(info.mip_gap) else None
     elapsed = time.perf_counter() - t0
-    result_plan = unflatten(flat, model, col_value, status="optimal" if optimal else "feasible (time limit)",
-                            mip_gap=gap, solve_time_s=elapsed)
+    result_plan = unflatten(
+        flat,
+        model,
+        col_value,
+        status="optimal" if optimal else "feasible (time limit)",
+        mip_gap=gap,
+        solve_time_s=elapsed,
+    )
     if progress:
-        progress(SolveProgress("done", elapsed, float(info.objective_function_value),
-                               float(info.mip_dual_bound), gap))
+        progress(SolveProgress("done", elapsed, float(info.objective_function_value), float(info.mip_dual_bound), gap))
     return PlanResult(
-        plan=result_plan, model_status=status_text, objective_usd=float(info.objective_function_value),
+        plan=result_plan,
+        model_status=status_text,
+        objective_usd=float(info.objective_function_value),
         bound_usd=float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None,
-        mip_gap=gap, solve_time_s=elapsed, num_cols=int(lp.num_col_), num_rows=int(lp.num_row_),
-        num_integer=int(model.integrality.sum()), pruned_offering_ids=flat.pruned_offering_ids,
-        flat=flat, model=model, col_value=col_value, row_value=row_value,
+        mip_gap=gap,
+        solve_time_s=elapsed,
+        num_cols=int(lp.num_col_),
+        num_rows=int(lp.num_row_),
+        num_integer=int(model.integrality.sum()),
+        pruned_offering_ids=flat.pruned_offering_ids,
+        flat=flat,
+        model=model,
+        col_value=col_value,
+        row_value=row_value,
     )
 
 
@@ -171,8 +199,15 @@ def _subscribe_progress(h: object, progress: ProgressFn, t0: float) -> None:
     h.cbMipImprovingSolution.subscribe(on_improve)  # type: ignore[attr-defined]
 
 
-def unflatten(flat: FlatProblem, model: MilpModel, col_value: np.ndarray, *, status: str,
-              mip_gap: float | None, solve_time_s: float | None) -> Plan:
+def unflatten(
+    flat: FlatProblem,
+    model: MilpModel,
+    col_value: np.ndarray,
+    *,
+    status: str,
+    mip_gap: float | None,
+    solve_time_s: float | None,
+) -> Plan:
     """Column values -> frozen Plan (placements sorted by workload id, costs recomputed exactly)."""
     sc = flat.scenario
     x = col_value[model.cols["x"]]
@@ -181,31 +216,55 @@ def unflatten(flat: FlatProblem, model: MilpModel, col_value: np.ndarray, *, sta
     training: list[TrainingPlacement] = []
     for c in np.flatnonzero(x > 0.5):
         o = flat.t_off[c]
-        training.append(TrainingPlacement(
-            job_id=flat.job_ids[flat.t_job[c]], offering_id=flat.offering_ids[o],
-            site_id=flat.site_ids[flat.off_site[o]], provider=flat.provider_names[flat.off_provider[o]],
-            tier=TIERS[flat.t_tier[c]], gpus=int(flat.t_gpus[c]), cost_usd=float(flat.t_cost_usd[c]),
-        ))
+        training.append(
+            TrainingPlacement(
+                job_id=flat.job_ids[flat.t_job[c]],
+                offering_id=flat.offering_ids[o],
+                site_id=flat.site_ids[flat.off_site[o]],
+                provider=flat.provider_names[flat.off_provider[o]],
+                tier=TIERS[flat.t_tier[c]],
+                gpus=int(flat.t_gpus[c]),
+                cost_usd=float(flat.t_cost_usd[c]),
+            )
+        )
     inference: list[InferencePlacement] = []
     for v in np.flatnonzero(y > 0):
         o = flat.r_off[v]
-        inference.append(InferencePlacement(
-            service_id=flat.service_ids[flat.r_svc[v]], offering_id=flat.offering_ids[o],
-            site_id=flat.site_ids[flat.off_site[o]], provider=flat.provider_names[flat.off_provider[o]],
-            tier=Tier.on_demand, replicas=int(y[v]), gpus=int(y[v] * flat.r_gpus_per_replica[v]),
-            cost_usd=float(y[v] * flat.r_cost_usd_per_replica[v]),
-        ))
+        inference.append(
+            InferencePlacement(
+                service_id=flat.service_ids[flat.r_svc[v]],
+                offering_id=flat.offering_ids[o],
+                site_id=flat.site_ids[flat.off_site[o]],
+                provider=flat.provider_names[flat.off_provider[o]],
+                tier=Tier.on_demand,
+                replicas=int(y[v]),
+                gpus=int(y[v] * flat.r_gpus_per_replica[v]),
+                cost_usd=float(y[v] * flat.r_cost_usd_per_replica[v]),
+            )
+        )
     nominal = flat.nominal_fail[flat.a_fail]
     assignments = [
-        Assignment(service_id=flat.service_ids[flat.d_svc[flat.a_dem[a]]],
-                   region=flat.region_names[flat.d_region[flat.a_dem[a]]], site_id=flat.site_ids[flat.a_site[a]],
-                   rps=float(z[a]), rtt_ms=float(flat.a_rtt_ms[a]))
+        Assignment(
+            service_id=flat.service_ids[flat.d_svc[flat.a_dem[a]]],
+            region=flat.region_names[flat.d_region[flat.a_dem[a]]],
+            site_id=flat.site_ids[flat.a_site[a]],
+            rps=float(z[a]),
+            rtt_ms=float(flat.a_rtt_ms[a]),
+        )
         for a in np.flatnonzero(nominal & (z > 1e-9))
     ]
     training.sort(key=lambda p: p.job_id)
     inference.sort(key=lambda p: (p.service_id, p.offering_id))
     assignments.sort(key=lambda a: (a.service_id, a.region, a.site_id))
     total = sum(p.cost_usd for p in training) + sum(p.cost_usd for p in inference)
-    return Plan(scenario=sc.name, status=status, total_cost_usd=total, mip_gap=mip_gap,
-                solve_time_s=solve_time_s, training=tuple(training), inference=tuple(inference),
-                assignments=tuple(assignments), notes=flat.notes)
+    return Plan(
+        scenario=sc.name,
+        status=status,
+        total_cost_usd=total,
+        mip_gap=mip_gap,
+        solve_time_s=solve_time_s,
+        training=tuple(training),
+        inference=tuple(inference),
+        assignments=tuple(assignments),
+        notes=flat.notes,
+    )

@@ -1,0 +1,220 @@
+"""An independent checker of any plan against its scenario (no solver): lists every violation.
+
+It shares only the placement rules with the MILP (``rules.py``, the specification); capacity,
+power, caps, SLOs, residency and N+k redundancy are recomputed here from the plan itself. The
+redundancy check is a max-flow per failure set (users -> reachable surviving sites -> capacity),
+so a plan that only works because one assignment was hand-picked cannot pass.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import maximum_flow
+
+from computemoat.model import InferenceService, Plan, Scenario
+from computemoat.planner.rules import gpu_hour_usd, provider_block_reason, residency_allows, training_tiers
+
+REL_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class Violation:
+    kind: str  # reference | training | tier | exclusion | capacity | power | demand | slo | residency
+    #            redundancy | min_replicas | spend_cap | gpu_cap | cost
+    message: str
+
+
+def validate_plan(scenario: Scenario, plan: Plan, rtt_ms: np.ndarray) -> list[Violation]:
+    """Every way ``plan`` breaks ``scenario`` (empty list = valid). ``rtt_ms``: [regions x sites]."""
+    out: list[Violation] = []
+    sc = scenario
+    offerings = {o.id: o for o in sc.offerings}
+    sites = {s.id: s for s in sc.sites}
+    providers = {p.name: p for p in sc.providers}
+    jobs = {j.id: j for j in sc.training_jobs}
+    services = {s.id: s for s in sc.inference_services}
+    r_index = {r.name: i for i, r in enumerate(sc.user_regions)}
+    s_index = {s.id: i for i, s in enumerate(sc.sites)}
+
+    def bad(kind: str, msg: str) -> None:
+        out.append(Violation(kind, msg))
+
+    used_gpus: dict[str, int] = defaultdict(int)
+    placements = [*plan.training, *plan.inference]
+    for p in placements:
+        off = offerings.get(p.offering_id)
+        if off is None or off.site != p.site_id or sites[off.site].provider != p.provider:
+            bad("reference", f"placement on {p.offering_id}: unknown offering or wrong site/provider")
+            continue
+        used_gpus[p.offering_id] += p.gpus
+    if any(v.kind == "reference" for v in out):
+        return out
+
+    # -- training ------------------------------------------------------------------------------
+    placed = defaultdict(list)
+    for tp in plan.training:
+        placed[tp.job_id].append(tp)
+    for job_id in placed.keys() - jobs.keys():
+        bad("reference", f"training placement for unknown job {job_id}")
+    for job in sc.training_jobs:
+        tps = placed.get(job.id, [])
+        if len(tps) != 1:
+            bad("training", f"training job {job.id} is placed {len(tps)} times (must be exactly once)")
+            continue
+        tp = tps[0]
+        off = offerings[tp.offering_id]
+        if off.accelerator not in job.accelerators:
+            bad("training", f"training job {job.id} on {off.accelerator}, wants {'/'.join(job.accelerators)}")
+        if tp.gpus < job.gpus or tp.gpus % off.gpus_per_instance:
+            bad(
+                "training",
+                f"training job {job.id} gets {tp.gpus} GPUs, needs {job.gpus} in whole instances "
+                f"of {off.gpus_per_instance}",
+            )
+        if tp.tier not in training_tiers(job) or off.price(tp.tier) is None:
+            bad("tier", f"training job {job.id}: tier {tp.tier.value} not allowed by the job or not sold")
+        else:
+            expect = tp.gpus * job.hours * (gpu_hour_usd(sc, off.id, tp.tier) or 0.0)
+            if not math.isclose(tp.cost_usd, expect, rel_tol=REL_TOL, abs_tol=0.01):
+                bad("cost", f"training job {job.id}: cost ${tp.cost_usd:,.2f}, expected ${expect:,.2f}")
+        why = provider_block_reason(sc, job, providers[tp.provider])
+        if why:
+            bad("exclusion", f"training job {job.id} on {tp.provider}: {why}")
+
+    # -- inference -----------------------------------------------------------------------------
+    by_service = defaultdict(list)
+    for ip in plan.inference:
+        if ip.service_id not in services:
+            bad("reference", f"inference placement for unknown service {ip.service_id}")
+            continue
+        by_service[ip.service_id].append(ip)
+        svc = services[ip.service_id]
+        off = offerings[ip.offering_id]
+        if off.accelerator not in svc.accelerators or ip.gpus != ip.replicas * svc.gpus_per_replica:
+            bad("reference", f"service {svc.id} on {ip.offering_id}: wrong accelerator or GPU count")
+        why = provider_block_reason(sc, svc, providers[ip.provider])
+        if why:
+            bad("exclusion", f"service {svc.id} on {ip.provider}: {why}")
+        expect = ip.gpus * sc.horizon_hours * (gpu_hour_usd(sc, off.id, ip.tier) or 0.0)
+        if not math.isclose(ip.cost_usd, expect, rel_tol=REL_TOL, abs_tol=0.01):
+            bad("cost", f"service {svc.id} on {ip.offering_id}: cost ${ip.cost_usd:,.2f}, expected ${expect:,.2f}")
+    for svc in sc.inference_services:
+        _check_service(sc, svc, by_service[svc.id], plan, rtt_ms, r_index, s_index, bad)
+
+    # -- capacity, power, concentration caps -----------------------------------------------------
+    site_mw: dict[str, float] = defaultdict(float)
+    for off_id, gpus in used_gpus.items():
+        off = offerings[off_id]
+        if gpus > off.capacity_gpus:
+            bad("capacity", f"offering {off_id}: {gpus} GPUs planned, capacity {off.capacity_gpus}")
+        site = sites[off.site]
+        site_mw[site.id] += gpus * sc.accelerator(off.accelerator).board_power_w * site.pue / 1e6
+    for site_id, mw in site_mw.items():
+        cap = sites[site_id].power_capacity_mw
+        if cap is not None and mw > cap * (1 + REL_TOL):
+            bad("power", f"site {site_id}: {mw:.2f} MW planned, power_capacity_mw {cap:g}")
+    for kind, share, by_provider in (
+        ("spend_cap", sc.policy.max_provider_share_spend, plan.cost_by_provider()),
+        ("gpu_cap", sc.policy.max_provider_share_gpus, plan.gpus_by_provider()),
+    ):
+        total = sum(by_provider.values())
+        if share is None or total <= 0:
+            continue
+        for prov, amount in sorted(by_provider.items()):
+            if amount > share * total * (1 + REL_TOL):
+                bad(kind, f"provider {prov}: {amount / total:.1%} of {kind.split('_')[0]}, cap {share:.0%}")
+    recorded = plan.total_cost_usd
+    actual = sum(p.cost_usd for p in placements)
+    if not math.isclose(recorded, actual, rel_tol=REL_TOL, abs_tol=0.01):
+        bad("cost", f"plan total ${recorded:,.2f} differs from the sum of placements ${actual:,.2f}")
+    return out
+
+
+def _check_service(
+    sc: Scenario,
+    svc: InferenceService,
+    placements: list,
+    plan: Plan,
+    rtt_ms: np.ndarray,
+    r_index: dict[str, int],
+    s_index: dict[str, int],
+    bad,
+) -> None:  # type: ignore[no-untyped-def]
+    providers = {p.name: p for p in sc.providers}
+    demand = sc.demand_rps(svc)
+    cap_rps: dict[str, float] = defaultdict(float)  # site -> rps the planned replicas sustain
+    site_provider: dict[str, str] = {}
+    for ip in placements:
+        cap_rps[ip.site_id] += ip.replicas * svc.rps_per_replica
+        site_provider[ip.site_id] = ip.provider
+    if sum(ip.replicas for ip in placements) < svc.min_replicas:
+        bad("min_replicas", f"service {svc.id}: fewer than min_replicas={svc.min_replicas} replicas")
+
+    def usable(region: str, site_id: str) -> str | None:
+        rtt = rtt_ms[r_index[region], s_index[site_id]]
+        if not rtt <= svc.latency_slo_ms:
+            return "slo"
+        if not residency_allows(sc, region, providers[sc.site(site_id).provider]):
+            return "residency"
+        return None
+
+    served: dict[str, float] = defaultdict(float)
+    load: dict[str, float] = defaultdict(float)
+    for a in (a for a in plan.assignments if a.service_id == svc.id):
+        served[a.region] += a.rps
+        load[a.site_id] += a.rps
+        why = usable(a.region, a.site_id)
+        if why == "slo":
+            rtt = rtt_ms[r_index[a.region], s_index[a.site_id]]
+            bad("slo", f"service {svc.id}: {a.region} -> {a.site_id} RTT {rtt:.1f} ms > SLO {svc.latency_slo_ms:g} ms")
+        elif why == "residency":
+            bad("residency", f"service {svc.id}: {a.region} served from {a.site_id}, not allowed by policy.residency")
+    for region, rps in demand.items():
+        if not math.isclose(served.get(region, 0.0), rps, rel_tol=1e-6, abs_tol=1e-6):
+            bad("demand", f"service {svc.id}: {region} assigned {served.get(region, 0.0):.2f} rps of {rps:.2f}")
+    for site_id, rps in load.items():
+        if rps > cap_rps.get(site_id, 0.0) * (1 + 1e-6) + 1e-6:
+            bad(
+                "demand",
+                f"service {svc.id}: {site_id} assigned {rps:.2f} rps, its replicas sustain "
+                f"{cap_rps.get(site_id, 0.0):.2f}",
+            )
+    if svc.redundancy_k == 0:
+        return
+    used = sorted(set(site_provider.values()))
+    sets = list(itertools.combinations(used, svc.redundancy_k)) if len(used) > svc.redundancy_k else [tuple(used)]
+    total = sum(demand.values())
+    for failed in sets:
+        alive = {s: c for s, c in cap_rps.items() if site_provider[s] not in failed}
+        flow = _max_servable_rps(demand, alive, usable)
+        if flow < total * (1 - 1e-6) - 1e-3:
+            bad(
+                "redundancy",
+                f"service {svc.id}: without {'+'.join(failed)} only {flow:.1f} of {total:.1f} rps "
+                f"can be served within SLO (N+{svc.redundancy_k} needs all)",
+            )
+
+
+def _max_servable_rps(demand: dict[str, float], cap_rps: dict[str, float], usable) -> float:  # type: ignore[no-untyped-def]
+    """Max flow source -> regions (demand) -> usable sites -> sink (capacity), in milli-rps integers."""
+    regions, sites = list(demand), list(cap_rps)
+    if not regions or not sites:
+        return 0.0
+    scale = min(1000.0, 1e9 / max(1.0, sum(demand.values()), sum(cap_rps.values())))
+    n = 2 + len(regions) + len(sites)
+    src, sink = 0, n - 1
+    edges: list[tuple[int, int, float]] = []
+    for i, r in enumerate(regions):
+        edges.append((src, 1 + i, demand[r]))
+        edges.extend((1 + i, 1 + len(regions) + j, demand[r]) for j, s in enumerate(sites) if usable(r, s) is None)
+    edges.extend((1 + len(regions) + j, sink, cap_rps[s]) for j, s in enumerate(sites))
+    rows, cols, rps = zip(*edges, strict=True)
+    caps = np.rint(np.array(rps) * scale).astype(np.int32)
+    graph = sp.csr_matrix((caps, (rows, cols)), shape=(n, n))
+    return maximum_flow(graph, src, sink).flow_value / scale
