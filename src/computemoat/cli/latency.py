@@ -44,6 +44,7 @@ def _print_point(m: RttMatrix, src: str, dst: str) -> None:
         f"best: [bold]{m.path_kind[0, 0]}[/bold] at {_ms(m.rtt_ms[0, 0])} ms "
         "(LEO judged on its p95, so the figure holds 95% of the time)",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -125,6 +126,7 @@ def _matrix(s: Scenario, out: Path) -> None:
         f"wrote {out}: {len(m.users)} users x {len(m.sites)} sites, LEO best for {leo_best} pairs, "
         f"fiber for {m.path_kind.size - leo_best} ({time.perf_counter() - t0:.2f} s)",
         highlight=False,
+        soft_wrap=True,
     )
 
 
