@@ -1,0 +1,85 @@
+"""Plotly figures for the dashboard, built server-side and shipped as JSON (plotly.js is served locally)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from computemoat.latency import RttMatrix
+from computemoat.model import Plan, Scenario
+
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+
+def provider_colors(scenario: Scenario) -> dict[str, str]:
+    return {p.name: _PALETTE[i % len(_PALETTE)] for i, p in enumerate(scenario.providers)}
+
+
+def world_map(scenario: Scenario, plan: Plan | None) -> dict[str, Any]:
+    """Sites (by provider; size = planned GPUs), user regions, and the plan's region -> site assignments."""
+    colors = provider_colors(scenario)
+    planned: dict[str, int] = {}
+    if plan is not None:
+        for p in (*plan.training, *plan.inference):
+            planned[p.site_id] = planned.get(p.site_id, 0) + p.gpus
+    fig = go.Figure()
+    regions = {r.name: r for r in scenario.user_regions}
+    sites = {s.id: s for s in scenario.sites}
+    if plan is not None:
+        lats: list[float | None] = []
+        lons: list[float | None] = []
+        for a in plan.assignments:
+            r, s = regions.get(a.region), sites.get(a.site_id)
+            if r is None or s is None:
+                continue
+            lats += [r.lat_deg, s.lat_deg, None]
+            lons += [r.lon_deg, s.lon_deg, None]
+        fig.add_trace(go.Scattergeo(lat=lats, lon=lons, mode="lines", name="served by",
+                                    line={"width": 1, "color": "rgba(80,80,80,0.35)"}, hoverinfo="skip"))
+    for provider in scenario.providers:
+        mine = [s for s in scenario.sites if s.provider == provider.name]
+        gpus = np.array([planned.get(s.id, 0) for s in mine], dtype=float)
+        fig.add_trace(go.Scattergeo(
+            lat=[s.lat_deg for s in mine], lon=[s.lon_deg for s in mine], mode="markers",
+            name=provider.name + (" (illustrative)" if provider.illustrative else ""),
+            marker={"size": 6 + 4 * np.log2(1 + gpus / 64), "color": colors[provider.name],
+                    "symbol": ["star" if s.ground_station else "circle" for s in mine],
+                    "line": {"width": 0.5, "color": "white"}},
+            text=[f"{s.id}<br>{s.city}<br>planned GPUs: {planned.get(s.id, 0):,}" for s in mine],
+            hoverinfo="text",
+        ))
+    fig.add_trace(go.Scattergeo(
+        lat=[r.lat_deg for r in scenario.user_regions], lon=[r.lon_deg for r in scenario.user_regions],
+        mode="markers", name="user regions", marker={"size": 7, "color": "black", "symbol": "diamond"},
+        text=[r.name for r in scenario.user_regions], hoverinfo="text",
+    ))
+    fig.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=520, legend={"orientation": "h"},
+                      geo={"projection_type": "natural earth", "showcountries": True,
+                           "countrycolor": "#ccc", "showland": True, "landcolor": "#f4f4f4"})
+    return fig.to_plotly_json()
+
+
+def cost_by_provider(scenario: Scenario, plan: Plan) -> dict[str, Any]:
+    colors = provider_colors(scenario)
+    cost = plan.cost_by_provider()
+    names = sorted(cost, key=cost.__getitem__, reverse=True)
+    fig = go.Figure(go.Bar(x=names, y=[cost[n] for n in names], marker_color=[colors.get(n, "#888") for n in names],
+                           text=[f"${cost[n] / 1e6:,.2f}M" for n in names], textposition="outside"))
+    fig.update_layout(margin={"l": 40, "r": 10, "t": 10, "b": 40}, height=320, yaxis_title="USD")
+    return fig.to_plotly_json()
+
+
+def rtt_heatmap(rtt: RttMatrix, max_sites: int = 40) -> dict[str, Any]:
+    """Best RTT users x sites (the sites closest to the users first, so the picture stays readable)."""
+    order = np.argsort(np.nanmin(np.where(np.isfinite(rtt.rtt_ms), rtt.rtt_ms, np.nan), axis=0))[:max_sites]
+    z = np.where(np.isfinite(rtt.rtt_ms[:, order]), rtt.rtt_ms[:, order], None)
+    fig = go.Figure(go.Heatmap(
+        z=z.tolist(), x=[rtt.sites[i] for i in order], y=list(rtt.users), colorscale="Viridis",
+        colorbar={"title": "RTT ms"},
+        customdata=rtt.path_kind[:, order].tolist(),
+        hovertemplate="%{y} → %{x}<br>%{z:.1f} ms via %{customdata}<extra></extra>",
+    ))
+    fig.update_layout(margin={"l": 120, "r": 10, "t": 10, "b": 140}, height=560)
+    return fig.to_plotly_json()
