@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import httpx
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -49,7 +48,7 @@ def create_app(
     rtt = RttModel(config)
     created_s = int(time.time())
 
-    def endpoint(name: str):  # noqa: ANN202 - a Starlette endpoint
+    def endpoint(name: str) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
             try:
                 ctx = await authn.authenticate(bearer_key(request))
@@ -107,16 +106,13 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await gw.start()
-        check_client = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=len(gw.states)))
-        checker = ActiveChecker(config, gw.states, check_client)
+        checker = ActiveChecker(config, gw.states, gw.origins)
         checker.start()
         app.state.gateway = gw
         try:
             yield
         finally:
             await checker.stop()
-            await check_client.aclose()
             await gw.aclose()
             await sink.aclose()
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import httpx
 import numpy as np
 
 from computemoat.gateway.config import GatewayConfig
 from computemoat.gateway.errors import RequestError
 from computemoat.gateway.health import BackendState
+from computemoat.gateway.upstream import Origin, Pool, UpstreamError
 from computemoat.latency.geo import fiber_rtt_ms
 from computemoat.model.network import NetworkSettings
 
@@ -48,20 +48,24 @@ class ActiveChecker:
     """Every ``interval_s``, a cheap GET per backend; a failed check takes it out of rotation until a
     later check passes. Passive ejection catches faults between checks."""
 
-    def __init__(self, cfg: GatewayConfig, states: list[BackendState], client: httpx.AsyncClient) -> None:
+    def __init__(self, cfg: GatewayConfig, states: list[BackendState], origins: list[Origin]) -> None:
         self.health = cfg.health
         self.states = states
-        self.client = client
+        self.origins = origins
+        # its own pool: checks must not queue behind (or be starved by) request traffic
+        self.pool = Pool(connect_timeout_s=cfg.health.timeout_s, read_timeout_s=cfg.health.timeout_s)
         self._task: asyncio.Task[None] | None = None
 
     async def check_once(self) -> None:
-        await asyncio.gather(*(self._check(s) for s in self.states))
+        await asyncio.gather(*(self._check(s, o) for s, o in zip(self.states, self.origins, strict=True)))
 
-    async def _check(self, s: BackendState) -> None:
+    async def _check(self, s: BackendState, origin: Origin) -> None:
         try:
-            r = await self.client.get(f"{s.cfg.url}{self.health.path}", timeout=self.health.timeout_s)
+            async with asyncio.timeout(self.health.timeout_s):
+                r = await self.pool.request(origin, "GET", self.health.path)
+                await r.aread()
             s.actively_healthy = r.status_code < 500
-        except (httpx.HTTPError, OSError):
+        except (UpstreamError, TimeoutError, OSError):
             s.actively_healthy = False
 
     async def _loop(self) -> None:
@@ -77,3 +81,4 @@ class ActiveChecker:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self.pool.close()

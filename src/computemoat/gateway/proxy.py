@@ -8,12 +8,12 @@ another provider; a stream fails over until its first byte and, after it, ends w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
 from collections.abc import AsyncIterator
 
-import httpx
 from starlette.responses import Response, StreamingResponse
 
 from computemoat.gateway.config import GatewayConfig
@@ -23,12 +23,13 @@ from computemoat.gateway.hooks import TenantContext, UsageRecord, UsageSink
 from computemoat.gateway.metrics import GatewayMetrics
 from computemoat.gateway.requests import ParsedRequest
 from computemoat.gateway.routing import Candidate, rank
+from computemoat.gateway.upstream import Origin, Pool, UpstreamError, UpstreamResponse, UpstreamTimeout
 from computemoat.gateway.usage import StreamMeter, usage_from_json
 
 # What makes an attempt worth repeating elsewhere: the request never reached a model, or the
 # backend said it is overloaded/broken. 4xx other than 429 is the client's problem: passed through.
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
-_UPSTREAM_FAILURES = (httpx.HTTPError, TimeoutError, OSError)
+_UPSTREAM_FAILURES = (UpstreamError, TimeoutError, OSError)
 
 
 class AttemptFailed(Exception):
@@ -51,25 +52,15 @@ class Gateway:
             for m in s.cfg.models:
                 self.by_model.setdefault(m, []).append((i, s))
         self.budget = RetryBudget(cfg.retries)
-        self.client: httpx.AsyncClient | None = None
+        self.origins = [Origin.parse(s.cfg.url) for s in self.states]
+        t = cfg.timeouts
+        # read timeout = first-byte limit, and the idle limit between stream chunks
+        self.pool = Pool(connect_timeout_s=t.connect_s, read_timeout_s=t.first_byte_s)
         for s in self.states:
             metrics.outstanding.labels(s.cfg.name).set_function(lambda s=s: s.outstanding)
 
-    async def start(self) -> None:
-        t = self.cfg.timeouts
-        total_conns = sum(b.max_concurrency for b in self.cfg.backends)
-        self.client = httpx.AsyncClient(
-            # read = first-byte limit, and the idle limit between stream chunks
-            timeout=httpx.Timeout(connect=t.connect_s, read=t.first_byte_s, write=t.connect_s, pool=t.connect_s),
-            limits=httpx.Limits(
-                max_connections=total_conns, max_keepalive_connections=total_conns, keepalive_expiry=60.0
-            ),
-            trust_env=False,
-        )
-
     async def aclose(self) -> None:
-        if self.client is not None:
-            await self.client.aclose()
+        self.pool.close()
 
     # --- routing -------------------------------------------------------------------------------
 
@@ -135,7 +126,9 @@ class Gateway:
                     self.metrics.retries.labels(req.model).inc()
                     budget.retries_in_flight += 1
                 try:
-                    return await self._attempt(endpoint, req, ctx, s, request_id, t0, deadline_s)
+                    return await self._attempt(
+                        endpoint, req, ctx, s, self.origins[cand.index], request_id, t0, deadline_s
+                    )
                 except AttemptFailed as e:
                     reasons.append(e.reason)
                 finally:
@@ -156,33 +149,31 @@ class Gateway:
         req: ParsedRequest,
         ctx: TenantContext,
         s: BackendState,
+        origin: Origin,
         request_id: str,
         t0: float,
         deadline_s: float,
     ) -> Response:
-        assert self.client is not None, "Gateway.start() was not awaited"
-        upstream = self.client.build_request(
-            "POST", f"{s.cfg.url}/v1/{endpoint}", content=req.body,
-            headers={"content-type": "application/json", "x-request-id": request_id},
-        )
         s.start()
-        resp: httpx.Response | None = None
+        resp: UpstreamResponse | None = None
         handed_over = False
         t_send = time.perf_counter()
         try:
             async with asyncio.timeout(max(0.0, deadline_s - time.monotonic())):
-                resp = await self.client.send(upstream, stream=True)
+                resp = await self.pool.request(
+                    origin, "POST", f"/v1/{endpoint}", req.body,
+                    (("content-type", "application/json"), ("x-request-id", request_id)),
+                )
                 if resp.status_code in RETRYABLE_STATUS:
                     self._failed(s, f"http_{resp.status_code}")
                     raise AttemptFailed(f"{s.cfg.name}: HTTP {resp.status_code}")
                 if req.stream and resp.status_code == 200:
-                    chunks = resp.aiter_raw()
-                    first = await anext(chunks, b"")
+                    first = await resp.next_chunk()
                     ttfb_ms = (time.perf_counter() - t_send) * 1000.0
                     s.observe_success(ttfb_ms)
                     self.metrics.ttfb.labels(s.cfg.name).observe(ttfb_ms / 1000.0)
                     handed_over = True
-                    relay = self._relay(req, ctx, s, resp, chunks, first, request_id, t0, deadline_s)
+                    relay = self._relay(req, ctx, s, resp, first, request_id, t0, deadline_s)
                     return StreamingResponse(
                         relay, media_type="text/event-stream",
                         headers={"cache-control": "no-cache", "x-request-id": request_id},
@@ -191,7 +182,7 @@ class Gateway:
         except AttemptFailed:
             raise
         except _UPSTREAM_FAILURES as e:
-            kind = "timeout" if isinstance(e, TimeoutError | httpx.TimeoutException) else "connect"
+            kind = "timeout" if isinstance(e, TimeoutError | UpstreamTimeout) else "connect"
             self._failed(s, kind)
             raise AttemptFailed(f"{s.cfg.name}: {kind} ({type(e).__name__})") from None
         finally:
@@ -209,7 +200,7 @@ class Gateway:
         except Exception as e:  # no durable record, no answer: the client may retry
             return self._metering_failed(req, e)
         return Response(
-            content, status_code=status, media_type=resp.headers.get("content-type", "application/json"),
+            content, status_code=status, media_type=resp.header(b"content-type", "application/json"),
             headers={"x-request-id": request_id, "x-computemoat-backend": s.cfg.name},
         )
 
@@ -218,8 +209,7 @@ class Gateway:
         req: ParsedRequest,
         ctx: TenantContext,
         s: BackendState,
-        resp: httpx.Response,
-        chunks: AsyncIterator[bytes],
+        resp: UpstreamResponse,
         first: bytes,
         request_id: str,
         t0: float,
@@ -244,7 +234,7 @@ class Gateway:
                     yield chunk
                 if time.monotonic() > deadline_s:
                     raise TimeoutError("total timeout")
-                chunk = await anext(chunks, b"")
+                chunk = await resp.next_chunk()
             if not recorded:
                 prompt, completion = meter.tokens(req.est_prompt_tokens)
                 await self._record(req, ctx, s, prompt, completion, 200, True, request_id, t0)
@@ -253,10 +243,9 @@ class Gateway:
             self._failed(s, "stream_broken")
             if not recorded:
                 prompt, completion = meter.tokens(req.est_prompt_tokens)
-                try:
+                # a failed record must not hide the break: the error event below still goes out
+                with contextlib.suppress(Exception):
                     await self._record(req, ctx, s, prompt, completion, 502, True, request_id, t0)
-                except Exception:  # the error event below still tells the client
-                    pass
             yield sse_error_event(f"upstream {s.cfg.name} broke off the stream ({type(e).__name__})")
         finally:
             s.finish()

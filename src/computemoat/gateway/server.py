@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,10 @@ def serve(
     admin_token: str | None = None,
     log_level: str = "warning",
 ) -> None:
-    """Load the config (UserError on mistakes), wire tenancy when a database is named, and serve."""
+    """Load the config (UserError on mistakes), wire tenancy when a database is named, and serve.
+
+    ``gateway.tenancy.build_tenancy(database_url, admin_token)`` returns the ``create_app`` keyword
+    arguments: a mapping with ``authenticator``/``usage_sink``/``admin_router``, or that triple."""
     from computemoat.gateway.app import create_app
 
     cfg = load_config(config_path)
@@ -35,7 +39,11 @@ def serve(
     if database_url is not None or admin_token is not None:
         from computemoat.gateway.tenancy import build_tenancy  # type: ignore[import-not-found]
 
-        kwargs = dict(build_tenancy(database_url, admin_token))
+        built = build_tenancy(database_url, admin_token)
+        if isinstance(built, Mapping):
+            kwargs = dict(built)
+        else:
+            kwargs = dict(zip(("authenticator", "usage_sink", "admin_router"), built, strict=True))
     _uvicorn_run(create_app(cfg, **kwargs), host, port, log_level)
 
 
