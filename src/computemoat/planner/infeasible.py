@@ -15,8 +15,9 @@ from computemoat.model import InfeasibleError, Scenario
 Relaxation = tuple[str, Callable[[Scenario], Scenario]]
 
 
-def _relaxations(sc: Scenario) -> list[Relaxation]:
-    """(what is dropped, how) for every constraint family the scenario actually uses."""
+def relaxations(sc: Scenario, *, capacity: bool = True) -> list[Relaxation]:
+    """(what is dropped, how) for every constraint family the scenario actually uses; ``capacity``
+    adds a non-policy relaxation (ten times every offering's capacity) for diagnosis."""
     out: list[Relaxation] = []
     pol = sc.policy
     if pol.max_provider_share_spend is not None:
@@ -91,6 +92,8 @@ def _relaxations(sc: Scenario) -> list[Relaxation]:
                 ),
             )
         )
+    if not capacity:
+        return out
     out.append(
         (
             "offering capacity (capacity_gpus, x10)",
@@ -114,7 +117,7 @@ def diagnose_infeasible(scenario: Scenario, rtt_ms: np.ndarray, *, time_limit_s:
     lines = [f"scenario {scenario.name}: no plan satisfies all constraints together"]
     fixes: list[str] = []
     tried: list[str] = []
-    for what, relax in _relaxations(scenario):
+    for what, relax in relaxations(scenario):
         tried.append(what)
         try:
             relaxed = relax(scenario)
