@@ -104,6 +104,7 @@ class Withdrawal(_Strict):
 
     provider: str = Field(min_length=1)
     at_hours: float = Field(ge=0)
+    announced: bool = Field(default=True, description="jobs checkpoint at at_hours before moving")
 
 
 class OutagePolicy(StrEnum):
@@ -134,6 +135,9 @@ class FaultModel(_Strict):
     withdrawals: tuple[Withdrawal, ...] = ()
     providers: dict[str, ProviderFaults] = Field(default_factory=dict)
     outage_policy: OutagePolicy = OutagePolicy.auto
+    checkpoint_interval_s: dict[str, float] = Field(
+        default_factory=dict, description="job id -> fixed interval; others use Young/Daly sqrt(2 x write x MTBF)"
+    )
     transfer_gbps: float = Field(default=100.0, gt=0, description="checkpoint copy between sites (assumption)")
     inference_redeploy_hours: float = Field(default=0.5, ge=0, description="bring replicas up after replan")
 
@@ -160,8 +164,10 @@ class FaultModel(_Strict):
 
     def provider_wide_per_year(self, provider: str) -> float:
         pf = self._pf(provider)
-        return pf.provider_wide_outages_per_year if pf.provider_wide_outages_per_year is not None else (
-            self.provider_wide_outages_per_year
+        return (
+            pf.provider_wide_outages_per_year
+            if pf.provider_wide_outages_per_year is not None
+            else (self.provider_wide_outages_per_year)
         )
 
     def check_against(self, scenario: Scenario, source: str = "faults") -> None:
@@ -176,6 +182,14 @@ class FaultModel(_Strict):
                 lines.append(
                     f"{source}: withdrawals[{i}].provider: unknown provider {w.provider!r}{_hint(w.provider, known)}"
                 )
+        jobs = [j.id for j in scenario.training_jobs]
+        for job_id, interval_s in self.checkpoint_interval_s.items():
+            if job_id not in jobs:
+                lines.append(
+                    f"{source}: checkpoint_interval_s.{job_id}: unknown training job {job_id!r}{_hint(job_id, jobs)}"
+                )
+            elif not interval_s > 0:
+                lines.append(f"{source}: checkpoint_interval_s.{job_id}: must be > 0 seconds, got {interval_s}")
         if lines:
             raise UserError(*lines)
 

@@ -130,7 +130,9 @@ def draw_timeline(scenario: Scenario, faults: FaultModel, horizon_ns: int, rng: 
         lat = np.array([s.lat_deg for s in sites])
         lon = np.array([s.lon_deg for s in sites])
         for _ in range(k):
-            hit = np.flatnonzero(_distance_km(lat, lon, int(rng.integers(len(sites)))) <= faults.regional_event_radius_km)
+            hit = np.flatnonzero(
+                _distance_km(lat, lon, int(rng.integers(len(sites)))) <= faults.regional_event_radius_km
+            )
             st = int(rng.integers(0, horizon_ns))
             du = int(_lognormal_ns(rng, np.array([faults.regional_event_mean_hours]), faults.outage_duration_sigma)[0])
             site_ix.append(hit.astype(np.int64))

@@ -1,0 +1,151 @@
+"""Tidy results of one run: one row per training job, one per (service, region), plus the moves."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from computemoat.model import Plan, Scenario
+from computemoat.sim.faults import FaultModel
+from computemoat.sim.inference import ALL_REGIONS, Deployment, RegionAvailability
+from computemoat.sim.timeline import NS_PER_HOUR, Timeline
+from computemoat.sim.training import NO_CHECKPOINT_NS, JobState
+
+
+@dataclass(frozen=True)
+class Move:
+    time_hours: float
+    workload_id: str
+    kind: str  # training | inference
+    from_offering: str | None
+    to_offering: str | None
+    reason: str
+
+
+def nines(availability: float) -> float:
+    """-log10(unavailability): 0.999 -> 3.0; perfect availability -> inf."""
+    return math.inf if availability >= 1.0 else -math.log10(1.0 - availability)
+
+
+@dataclass(frozen=True)
+class SimResult:
+    seed: int
+    months: float
+    jobs: pd.DataFrame
+    services: pd.DataFrame
+    moves: tuple[Move, ...]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def moves_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(m) for m in self.moves], columns=list(Move.__dataclass_fields__))
+
+
+def _job_row(scenario: Scenario, plan: Plan, timeline: Timeline, st: JobState) -> dict[str, Any]:
+    job, h = st.job, NS_PER_HOUR
+    end_ns = st.done_ns if st.done_ns is not None else timeline.horizon_ns
+    held_ns = sum(s.end_ns - s.start_ns for s in st.segments)
+    cost = sum(
+        s.placement.cost_usd / job.hours * timeline.price_hours(s.placement.provider, s.start_ns, s.end_ns)
+        for s in st.segments
+    )
+    useful_ns = st.work_ns if st.done_ns is not None else st.saved_ns
+    gpu_cost = cost
+    cost += st.egress_usd
+    other_ns = end_ns - useful_ns - st.checkpoint_ns - st.lost_ns - st.restart_spent_ns
+    plan_cost = next(p.cost_usd for p in plan.training if p.job_id == job.id)
+    return {
+        "job_id": job.id,
+        "gpus": job.gpus,
+        "work_hours": job.hours,
+        "completed": st.done_ns is not None,
+        "stalled": st.stalled,
+        "completion_hours": st.done_ns / h if st.done_ns is not None else math.nan,
+        "deadline_hours": job.deadline_hours if job.deadline_hours is not None else math.nan,
+        "met_deadline": st.done_ns is not None and (job.deadline_hours is None or st.done_ns / h <= job.deadline_hours),
+        "goodput": useful_ns / end_ns if end_ns else 1.0,
+        "interruptions": st.interruptions,
+        "checkpoint_interval_hours": st.tau_ns / h if st.tau_ns < NO_CHECKPOINT_NS else math.inf,
+        "checkpoint_hours": st.checkpoint_ns / h,
+        "lost_work_hours": st.lost_ns / h,
+        "restart_hours": st.restart_spent_ns / h,
+        "outage_and_migration_hours": other_ns / h,
+        "migrations": st.migrations,
+        "final_offering": st.placement.offering_id,
+        "gpu_hours_billed": held_ns / h * job.gpus,
+        "cost_usd": cost,
+        "wasted_cost_usd": gpu_cost * (1 - useful_ns / held_ns) + st.egress_usd if held_ns else st.egress_usd,
+        "egress_usd": st.egress_usd,
+        "plan_cost_usd": plan_cost,
+    }
+
+
+def build_result(
+    scenario: Scenario,
+    plan: Plan,
+    faults: FaultModel,
+    timeline: Timeline,
+    jobs: dict[str, JobState],
+    deployments: list[Deployment],
+    availability: list[RegionAvailability],
+    moves: list[Move],
+    *,
+    seed: int,
+    replans: int,
+) -> SimResult:
+    horizon_ns = timeline.horizon_ns
+    horizon_h = horizon_ns / NS_PER_HOUR
+    job_rows = [_job_row(scenario, plan, timeline, st) for st in jobs.values()]
+    svc_cost: dict[str, float] = {}
+    for d in deployments:
+        end = min(d.end_ns, horizon_ns)
+        rate = d.placement.cost_usd / scenario.horizon_hours
+        svc_cost[d.placement.service_id] = svc_cost.get(d.placement.service_id, 0.0) + rate * timeline.price_hours(
+            d.placement.provider, d.start_ns, end
+        )
+    svc_plan_cost: dict[str, float] = {}
+    for p in plan.inference:
+        svc_plan_cost[p.service_id] = (
+            svc_plan_cost.get(p.service_id, 0.0) + p.cost_usd * horizon_h / scenario.horizon_hours
+        )
+    svc_rows = [
+        {
+            **asdict(a),
+            "nines": nines(a.availability),
+            "downtime_hours": (1 - a.availability) * horizon_h,
+            "cost_usd": svc_cost.get(a.service_id, 0.0) if a.region == ALL_REGIONS else math.nan,
+            "plan_cost_usd": svc_plan_cost.get(a.service_id, 0.0) if a.region == ALL_REGIONS else math.nan,
+        }
+        for a in availability
+    ]
+    jobs_df = pd.DataFrame(job_rows)
+    services_df = pd.DataFrame(svc_rows)
+    total_cost = float(jobs_df["cost_usd"].sum() if len(jobs_df) else 0.0) + sum(svc_cost.values())
+    plan_cost = float(jobs_df["plan_cost_usd"].sum() if len(jobs_df) else 0.0) + sum(svc_plan_cost.values())
+    interruptions = int(jobs_df["interruptions"].sum()) if len(jobs_df) else 0
+    summary: dict[str, Any] = {
+        "seed": seed,
+        "months": horizon_h / 730.0,
+        "total_cost_usd": total_cost,
+        "plan_cost_usd": plan_cost,
+        "wasted_cost_usd": float(jobs_df["wasted_cost_usd"].sum()) if len(jobs_df) else 0.0,
+        "interruptions": interruptions,
+        "interruption_causes": _causes(faults, interruptions, seed),
+        "site_outages": timeline.outage_counts,
+        "replans": replans,
+        "moves": len(moves),
+    }
+    return SimResult(seed, horizon_h / 730.0, jobs_df, services_df, tuple(moves), summary)
+
+
+def _causes(faults: FaultModel, n: int, seed: int) -> dict[str, int]:
+    """Attribute interruptions to Llama 3 root causes (multinomial, own stream so runs stay comparable)."""
+    causes = faults.gpu.causes
+    if n == 0 or not causes:
+        return {}
+    w = np.array(list(causes.values()), dtype=np.float64)
+    draw = np.random.default_rng([seed, 7]).multinomial(n, w / w.sum())
+    return {k: int(c) for k, c in zip(causes, draw, strict=True) if c}
