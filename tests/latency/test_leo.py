@@ -74,6 +74,22 @@ def test_ground_links_respect_the_elevation_mask() -> None:
     assert len(s_all) > len(s)  # a lower mask sees more satellites
 
 
+@pytest.mark.parametrize("min_elevation_deg", [0.0, 25.0, 60.0])
+def test_ground_links_find_every_visible_satellite(min_elevation_deg: float) -> None:
+    rng = np.random.default_rng(int(min_elevation_deg))
+    direction = rng.normal(size=(3000, 3))
+    radius_km = 6371.0 + rng.uniform(300, 2000, 3000)  # mixed altitudes, as real TLEs have
+    sats = direction / np.linalg.norm(direction, axis=1)[:, None] * radius_km[:, None]
+    ground = ground_ecef_km(rng.uniform(-90, 90, 40), rng.uniform(-180, 180, 40))
+    los = sats[None, :, :] - ground[:, None, :]
+    up = ground / np.linalg.norm(ground, axis=1)[:, None]
+    elevation = np.degrees(np.arcsin(np.einsum("gsk,gk->gs", los, up) / np.linalg.norm(los, axis=2)))
+    expected = set(zip(*np.nonzero(elevation >= min_elevation_deg), strict=True))
+    g, s, _ = ground_links(ground, sats, min_elevation_deg)
+    assert set(zip(g.tolist(), s.tolist(), strict=True)) == {(int(i), int(j)) for i, j in expected}
+    assert len(expected) > 40
+
+
 def test_no_leo_rtt_is_below_light_in_vacuum_on_the_great_circle() -> None:
     net = NetworkSettings(leo_window_s=60, leo_step_s=30)
     rng = np.random.default_rng(11)

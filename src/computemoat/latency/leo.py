@@ -49,16 +49,31 @@ def ground_links(
     ground_xyz_km: FloatArray, sat_xyz_km: FloatArray, min_elevation_deg: float
 ) -> tuple[IntArray, IntArray, FloatArray]:
     """Every (ground point, satellite) pair with the satellite at or above ``min_elevation_deg``:
-    ground indices, satellite indices and slant ranges in km."""
+    ground indices (ascending), satellite indices and slant ranges in km.
+
+    A k-d tree over directions finds the candidates (a satellite at radius r is seen at elevation
+    >= E only within the central angle ``acos(R cos E / r) - E``; the highest satellite bounds it),
+    so the exact elevation test runs on a few satellites per ground point instead of all of them."""
+    if len(ground_xyz_km) == 0 or len(sat_xyz_km) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    from scipy.spatial import cKDTree
+
+    elev = np.radians(min_elevation_deg)
     g_norm = np.linalg.norm(ground_xyz_km, axis=1)
-    dot = ground_xyz_km @ sat_xyz_km.T  # (M, N)
-    range2 = g_norm[:, None] ** 2 + np.einsum("ij,ij->i", sat_xyz_km, sat_xyz_km)[None, :] - 2 * dot
-    slant_km = np.sqrt(np.maximum(range2, 0.0))
+    s_norm = np.linalg.norm(sat_xyz_km, axis=1)
+    reach_rad = np.arccos(np.clip(g_norm.min() * np.cos(elev) / s_norm.max(), -1.0, 1.0)) - elev
+    chord = 2 * np.sin(min(max(reach_rad, 0.0), np.pi) / 2) + 1e-9
+    pairs = cKDTree(ground_xyz_km / g_norm[:, None]).sparse_distance_matrix(
+        cKDTree(sat_xyz_km / s_norm[:, None]), chord, output_type="ndarray"
+    )
+    order = np.lexsort((pairs["j"], pairs["i"]))
+    g_idx, s_idx = pairs["i"][order].astype(np.int64), pairs["j"][order].astype(np.int64)
+    los = sat_xyz_km[s_idx] - ground_xyz_km[g_idx]
+    slant_km = np.linalg.norm(los, axis=1)
     # sin(elevation) = (sat - ground) . up / |sat - ground|, with up = ground / |ground|
-    height_km = dot / g_norm[:, None] - g_norm[:, None]
-    visible = height_km >= np.sin(np.radians(min_elevation_deg)) * slant_km
-    g_idx, s_idx = np.nonzero(visible)
-    return g_idx.astype(np.int64), s_idx.astype(np.int64), slant_km[g_idx, s_idx]
+    height_km = np.einsum("ij,ij->i", los, ground_xyz_km[g_idx]) / g_norm[g_idx]
+    keep = height_km >= np.sin(elev) * slant_km
+    return g_idx[keep], s_idx[keep], slant_km[keep]
 
 
 def isl_lengths_km(
@@ -108,13 +123,28 @@ def snapshot_rtt_ms(
     network: NetworkSettings,
 ) -> FloatArray:
     """RTT (ms) from every user terminal to every ground station in one snapshot, shape (U, G);
-    ``inf`` where no satellite path exists."""
-    n, g = len(sat_xyz_km), len(station_xyz_km)
-    if g == 0 or len(user_xyz_km) == 0:
-        return np.full((len(user_xyz_km), g), np.inf)
-    graph = snapshot_graph(sat_xyz_km, isl_a, isl_b, station_xyz_km, user_xyz_km, network)
-    dist_km = dijkstra(graph, directed=True, indices=np.arange(n, n + g))  # (G, size)
-    return vacuum_rtt_ms(dist_km[:, n + g :].T)
+    ``inf`` where no satellite path exists. Shortest paths on :func:`snapshot_graph`, computed in
+    two steps because users are sinks of it: C Dijkstra from each station over satellites and
+    stations only, then each user's best last hop as one vectorized min over its visible satellites."""
+    n, g, u = len(sat_xyz_km), len(station_xyz_km), len(user_xyz_km)
+    out = np.full((u, g), np.inf)
+    if g == 0 or u == 0:
+        return out
+    no_users = np.empty((0, 3))
+    graph = snapshot_graph(sat_xyz_km, isl_a, isl_b, station_xyz_km, no_users, network)
+    to_sat_km = dijkstra(graph, directed=True, indices=np.arange(n, n + g))[:, :n]  # (G, N)
+    u_idx, s_idx, last_km = ground_links(user_xyz_km, sat_xyz_km, network.min_elevation_deg)
+    if len(u_idx) == 0:
+        return out
+    users_seen, starts = np.unique(u_idx, return_index=True)  # u_idx is ascending
+    block = max(1, _MIN_PLUS_BLOCK // len(u_idx))  # bound the (stations x links) temporary
+    for lo in range(0, g, block):
+        total_km = to_sat_km[lo : lo + block, s_idx] + last_km[None, :]
+        out[users_seen, lo : lo + block] = vacuum_rtt_ms(np.minimum.reduceat(total_km, starts, axis=1)).T
+    return out
+
+
+_MIN_PLUS_BLOCK = 4_000_000  # floats per block of the last-hop minimum (32 MB)
 
 
 @dataclass(frozen=True, eq=False)
