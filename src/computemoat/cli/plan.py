@@ -1,0 +1,286 @@
+"""`computemoat plan`, `replan` and `export {skypilot,gateway}`: thin wrappers over planner/ and export/."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich import box
+from rich.table import Table
+
+from computemoat.cli.common import ScenarioArg, console, err_console, load_scenario_arg, user_errors
+from computemoat.model.errors import UserError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from computemoat.model import Plan, Scenario
+    from computemoat.planner import PlanResult
+
+ScenarioOpt = Annotated[
+    Path | None, typer.Option("--scenario", help="scenario YAML the plan was made from (default: bundled)")
+]
+PlanFileArg = Annotated[Path, typer.Argument(help="plan JSON written by `computemoat plan --out`")]
+
+
+def _rtt(scenario: Scenario) -> np.ndarray:
+    from computemoat.latency import rtt_matrix
+
+    with console.status("computing users x sites latency (fiber + LEO)…"):
+        return rtt_matrix(scenario).rtt_ms
+
+
+def _read_plan(path: Path, scenario: Scenario) -> Plan:
+    from pydantic import ValidationError
+
+    from computemoat.model import Plan
+
+    try:
+        p = Plan.model_validate_json(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UserError(f"{path}: cannot read plan ({e.strerror})") from None
+    except ValidationError as e:
+        raise UserError(
+            f"{path}: not a computemoat plan ({e.error_count()} errors; write one with plan --out)"
+        ) from None
+    if p.scenario != scenario.name:
+        raise UserError(f"{path}: plan is for scenario {p.scenario!r}, not {scenario.name!r} (pass it with --scenario)")
+    return p
+
+
+def _usd(v: float) -> str:
+    return f"${v:,.0f}"
+
+
+def print_plan(scenario: Scenario, p: Plan, rtt_ms: np.ndarray) -> None:
+    """Placements, spend per provider vs caps, SLO attainment per region and the N+k verdict."""
+    from computemoat.planner import validate_plan
+
+    t = Table(title="Training placements", box=box.SIMPLE_HEAD)
+    for col in ("job", "offering", "tier", "GPUs", "cost"):
+        t.add_column(col, justify="right" if col in ("GPUs", "cost") else "left")
+    for tp in p.training:
+        t.add_row(tp.job_id, tp.offering_id, tp.tier.value, f"{tp.gpus:,}", _usd(tp.cost_usd))
+    console.print(t)
+    t = Table(title=f"Inference placements ({scenario.horizon_hours:g} h)", box=box.SIMPLE_HEAD)
+    for col in ("service", "offering", "replicas", "GPUs", "cost"):
+        t.add_column(col, justify="left" if col in ("service", "offering") else "right")
+    for ip in p.inference:
+        t.add_row(ip.service_id, ip.offering_id, str(ip.replicas), str(ip.gpus), _usd(ip.cost_usd))
+    console.print(t)
+
+    pol = scenario.policy
+    spend, gpus = p.cost_by_provider(), p.gpus_by_provider()
+    total_usd, total_gpus = max(p.total_cost_usd, 1e-9), max(sum(gpus.values()), 1)
+    t = Table(title="Cost per provider", box=box.SIMPLE_HEAD)
+    for col in ("provider", "cost", "spend share", "GPU share"):
+        t.add_column(col, justify="left" if col == "provider" else "right")
+    cap_s = f" (cap {pol.max_provider_share_spend:.0%})" if pol.max_provider_share_spend else ""
+    cap_g = f" (cap {pol.max_provider_share_gpus:.0%})" if pol.max_provider_share_gpus else ""
+    for prov in sorted(spend, key=spend.__getitem__, reverse=True):
+        t.add_row(
+            prov, _usd(spend[prov]), f"{spend[prov] / total_usd:.1%}{cap_s}", f"{gpus[prov] / total_gpus:.1%}{cap_g}"
+        )
+    t.add_row("[bold]total[/bold]", f"[bold]{_usd(p.total_cost_usd)}[/bold]", "", "")
+    console.print(t)
+
+    if scenario.inference_services:
+        slo = {s.id: s.latency_slo_ms for s in scenario.inference_services}
+        t = Table(title="SLO attainment per region: demand-weighted RTT ms (share within SLO)", box=box.SIMPLE_HEAD)
+        t.add_column("region")
+        for svc_id, ms in slo.items():
+            t.add_column(f"{svc_id} ≤{ms:g}", justify="right")
+        by: dict[tuple[str, str], list] = defaultdict(list)
+        for a in p.assignments:
+            by[(a.region, a.service_id)].append(a)
+        for region in scenario.user_regions:
+            cells = []
+            for svc_id in slo:
+                rows = by.get((region.name, svc_id), [])
+                rps = sum(a.rps for a in rows)
+                if rps <= 0:
+                    cells.append("—")
+                    continue
+                mean = sum(a.rps * a.rtt_ms for a in rows) / rps
+                ok = sum(a.rps for a in rows if a.rtt_ms <= slo[svc_id]) / rps
+                cells.append(f"{mean:.0f} ({ok:.0%})")
+            t.add_row(region.name, *cells)
+        console.print(t)
+    violations = validate_plan(scenario, p, rtt_ms)
+    failed = {v.message.split(":")[0].removeprefix("service ") for v in violations if v.kind == "redundancy"}
+    for svc in scenario.inference_services:
+        if svc.redundancy_k:
+            verdict = "[red]no[/red]" if svc.id in failed else "[green]yes[/green]"
+            s = "" if svc.redundancy_k == 1 else "s"
+            console.print(f"{svc.id}: survives loss of any {svc.redundancy_k} provider{s}: {verdict}")
+    verdict = "[green]valid[/green]" if not violations else f"[red]{len(violations)} violations[/red]"
+    console.print(f"independent validation: {verdict}")
+    for v in violations:
+        console.print(f"  [red]{v.kind}[/red]: {v.message}", highlight=False)
+
+
+def _print_result(result: PlanResult) -> None:
+    gap = "n/a" if result.mip_gap is None else f"{result.mip_gap:.3%}"
+    console.print(
+        f"solver: HiGHS {result.model_status}, gap {gap}, {result.solve_time_s:.2f} s, "
+        f"{result.num_cols:,} columns ({result.num_integer:,} integer) x {result.num_rows:,} rows, "
+        f"{len(result.pruned_offering_ids)} dominated offerings pruned",
+        highlight=False,
+    )
+
+
+def plan(
+    scenario: ScenarioArg = None,
+    out: Annotated[Path | None, typer.Option(help="write the plan as JSON")] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="binding constraints, price of each policy")] = False,
+    time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, help="solver time limit (s)")] = 60.0,
+    mip_gap: Annotated[float, typer.Option("--mip-gap", min=0.0, max=1.0, help="relative MIP gap to stop at")] = 0.01,
+) -> None:
+    """Cost-optimal placement of every training job and inference replica (MILP, HiGHS)."""
+    with user_errors():
+        from computemoat.planner import plan as run_plan
+        from computemoat.planner import validate_plan
+
+        sc = load_scenario_arg(scenario)
+        rtt_ms = _rtt(sc)
+        with console.status("solving…") as status:
+
+            def show(ev):  # type: ignore[no-untyped-def]
+                extra = "" if ev.objective_usd is None else f" incumbent {_usd(ev.objective_usd)}"
+                extra += "" if ev.gap is None else f", gap {ev.gap:.2%}"
+                status.update(f"{ev.stage} ({ev.elapsed_s:.1f} s){extra}")
+
+            result = run_plan(sc, rtt_ms, time_limit_s=time_limit, mip_gap=mip_gap, progress=show)
+        if validate_plan(sc, result.plan, rtt_ms):
+            err_console.print("[red]bug:[/red] the solver's plan fails independent validation (details below)")
+        print_plan(sc, result.plan, rtt_ms)
+        _print_result(result)
+        if explain:
+            _print_explain(result, time_limit)
+        if out is not None:
+            out.write_text(result.plan.model_dump_json(indent=2), encoding="utf-8")
+            console.print(f"plan written to {out}")
+
+
+def _print_explain(result: PlanResult, time_limit: float) -> None:
+    from computemoat.planner.explain import explain as run_explain
+
+    with console.status("pricing each policy (one re-solve per policy)…"):
+        ex = run_explain(result, time_limit_s=time_limit)
+    console.print("[bold]Binding constraints[/bold]")
+    for line in ex.binding or ("none at their bound",):
+        console.print(f"  {line}", highlight=False)
+    t = Table(title="Price of each policy (re-solved without it)", box=box.SIMPLE_HEAD)
+    for col in ("policy", "plan cost without", "policy costs", "%"):
+        t.add_column(col, justify="left" if col == "policy" else "right")
+    for pp in ex.policy_prices:
+        if pp.delta_usd is None:
+            t.add_row(pp.policy, "still infeasible", "", "")
+        else:
+            pct = "" if pp.delta_pct is None else f"+{pp.delta_pct:.2f}%"
+            t.add_row(pp.policy, _usd(pp.cost_without_usd or 0.0), _usd(pp.delta_usd), pct)
+    console.print(t)
+    t = Table(title="Next-best alternative per training job", box=box.SIMPLE_HEAD)
+    for col in ("job", "chosen", "next best", "why it lost"):
+        t.add_column(col)
+    for a in ex.alternatives:
+        t.add_row(a.workload_id, a.chosen, a.next_best or "—", a.reason)
+    console.print(t)
+
+
+def _factors(values: list[str], what: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for v in values:
+        key, sep, num = v.rpartition("=")
+        try:
+            out[key] = float(num)
+        except ValueError:
+            key = ""
+        if not sep or not key:
+            raise UserError(f"--{what} {v!r}: expected NAME=FACTOR, e.g. aws=1.5")
+    return out
+
+
+def replan(
+    plan_file: PlanFileArg,
+    scenario: ScenarioOpt = None,
+    withdraw: Annotated[list[str] | None, typer.Option("--withdraw", help="provider withdrawn for good")] = None,
+    capacity: Annotated[list[str] | None, typer.Option(help="OFFERING=FACTOR on its capacity (0 = gone)")] = None,
+    price: Annotated[list[str] | None, typer.Option(help="PROVIDER=FACTOR on its prices")] = None,
+    move_penalty: Annotated[
+        float | None, typer.Option(help="USD per moved workload (default: 10% of its cost)")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="write the new plan as JSON")] = None,
+    time_limit: Annotated[float, typer.Option("--time-limit", min=0.1)] = 30.0,
+) -> None:
+    """New plan after a change, moving as few workloads as possible; prints the moves."""
+    with user_errors():
+        from computemoat.planner import Change
+        from computemoat.planner import replan as run_replan
+
+        sc = load_scenario_arg(scenario)
+        old = _read_plan(plan_file, sc)
+        change = Change(
+            withdraw_providers=tuple(withdraw or ()),
+            capacity_factor=_factors(capacity or [], "capacity"),
+            price_factor=_factors(price or [], "price"),
+        )
+        rtt_ms = _rtt(sc)
+        with console.status("re-planning…"):
+            result = run_replan(sc, old, change, rtt_ms, move_penalty_usd=move_penalty, time_limit_s=time_limit)
+        print_plan(result.scenario, result.plan, rtt_ms)
+        t = Table(title=f"Moves ({len(result.moves)})", box=box.SIMPLE_HEAD)
+        for col in ("workload", "kind", "from", "to"):
+            t.add_column(col)
+        for m in result.moves:
+            t.add_row(m.workload_id, m.kind, m.from_offering or "—", m.to_offering or "—")
+        console.print(t)
+        delta = result.plan.total_cost_usd - old.total_cost_usd
+        console.print(f"cost {_usd(old.total_cost_usd)} -> {_usd(result.plan.total_cost_usd)} ({delta:+,.0f} USD)")
+        if out is not None:
+            out.write_text(result.plan.model_dump_json(indent=2), encoding="utf-8")
+            console.print(f"plan written to {out}")
+
+
+export_app = typer.Typer(help="Export a plan: SkyPilot task YAML, gateway config.", no_args_is_help=True)
+
+
+@export_app.command("skypilot")
+def export_skypilot(
+    plan_file: PlanFileArg,
+    out_dir: Annotated[Path, typer.Option("-o", "--out-dir", help="directory for the task YAML files")],
+    scenario: ScenarioOpt = None,
+) -> None:
+    """One SkyPilot task YAML per training placement (`sky launch DIR/JOB.sky.yaml`)."""
+    with user_errors():
+        from computemoat.export import write_skypilot_tasks
+
+        sc = load_scenario_arg(scenario)
+        for path in write_skypilot_tasks(sc, _read_plan(plan_file, sc), out_dir):
+            console.print(f"wrote {path}")
+
+
+@export_app.command("gateway")
+def export_gateway(
+    plan_file: PlanFileArg,
+    out: Annotated[Path, typer.Option("-o", "--out", help="gateway config YAML to write")],
+    scenario: ScenarioOpt = None,
+    url_template: Annotated[
+        str, typer.Option(help="backend URL; fields {provider} {region} {service} {model} {site}")
+    ] = "http://{provider}-{region}.{service}.invalid",
+) -> None:
+    """Gateway backends for the inference placements (edit the URLs, then `computemoat serve`)."""
+    with user_errors():
+        from computemoat.export import gateway_yaml
+
+        sc = load_scenario_arg(scenario)
+        out.write_text(gateway_yaml(sc, _read_plan(plan_file, sc), url_template=url_template), encoding="utf-8")
+        console.print(f"wrote {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan)
+    app.command("replan")(replan)
+    app.add_typer(export_app, name="export")
