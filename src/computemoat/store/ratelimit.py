@@ -46,6 +46,15 @@ def month_of(time_unix_s: float) -> str:
     return datetime.fromtimestamp(time_unix_s, UTC).strftime("%Y-%m")
 
 
+def is_limited(db: Database, tenant_id: str) -> bool:
+    """Whether the tenant has any rpm/tpm limit or budget (else :func:`admit` would always say yes)."""
+    with db.engine.connect() as conn:
+        return any(
+            conn.execute(select(model.tenant_id).where(model.tenant_id == tenant_id)).first() is not None
+            for model in (RateLimit, Budget)
+        )
+
+
 def admit(db: Database, tenant_id: str, est_tokens: int, now_unix_s: float | None = None) -> Decision:
     """Check budget, then rpm/tpm; on success count the request. Serialised per tenant."""
     now = time.time() if now_unix_s is None else now_unix_s

@@ -59,7 +59,7 @@ class Limits:
 
 
 def check_tenant_id(tenant_id: str) -> str:
-    if not TENANT_ID_RE.match(tenant_id):
+    if not TENANT_ID_RE.fullmatch(tenant_id):
         raise UserError(f"tenant id {tenant_id!r} is invalid ({TENANT_ID_HINT})")
     return tenant_id
 

@@ -13,7 +13,7 @@ from computemoat.model.errors import UserError
 from computemoat.store.db import Database
 from computemoat.store.schema import UsageRecordRow
 
-_MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_MONTH_RE = re.compile(r"^([1-9][0-9]{3})-(0[1-9]|1[0-2])$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +28,13 @@ class UsageLine:
 
 def month_bounds_unix_s(month: str) -> tuple[float, float]:
     """``"2026-11"`` -> [start, end) of that UTC month in UNIX seconds."""
-    m = _MONTH_RE.match(month)
+    m = _MONTH_RE.fullmatch(month)
     if not m:
         raise UserError(f"--month {month!r} is not a month (use YYYY-MM, e.g. 2026-11)")
     year, mon = int(m.group(1)), int(m.group(2))
     start = datetime(year, mon, 1, tzinfo=UTC)
+    if year == 9999 and mon == 12:
+        return start.timestamp(), float("inf")
     end = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=UTC)
     return start.timestamp(), end.timestamp()
 

@@ -1,0 +1,252 @@
+"""Tenancy and metering for the gateway on top of ``store``: the ``Authenticator`` and ``UsageSink`` of
+``hooks.py``, the admin API, and :func:`build_tenancy` which ``computemoat serve`` calls.
+
+Hot-path costs: a key lookup is cached for ``cache_ttl_s`` (0.5 s, so a revoked key or disabled tenant
+stops working within a second in every worker); whether a tenant has limits at all is cached the same
+way, so unlimited tenants never touch the database before routing. Limited tenants pay one short
+transaction in the shared database per request (``store.ratelimit``). Usage goes through the group
+commit writer: ``record`` returns once the row is committed.
+"""
+
+
+import asyncio
+import hmac
+import time
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from computemoat.gateway.hooks import Admission, TenantContext, UsageRecord
+from computemoat.store import Database, default_database_url, open_database, ratelimit, repo
+from computemoat.store.keys import KEY_PREFIX, hash_key
+from computemoat.store.writer import GroupCommitWriter, UsageRow
+
+_CACHE_MAX_ENTRIES = 100_000
+
+
+class StoreAuthenticator:
+    def __init__(self, db: Database, *, cache_ttl_s: float = 0.5) -> None:
+        self._db = db
+        self._ttl_s = cache_ttl_s
+        self._keys: dict[str, tuple[float, TenantContext | None]] = {}
+        self._limited: dict[str, tuple[float, bool]] = {}
+
+    async def authenticate(self, api_key: str | None) -> TenantContext | None:
+        if not api_key or not api_key.startswith(KEY_PREFIX) or len(api_key) > 256:
+            return None
+        digest = hash_key(api_key)
+        now = time.monotonic()
+        hit = self._keys.get(digest)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        found = await asyncio.to_thread(repo.lookup_key, self._db, api_key)
+        ctx = TenantContext(tenant_id=found[0], key_id=found[1]) if found else None
+        if len(self._keys) >= _CACHE_MAX_ENTRIES:
+            self._keys.clear()  # bounded memory against floods of random keys
+        self._keys[digest] = (now + self._ttl_s, ctx)
+        return ctx
+
+    async def admit(self, ctx: TenantContext, model: str, est_tokens: int) -> Admission:
+        now = time.monotonic()
+        hit = self._limited.get(ctx.tenant_id)
+        if hit is None or hit[0] <= now:
+            limited = await asyncio.to_thread(ratelimit.is_limited, self._db, ctx.tenant_id)
+            self._limited[ctx.tenant_id] = hit = (now + self._ttl_s, limited)
+        if not hit[1]:
+            return Admission()
+        d = await asyncio.to_thread(ratelimit.admit, self._db, ctx.tenant_id, est_tokens)
+        return Admission(status=d.status, message=d.message, retry_after_s=d.retry_after_s)
+
+
+class StoreUsageSink:
+    def __init__(self, db: Database, *, linger_s: float = 0.002) -> None:
+        self._db = db
+        self.writer = GroupCommitWriter(db, linger_s=linger_s)
+
+    async def record(self, rec: UsageRecord) -> None:
+        await self.writer.write(UsageRow(**asdict(rec)))
+
+    async def aclose(self) -> None:
+        await self.writer.aclose()
+        self._db.dispose()
+
+
+def build_tenancy(
+    database_url: str | None, admin_token: str | None
+) -> tuple[StoreAuthenticator, StoreUsageSink, Any]:
+    """Open (and migrate) the database - ``$COMPUTEMOAT_DATABASE_URL`` or ``./computemoat.db`` when no
+    URL is given - and return ``(authenticator, usage_sink, admin_router)`` for ``create_app``."""
+    db = open_database(database_url or default_database_url())
+    return StoreAuthenticator(db), StoreUsageSink(db), admin_router(db, admin_token)
+
+
+def admin_router(db: Database, admin_token: str | None) -> Any:
+    """The admin API (mounted at ``/admin``): tenants, keys, limits, prices with the admin token;
+    ``GET /tenants/{id}/usage`` also with one of that tenant's own keys (and no other tenant's)."""
+    from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, status
+    from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+    from computemoat.model.errors import UserError
+    from computemoat.store.errors import ConflictError, NotFoundError
+    from computemoat.store.usage import usage_by_model
+
+    def _clean(v: str) -> str:
+        if not v.isprintable():
+            raise ValueError("must contain printable characters only")
+        return v
+
+    Text = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_clean)]
+    TenantId = Annotated[str, Path(pattern=repo.TENANT_ID_RE.pattern, description=repo.TENANT_ID_HINT)]
+    Month = Annotated[str, Query(pattern=r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$", examples=["2026-11"])]
+
+    class Strict(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    class TenantIn(Strict):
+        id: str = Field(pattern=repo.TENANT_ID_RE.pattern, description=repo.TENANT_ID_HINT)
+
+    class TenantOut(Strict):
+        id: str
+        created_unix_s: float
+        disabled: bool
+        rpm: int | None
+        tpm: int | None
+        monthly_budget_usd: float | None
+        active_keys: int
+
+    class KeyIn(Strict):
+        name: Annotated[str, Field(max_length=64), AfterValidator(_clean)] = ""
+
+    class NewKeyOut(Strict):
+        key_id: str
+        tenant_id: str
+        api_key: str = Field(description="shown once; only its SHA-256 is stored")
+        prefix: str
+
+    class KeyOut(Strict):
+        key_id: str
+        tenant_id: str
+        prefix: str
+        name: str
+        created_unix_s: float
+        revoked: bool
+
+    class LimitsIn(Strict):
+        """Fields left out stay as they are; ``null`` removes a limit."""
+
+        rpm: int | None = Field(default=None, ge=1, le=1_000_000_000)
+        tpm: int | None = Field(default=None, ge=1, le=2_000_000_000)
+        monthly_budget_usd: float | None = Field(default=None, gt=0, le=1e12, allow_inf_nan=False)
+
+    class LimitsOut(Strict):
+        rpm: int | None
+        tpm: int | None
+        monthly_budget_usd: float | None
+
+    class PriceIn(Strict):
+        model: Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_clean)]
+        provider: Text = Field(description="'*' prices the model on every provider without its own row")
+        usd_per_mtok_prompt: float = Field(ge=0, lt=1e6, allow_inf_nan=False)
+        usd_per_mtok_completion: float = Field(ge=0, lt=1e6, allow_inf_nan=False)
+
+    class UsageLineOut(Strict):
+        model: str
+        provider: str
+        requests: int
+        prompt_tokens: int
+        completion_tokens: int
+        cost_usd: float
+
+    class UsageOut(Strict):
+        tenant_id: str
+        month: str
+        lines: list[UsageLineOut]
+        total_cost_usd: float
+
+    def bearer(authorization: Annotated[str | None, Header()] = None) -> str | None:
+        if authorization and authorization[:7].lower() == "bearer ":
+            return authorization[7:].strip()
+        return None
+
+    def is_admin(token: str | None) -> bool:
+        return bool(admin_token and token) and hmac.compare_digest(
+            token.encode("utf-8", "surrogatepass"), admin_token.encode()  # type: ignore[union-attr]
+        )
+
+    def require_admin(token: Annotated[str | None, Depends(bearer)]) -> None:
+        if admin_token is None:
+            raise HTTPException(403, "the admin API is disabled: start `computemoat serve` with --admin-token")
+        if not is_admin(token):
+            raise HTTPException(401, "admin endpoints need 'Authorization: Bearer <admin token>'",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    def call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except NotFoundError as e:
+            raise HTTPException(404, " ".join(e.lines)) from None
+        except ConflictError as e:
+            raise HTTPException(409, " ".join(e.lines)) from None
+        except UserError as e:
+            raise HTTPException(400, " ".join(e.lines)) from None
+
+    admin = [Depends(require_admin)]
+    router = APIRouter()
+
+    @router.post("/tenants", status_code=status.HTTP_201_CREATED, dependencies=admin)
+    def create_tenant(body: TenantIn) -> TenantOut:
+        return TenantOut(**asdict(call(repo.create_tenant, db, body.id)))
+
+    @router.get("/tenants", dependencies=admin)
+    def list_tenants() -> list[TenantOut]:
+        return [TenantOut(**asdict(t)) for t in call(repo.list_tenants, db)]
+
+    @router.post("/tenants/{tenant_id}/disable", dependencies=admin)
+    def disable_tenant(tenant_id: TenantId) -> TenantOut:
+        call(repo.disable_tenant, db, tenant_id)
+        return next(TenantOut(**asdict(t)) for t in repo.list_tenants(db) if t.id == tenant_id)
+
+    @router.post("/tenants/{tenant_id}/keys", status_code=status.HTTP_201_CREATED, dependencies=admin)
+    def create_key(tenant_id: TenantId, body: KeyIn) -> NewKeyOut:
+        return NewKeyOut(**asdict(call(repo.create_key, db, tenant_id, body.name)))
+
+    @router.get("/tenants/{tenant_id}/keys", dependencies=admin)
+    def list_keys(tenant_id: TenantId) -> list[KeyOut]:
+        return [KeyOut(**asdict(k)) for k in call(repo.list_keys, db, tenant_id)]
+
+    @router.delete("/keys/{key_id}", dependencies=admin)
+    def revoke_key(key_id: Annotated[str, Path(pattern=r"^key_[0-9a-f]{16}$")]) -> dict[str, Any]:
+        call(repo.revoke_key, db, key_id)
+        return {"key_id": key_id, "revoked": True}
+
+    @router.get("/tenants/{tenant_id}/limits", dependencies=admin)
+    def get_limits(tenant_id: TenantId) -> LimitsOut:
+        return LimitsOut(**asdict(call(repo.get_limits, db, tenant_id)))
+
+    @router.put("/tenants/{tenant_id}/limits", dependencies=admin)
+    def set_limits(tenant_id: TenantId, body: LimitsIn) -> LimitsOut:
+        changes = {f: getattr(body, f) for f in body.model_fields_set}
+        return LimitsOut(**asdict(call(repo.set_limits, db, tenant_id, **changes)))
+
+    @router.put("/prices", dependencies=admin)
+    def set_price(body: PriceIn) -> PriceIn:
+        call(repo.set_price, db, body.model, body.provider, body.usd_per_mtok_prompt,
+             body.usd_per_mtok_completion)
+        return body
+
+    @router.get("/tenants/{tenant_id}/usage")
+    def tenant_usage(
+        tenant_id: TenantId, month: Month, token: Annotated[str | None, Depends(bearer)]
+    ) -> UsageOut:
+        """Usage and cost by model and provider: for the admin, or for a key of this very tenant."""
+        if not is_admin(token):
+            owner = repo.lookup_key(db, token) if token else None
+            if owner is None:
+                raise HTTPException(401, "send 'Authorization: Bearer <API key or admin token>'",
+                                    headers={"WWW-Authenticate": "Bearer"})
+            if owner[0] != tenant_id:
+                raise HTTPException(403, "this API key belongs to another tenant; it can read only its own usage")
+        lines = call(usage_by_model, db, tenant_id, month)
+        return UsageOut(tenant_id=tenant_id, month=month, lines=[UsageLineOut(**asdict(x)) for x in lines],
+                        total_cost_usd=sum(x.cost_usd for x in lines))
+
+    return router
