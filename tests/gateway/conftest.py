@@ -5,6 +5,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gateway_helpers import mock_server  # noqa: E402
+from gateway_helpers import mock_server
 
 __all__ = ["mock_server"]
