@@ -24,7 +24,8 @@ def serve_app(app: Any) -> Iterator[int]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="error", access_log=False, lifespan="on", loop="asyncio")
+    config = uvicorn.Config(app, log_level="error", access_log=False, lifespan="on", loop="asyncio",
+                            timeout_graceful_shutdown=0.5)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()

@@ -68,9 +68,12 @@ def test_all_backends_down_is_503_with_retry_after() -> None:
 def test_stream_broken_after_first_byte_ends_with_an_error_event(mock_server) -> None:
     port = mock_server(name="a", break_after_chunks=2, completion_tokens=8)
     cfg = gateway_config([backend("a", port, "pa")], **FAST)
-    with serve_app(create_app(cfg)) as gw, httpx.Client(base_url=f"http://127.0.0.1:{gw}", timeout=5) as c:
-        with c.stream("POST", "/v1/chat/completions", json={**CHAT, "stream": True}) as r:
-            events = [line for line in r.iter_lines() if line.startswith("data: ")]
+    with (
+        serve_app(create_app(cfg)) as gw,
+        httpx.Client(base_url=f"http://127.0.0.1:{gw}", timeout=5) as c,
+        c.stream("POST", "/v1/chat/completions", json={**CHAT, "stream": True}) as r,
+    ):
+        events = [line for line in r.iter_lines() if line.startswith("data: ")]
     assert len(events) == 3
     assert '"error"' in events[-1] and "broke off" in events[-1]
 
@@ -78,9 +81,12 @@ def test_stream_broken_after_first_byte_ends_with_an_error_event(mock_server) ->
 def test_hang_mid_stream_is_cut_by_the_idle_timeout(mock_server) -> None:
     port = mock_server(name="slow", chunk_interval_ms=2000, completion_tokens=3)
     cfg = gateway_config([backend("slow", port, "pa")], **FAST)
-    with serve_app(create_app(cfg)) as gw, httpx.Client(base_url=f"http://127.0.0.1:{gw}", timeout=5) as c:
-        with c.stream("POST", "/v1/chat/completions", json={**CHAT, "stream": True}) as r:
-            events = [line for line in r.iter_lines() if line.startswith("data: ")]
+    with (
+        serve_app(create_app(cfg)) as gw,
+        httpx.Client(base_url=f"http://127.0.0.1:{gw}", timeout=5) as c,
+        c.stream("POST", "/v1/chat/completions", json={**CHAT, "stream": True}) as r,
+    ):
+        events = [line for line in r.iter_lines() if line.startswith("data: ")]
     assert len(events) == 2 and '"error"' in events[-1]
 
 
