@@ -1,12 +1,13 @@
 """Round-trip times over a LEO constellation: one sparse graph per snapshot, C Dijkstra from every
-ground station at once (scipy.sparse.csgraph), then order statistics over the time window.
+ground station (scipy.sparse.csgraph), then order statistics over the time window.
 
 Graph of one snapshot (node ids): satellites ``[0, N)``, ground stations ``[N, N+G)``, user
 terminals ``[N+G, N+G+U)``. Edges: laser links both ways; station -> satellite; satellite -> user.
 Ground nodes have no way back into the sky, so a path never relays through another station or
 user (Hypatia's default: ground stations are endpoints, not relays). Edge weights are one-way km;
 the per-satellite processing time is folded in as the km light covers in half of it, on every edge
-that enters a satellite, so Dijkstra minimises the RTT actually reported.
+that enters a satellite, so Dijkstra minimises the RTT actually reported. Users are sinks, so
+Dijkstra runs on satellites + stations and each user's last hop is a vectorized minimum.
 """
 
 from __future__ import annotations
@@ -137,10 +138,11 @@ def snapshot_rtt_ms(
     if len(u_idx) == 0:
         return out
     users_seen, starts = np.unique(u_idx, return_index=True)  # u_idx is ascending
-    block = max(1, _MIN_PLUS_BLOCK // len(u_idx))  # bound the (stations x links) temporary
+    from_sat_km = np.ascontiguousarray(to_sat_km.T)  # (N, G): one row gather per user link
+    block = max(1, _MIN_PLUS_BLOCK // len(u_idx))  # bound the (links x stations) temporary
     for lo in range(0, g, block):
-        total_km = to_sat_km[lo : lo + block, s_idx] + last_km[None, :]
-        out[users_seen, lo : lo + block] = vacuum_rtt_ms(np.minimum.reduceat(total_km, starts, axis=1)).T
+        total_km = from_sat_km[s_idx, lo : lo + block] + last_km[:, None]
+        out[users_seen, lo : lo + block] = vacuum_rtt_ms(np.minimum.reduceat(total_km, starts, axis=0))
     return out
 
 
