@@ -130,7 +130,7 @@ def service_availability(
     states, inverse = np.unique(capacity, axis=0, return_inverse=True)
     served = np.vstack([_served(row, demand, ok) for row in states])[inverse.reshape(-1)]
     full = served >= 1.0 - 1e-6
-    avail = (widths[:, None] * full).sum(axis=0) / horizon_ns
+    avail = 1.0 - (widths[:, None] * ~full).sum(axis=0) / horizon_ns  # exactly 1.0 when never short
     frac = (widths[:, None] * np.minimum(served, 1.0)).sum(axis=0) / horizon_ns
     all_ok = full.all(axis=1)
     total = float(demand.sum())
@@ -138,7 +138,7 @@ def service_availability(
         service.id,
         ALL_REGIONS,
         total,
-        float((widths * all_ok).sum() / horizon_ns),
+        float(1.0 - (widths * ~all_ok).sum() / horizon_ns),
         float((widths * (np.minimum(served, 1.0) @ demand) / total).sum() / horizon_ns),
     )
     return [

@@ -1,0 +1,138 @@
+"""Plots of a sweep (plotly): cost and availability distributions and the redundancy frontier.
+
+HTML always (one self-contained file: plotly.js is embedded, nothing is fetched when it is opened);
+PNG only when kaleido is installed (it is not a dependency)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from computemoat.sim.result import nines
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+
+def kaleido_available() -> bool:
+    return importlib.util.find_spec("kaleido") is not None
+
+
+def _nines_axis(a: pd.Series) -> pd.Series:
+    return a.map(lambda v: min(nines(float(v)), 9.0))  # cap: a run without downtime has infinite nines
+
+
+def frontier_figure(runs: pd.DataFrame) -> go.Figure:
+    """Mean plan cost vs mean worst-service availability, one point per (k, cap), with 95% CI bars."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for k, g in runs.groupby("k"):
+        agg = (
+            g.groupby("cap")
+            .agg(
+                cost=("plan_cost_usd", "mean"),
+                a=("availability_min", "mean"),
+                a_sd=("availability_min", "std"),
+                n=("availability_min", "size"),
+            )
+            .reset_index()
+        )
+        half = 1.96 * agg["a_sd"].fillna(0) / np.sqrt(agg["n"])
+        fig.add_trace(
+            go.Scatter(
+                x=agg["cost"],
+                y=_nines_axis(agg["a"]),
+                mode="markers+text",
+                name=f"k = {k}",
+                text=[f"cap {c:g}" for c in agg["cap"]],
+                textposition="top center",
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": _nines_axis(agg["a"] + half) - _nines_axis(agg["a"]),
+                    "arrayminus": _nines_axis(agg["a"]) - _nines_axis((agg["a"] - half).clip(0, 1)),
+                },
+            )
+        )
+    fig.update_layout(
+        title="Redundancy frontier: what each extra nine costs",
+        xaxis_title="plan cost (USD)",
+        yaxis_title="worst service availability (nines)",
+        template="plotly_white",
+    )
+    return fig
+
+
+def distribution_figures(runs: pd.DataFrame, by: list[str]) -> list[go.Figure]:
+    """Histogram of total cost and box plot of availability (nines) per service, per grid point."""
+    import plotly.express as px
+
+    label = runs[by].astype(str).agg(" ".join, axis=1) if by else pd.Series("all", index=runs.index)
+    df = runs.assign(point=label)
+    figs = [
+        px.histogram(
+            df,
+            x="total_cost_usd",
+            color="point",
+            barmode="overlay",
+            nbins=40,
+            title="Total cost per run",
+            template="plotly_white",
+        )
+    ]
+    avail_cols = [c for c in runs.columns if c.startswith("availability:")]
+    if avail_cols:
+        long = df.melt(id_vars=["point"], value_vars=avail_cols, var_name="service", value_name="availability")
+        long["nines"] = _nines_axis(long["availability"])
+        long["service"] = long["service"].str.removeprefix("availability:")
+        figs.append(
+            px.box(
+                long,
+                x="service",
+                y="nines",
+                color="point",
+                template="plotly_white",
+                title="Availability per run (nines, capped at 9)",
+            )
+        )
+    if "goodput_gpu_weighted" in runs:
+        figs.append(
+            px.histogram(
+                df,
+                x="goodput_gpu_weighted",
+                color="point",
+                barmode="overlay",
+                nbins=40,
+                title="Training goodput per run (GPU-weighted)",
+                template="plotly_white",
+            )
+        )
+    return figs
+
+
+def write_report(runs: pd.DataFrame, by: list[str], out_dir: Path) -> list[Path]:
+    """``report.html`` (always) and one PNG per figure when kaleido is installed; returns the paths."""
+    import plotly.io as pio
+    from plotly.offline import get_plotlyjs
+
+    figs = ([frontier_figure(runs)] if {"k", "cap"} <= set(runs.columns) else []) + distribution_figures(runs, by)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html = out_dir / "report.html"
+    body = "\n".join(pio.to_html(f, full_html=False, include_plotlyjs=False) for f in figs)
+    html.write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>computemoat sweep</title>"
+        f"<script>{get_plotlyjs()}</script></head><body>{body}</body></html>",
+        encoding="utf-8",
+    )
+    written = [html]
+    if kaleido_available():
+        for i, f in enumerate(figs):
+            png = out_dir / f"figure_{i + 1}.png"
+            f.write_image(png)
+            written.append(png)
+    return written

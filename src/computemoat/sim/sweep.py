@@ -1,0 +1,187 @@
+"""Monte-Carlo sweeps on Ray: many seeds x grid points (e.g. redundancy k x concentration caps).
+
+Local Ray by default (``ray.init(num_cpus=...)``); ``address`` joins an existing cluster. Runs are
+shipped in batches of seeds so per-task overhead stays small next to a ~10 ms simulation. Every grid
+point sees the same seeds (common random numbers), so differences between points are not noise."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from computemoat.model import InfeasibleError, Plan, Scenario
+from computemoat.sim.faults import FaultModel
+from computemoat.sim.inference import ALL_REGIONS
+from computemoat.sim.result import SimResult
+from computemoat.sim.stats import bootstrap_ci, normal_ci
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One grid point: labels (e.g. ``{"k": 1, "cap": 0.5}``) and the scenario/plan they produce."""
+
+    labels: dict[str, Any]
+    scenario: Scenario
+    plan: Plan
+    notes: tuple[str, ...] = field(default=())
+
+
+def run_metrics(result: SimResult) -> dict[str, float]:
+    """One run as one flat row: costs, goodput, and each service's all-regions availability."""
+    jobs, svc = result.jobs, result.services
+    row: dict[str, float] = {
+        "seed": result.seed,
+        "total_cost_usd": result.summary["total_cost_usd"],
+        "plan_cost_usd": result.summary["plan_cost_usd"],
+        "wasted_cost_usd": result.summary["wasted_cost_usd"],
+        "interruptions": result.summary["interruptions"],
+        "moves": result.summary["moves"],
+    }
+    if len(jobs):
+        row["goodput_gpu_weighted"] = float(np.average(jobs["goodput"], weights=jobs["gpus"]))
+        row["jobs_completed_share"] = float(jobs["completed"].mean())
+        row["deadlines_met_share"] = float(jobs["met_deadline"].mean())
+    if len(svc):
+        every = svc[svc["region"] == ALL_REGIONS]
+        for sid, a in zip(every["service_id"], every["availability"], strict=True):
+            row[f"availability:{sid}"] = float(a)
+        row["availability_min"] = float(every["availability"].min())
+    return row
+
+
+def _batch(
+    scenario: Scenario,
+    plan: Plan,
+    faults: FaultModel,
+    months: float,
+    seeds: Sequence[int],
+    rtt_ms: NDArray[np.float64] | None,
+    replan: bool,
+) -> list[dict[str, float]]:
+    """Worker body: a batch of seeds for one grid point (plain function, also callable without Ray)."""
+    from computemoat.sim.engine import planner_replanner, simulate
+
+    replanner = planner_replanner(scenario, rtt_ms) if replan and rtt_ms is not None else None
+    return [
+        run_metrics(simulate(scenario, plan, faults, months=months, seed=s, replanner=replanner, rtt_ms=rtt_ms))
+        for s in seeds
+    ]
+
+
+def sweep(
+    points: Sequence[SweepPoint],
+    faults: FaultModel,
+    *,
+    runs: int,
+    months: float,
+    seed: int = 1,
+    rtt_ms: NDArray[np.float64] | None = None,
+    replan: bool = False,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> pd.DataFrame:
+    """``runs`` seeds per point on Ray; one row per (point, seed) with the point's labels as columns."""
+    import ray
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        if address is None:
+            ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=address, log_to_driver=False)
+    try:
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        per_batch = max(1, math.ceil(runs * len(points) / (4 * cpus)))
+        remote = ray.remote(num_cpus=1)(_batch)
+        faults_ref = ray.put(faults)
+        rtt_ref = ray.put(rtt_ms)
+        pending: dict[Any, int] = {}
+        for i, point in enumerate(points):
+            sc_ref, plan_ref = ray.put(point.scenario), ray.put(point.plan)
+            for lo in range(0, runs, per_batch):
+                seeds = list(range(seed + lo, seed + min(runs, lo + per_batch)))
+                pending[remote.remote(sc_ref, plan_ref, faults_ref, months, seeds, rtt_ref, replan)] = i
+        total, rows = len(pending), []
+        waiting = list(pending)
+        while waiting:
+            done, waiting = ray.wait(waiting, num_returns=1)
+            for ref in done:
+                rows += [{**points[pending[ref]].labels, **r} for r in ray.get(ref)]
+            if progress is not None:
+                progress(1 - len(waiting) / total)
+    finally:
+        if started_here:
+            ray.shutdown()
+    label_cols = list(points[0].labels) if points else []
+    return pd.DataFrame(rows).sort_values([*label_cols, "seed"], kind="stable").reset_index(drop=True)
+
+
+def summarize(runs: pd.DataFrame, by: Sequence[str], level: float = 0.95) -> pd.DataFrame:
+    """Mean and both CIs of every numeric metric per grid point (tidy: one row per point x metric)."""
+    metrics = [c for c in runs.columns if c not in (*by, "seed") and pd.api.types.is_numeric_dtype(runs[c])]
+    out = []
+    groups = runs.groupby(list(by), dropna=False, sort=False) if by else [((), runs)]
+    for key, g in groups:
+        labels = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
+        for m in metrics:
+            n, b = normal_ci(g[m], level), bootstrap_ci(g[m], level)
+            out.append(
+                {
+                    **labels,
+                    "metric": m,
+                    "mean": n.mean,
+                    "normal_low": n.low,
+                    "normal_high": n.high,
+                    "bootstrap_low": b.low,
+                    "bootstrap_high": b.high,
+                    "runs": n.n,
+                }
+            )
+    return pd.DataFrame(out)
+
+
+def redundancy_grid(
+    scenario: Scenario,
+    rtt_ms: NDArray[np.float64],
+    *,
+    ks: Sequence[int] = (0, 1, 2),
+    caps: Sequence[float | None] = (None, 0.5, 0.35),
+    slo_scale: float = 1.0,
+    time_limit_s: float = 30.0,
+) -> tuple[list[SweepPoint], list[str]]:
+    """Plan the scenario once per (k, cap): every service asks for k-provider redundancy and no
+    provider may take more than ``cap`` of the spend (``slo_scale`` relaxes every latency SLO, since a
+    region with one nearby provider cannot have k > 0). Infeasible points are reported, not dropped silently."""
+    from computemoat.planner import plan as solve
+
+    points, skipped = [], []
+    for k in ks:
+        for cap in caps:
+            variant = scenario.model_copy(
+                update={
+                    "inference_services": tuple(
+                        s.model_copy(update={"redundancy_k": k, "latency_slo_ms": s.latency_slo_ms * slo_scale})
+                        for s in scenario.inference_services
+                    ),
+                    "policy": scenario.policy.model_copy(update={"max_provider_share_spend": cap}),
+                }
+            )
+            t0 = time.perf_counter()
+            try:
+                result = solve(variant, rtt_ms, time_limit_s=time_limit_s)
+            except InfeasibleError as e:
+                skipped.append(f"k={k} cap={cap}: infeasible ({e.lines[0] if e.lines else e})")
+                continue
+            labels = {"k": k, "cap": cap if cap is not None else 1.0}
+            note = f"k={k} cap={cap}: planned in {time.perf_counter() - t0:.1f} s"
+            points.append(SweepPoint(labels, variant, result.plan, (note,)))
+    return points, skipped
