@@ -1,0 +1,44 @@
+"""`computemoat simulate` end to end on the bundled scenario: real latency matrix, real MILP plan,
+real replan when a provider is withdrawn (from a --faults YAML)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from computemoat.cli import app
+
+
+def test_simulate_default_scenario_with_withdrawal(tmp_path: Path) -> None:
+    faults = tmp_path / "faults.yaml"
+    faults.write_text("withdrawals:\n  - provider: lambda\n    at_hours: 200\n", encoding="utf-8")
+    out = tmp_path / "run"
+    res = CliRunner().invoke(
+        app, ["simulate", "--months", "3", "--seed", "4", "--faults", str(faults), "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "Training jobs" in res.output and "Inference availability" in res.output
+    moves = pd.read_json(out / "moves.json")
+    jobs = pd.read_parquet(out / "jobs.parquet")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["replans"] >= 1
+    withdrawn = moves[moves["reason"] == "lambda withdrawn"]
+    left = set(withdrawn.loc[withdrawn["to_offering"].isna(), "from_offering"])
+    arrived = withdrawn["to_offering"].dropna().astype(str)
+    assert left and all(o.startswith("lambda:") for o in left)  # every lambda placement left ...
+    assert len(arrived) > 0 and not arrived.str.startswith("lambda:").any()  # ... for another provider
+    assert not jobs["final_offering"].str.startswith("lambda:").any() and not jobs["stalled"].any()
+    assert (jobs["goodput"] > 0).all()
+
+
+def test_simulate_bad_input_is_one_line(tmp_path: Path) -> None:
+    faults = tmp_path / "faults.yaml"
+    faults.write_text("providers:\n  amazon: {outages_per_year: -1}\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["simulate", "--faults", str(faults)])
+    assert res.exit_code == 2
+    assert f"{faults}:2: providers.amazon.outages_per_year:" in res.output
+    res = CliRunner().invoke(app, ["simulate", "--outage-policy", "panic"])
+    assert res.exit_code == 2 and "--outage-policy: unknown policy 'panic'" in res.output
