@@ -131,3 +131,9 @@ def test_bundled_override_patches_fields(write_yaml: Callable[[str], Path]) -> N
     assert o.capacity_gpus == 20480 and abs(o.usd_per_gpu_hour_on_demand - 6.88) < 1e-9
     assert s.provider("aws").price_multiplier == 0.8
     assert {x.provider for x in s.sites} == {"aws"}
+
+
+def test_relative_tle_file_resolves_next_to_the_scenario(write_yaml: Callable[[str], Path]) -> None:
+    path = write_yaml(MINIMAL + "network: {tle_file: shells/starlink.tle}\n")
+    s = load_scenario(path)
+    assert s.network.tle_file == str(path.parent / "shells" / "starlink.tle")

@@ -225,6 +225,9 @@ def build_scenario(doc: YamlDoc) -> Scenario:
     services = b.plain("inference_services", InferenceService, data.get("inference_services"))
     policy = b.model(Policy, data.get("policy") or {}, ("policy",))
     network = b.model(NetworkSettings, data.get("network") or {}, ("network",))
+    if network is not None and network.tle_file and not Path(network.tle_file).is_absolute():
+        # a relative TLE path means "next to the scenario file", not "wherever the command runs"
+        network = network.model_copy(update={"tle_file": str(Path(doc.path).parent / network.tle_file)})
     scalars = {k: data[k] for k in ("name", "description", "horizon_hours", "energy_usd_per_kwh") if k in data}
     if b.problems:
         raise UserError(*b.problems)
