@@ -71,6 +71,8 @@ def test_json_api_and_local_plotly(served: tuple[str, object]) -> None:
         js = client.get("/vendor/plotly.min.js")
         assert js.status_code == 200 and len(js.content) > 1_000_000  # served from the package, never a CDN
         assert client.get("/static/style.css").status_code == 200
+        world = client.get("/static/topojson/world_110m.json")  # the map's coastlines, also local
+        assert world.status_code == 200 and world.json()["type"] == "Topology"
 
 
 def test_plan_file_round_trip_and_bad_file(tmp_path: Path, served: tuple[str, object]) -> None:
