@@ -27,6 +27,9 @@ Constraints (row names in brackets)
     [demand]         sum_{a in (d, f)} z_a = rps_d                       for every d and every f of its service
     [serve]          sum_{a in (s, site, f)} z_a <= rps_per_replica x sum_{v: s, site(v)=site} y_v
                      (failed providers have no z columns, so each f's survivors carry all demand: N+k)
+    [cover]          sum_{v in s, provider(v) not in f} y_v >= ceil(sum_r rps_{s,r} / rps_per_replica)
+                     (a valid cut implied by [demand]+[serve] in integers; it tightens the LP bound)
+    [region_cover]   the same per (d, f): replicas at sites serving d under f >= ceil(rps_d / rps_per_replica)
     [min_replicas]   sum_{v in s} y_v >= min_replicas_s
     [total_spend]    T = sum cost x + sum cost y;   [spend_cap] spend_p - cap_spend T <= 0
     [total_gpus]     G = sum gpus x + sum gpr y;    [gpu_cap]   gpus_p - cap_gpus G <= 0
@@ -232,6 +235,50 @@ def build(
         -np.inf,
         0.0,
     )
+    # [cover] valid cut: survivors of each failure set hold at least ceil(total demand / rps_per_replica)
+    # replicas. Implied for the LP only fractionally; as an integer row it closes most of the rounding gap.
+    svc_demand = np.bincount(flat.d_svc, weights=flat.d_rps, minlength=len(flat.service_ids))
+    f_of_svc = [np.flatnonzero(flat.f_svc == s) for s in range(len(flat.service_ids))]
+    cov_rows, cov_cols = [], []
+    for s, fs in enumerate(f_of_svc):
+        vs = np.flatnonzero(flat.r_svc == s)
+        for f in fs:
+            alive = vs[~np.isin(flat.off_provider[flat.r_off[vs]], list(flat.f_failed[f]))]
+            cov_rows.append(np.full(len(alive), f))
+            cov_cols.append(alive)
+    if cov_rows:
+        rps = np.zeros(len(flat.service_ids))
+        rps[flat.r_svc] = flat.r_rps_per_replica
+        need = np.ceil(svc_demand[flat.f_svc] / np.where(rps[flat.f_svc] > 0, rps[flat.f_svc], 1) - 1e-9)
+        yv = np.concatenate(cov_cols)
+        rows.add(
+            "cover",
+            [f"cover[{flat.service_ids[flat.f_svc[f]]}|{fail_label(flat, f)}]" for f in range(nf)],
+            np.concatenate(cov_rows),
+            y_cols[yv],
+            np.ones(len(yv)),
+            need,
+            np.inf,
+        )
+    # [region_cover] same cut per (demand row, failure set): replicas at its reachable surviving sites
+    if nz:
+        rps = np.zeros(len(flat.service_ids))
+        rps[flat.r_svc] = flat.r_rps_per_replica
+        zkey = flat.f_svc[flat.a_fail] * ns + flat.a_site
+        lo = np.searchsorted(y_key[order], zkey, side="left")
+        hi = np.searchsorted(y_key[order], zkey, side="right")
+        owner, elems = _expand_ranges(lo, hi)
+        svc_of_row = flat.d_svc[dem]
+        need = np.ceil(flat.d_rps[dem] / np.where(rps[svc_of_row] > 0, rps[svc_of_row], 1) - 1e-9)
+        rows.add(
+            "region_cover",
+            [f"region_cover[{n.removeprefix('demand[')}" for n in rows.names[rows.groups["demand"]]],
+            drow[owner],
+            y_cols[order[elems]],
+            np.ones(len(elems)),
+            need,
+            np.inf,
+        )
     # [min_replicas]
     need = np.flatnonzero(flat.svc_min_replicas > 0)
     pos = np.full(len(flat.service_ids), -1)

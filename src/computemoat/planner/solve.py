@@ -95,6 +95,8 @@ def solve_flat(
         progress(SolveProgress("build", time.perf_counter() - t0))
     model = build(flat, extra_cost_x=extra_cost_x, new_placement_penalty_usd=new_placement_penalty_usd)
     h = new_highs()
+    if os.environ.get("CMOAT_HIGHS_LOG"):
+        h.setOptionValue("output_flag", True)
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", float(mip_gap))
     h.setOptionValue("random_seed", 0)

@@ -192,8 +192,8 @@ def _check_service(
     total = sum(demand.values())
     for failed in sets:
         alive = {s: c for s, c in cap_rps.items() if site_provider[s] not in failed}
-        flow = _max_servable_rps(demand, alive, usable)
-        if flow < total * (1 - 1e-6) - 1e-3:
+        flow, rounding = _max_servable_rps(demand, alive, usable)
+        if flow < total * (1 - 1e-6) - rounding:
             bad(
                 "redundancy",
                 f"service {svc.id}: without {'+'.join(failed)} only {flow:.1f} of {total:.1f} rps "
@@ -201,11 +201,12 @@ def _check_service(
             )
 
 
-def _max_servable_rps(demand: dict[str, float], cap_rps: dict[str, float], usable) -> float:  # type: ignore[no-untyped-def]
-    """Max flow source -> regions (demand) -> usable sites -> sink (capacity), in milli-rps integers."""
+def _max_servable_rps(demand: dict[str, float], cap_rps: dict[str, float], usable) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Max flow source -> regions (demand) -> usable sites -> sink (capacity), in milli-rps integers;
+    returns (flow in rps, the most the integer rounding can have cost)."""
     regions, sites = list(demand), list(cap_rps)
     if not regions or not sites:
-        return 0.0
+        return 0.0, 0.0
     scale = min(1000.0, 1e9 / max(1.0, sum(demand.values()), sum(cap_rps.values())))
     n = 2 + len(regions) + len(sites)
     src, sink = 0, n - 1
@@ -217,4 +218,4 @@ def _max_servable_rps(demand: dict[str, float], cap_rps: dict[str, float], usabl
     rows, cols, rps = zip(*edges, strict=True)
     caps = np.rint(np.array(rps) * scale).astype(np.int32)
     graph = sp.csr_matrix((caps, (rows, cols)), shape=(n, n))
-    return maximum_flow(graph, src, sink).flow_value / scale
+    return maximum_flow(graph, src, sink).flow_value / scale, (len(regions) + len(sites)) / scale
