@@ -1,0 +1,64 @@
+"""The tenant commands against a real SQLite file (the CLI talks to the store, no gateway needed)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from typer.testing import CliRunner
+
+from computemoat.cli import app
+from computemoat.store import open_database, repo
+from computemoat.store.usage import month_bounds_unix_s
+from computemoat.store.writer import UsageRow, commit_rows
+
+
+def test_tenant_lifecycle_usage_and_invoice(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("COMPUTEMOAT_DATABASE_URL", url)
+    run = CliRunner().invoke
+    assert run(app, ["tenants", "create", "acme"]).exit_code == 0
+    created = run(app, ["keys", "create", "--tenant", "acme"])
+    api_key = created.output.strip().splitlines()[-1]
+    assert created.exit_code == 0 and api_key.startswith("cm-")
+    assert run(app, ["limits", "set", "--tenant", "acme", "--rpm", "100", "--budget-usd", "5"]).exit_code == 0
+    assert run(app, ["prices", "set", "m", "*", "--prompt-usd-per-mtok", "1",
+                     "--completion-usd-per-mtok", "2"]).exit_code == 0
+
+    db = open_database(url)
+    assert repo.lookup_key(db, api_key) is not None
+    assert repo.get_limits(db, "acme") == repo.Limits(100, None, 5.0)
+    t0 = month_bounds_unix_s("2026-11")[0]
+    commit_rows(db, [UsageRow("acme", "k", "m", p, "s", "b", 1000, 500, 1.0, 200, False, t0 + i, f"r{i}")
+                     for i, p in enumerate(["aws", "aws", "gcp"])])
+
+    out = run(app, ["usage", "--tenant", "acme", "--month", "2026-11", "--format", "csv"]).output
+    assert [(r["provider"], r["requests"], r["cost_usd"]) for r in csv.DictReader(io.StringIO(out))] == [
+        ("aws", "2", "0.004"), ("gcp", "1", "0.002")]
+    data = json.loads(run(app, ["usage", "--tenant", "acme", "--month", "2026-11", "--format", "json"]).output)
+    assert abs(data["total_cost_usd"] - 0.006) < 1e-12
+
+    html_path = tmp_path / "inv.html"
+    assert run(app, ["invoice", "--tenant", "acme", "--month", "2026-11", "--out", str(html_path)]).exit_code == 0
+    html = html_path.read_text()
+    assert "acme" in html and "2026-11" in html and "<td>gcp</td>" in html and "0.01</td>" in html
+
+    key_id = repo.list_keys(db, "acme")[0].key_id
+    assert run(app, ["keys", "revoke", key_id]).exit_code == 0
+    assert repo.lookup_key(db, api_key) is None
+    db.dispose()
+
+
+def test_mistakes_exit_2_with_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPUTEMOAT_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    run = CliRunner().invoke
+    for args, text in (
+        (["tenants", "create", "Bad Id"], "tenant id 'Bad Id' is invalid"),
+        (["keys", "create", "--tenant", "ghost"], "tenant 'ghost' does not exist"),
+        (["usage", "--tenant", "x", "--month", "2026-13"], "is not a month"),
+        (["limits", "set", "--tenant", "x", "--clear", "speed"], "--clear 'speed'"),
+        (["tenants", "list", "--database-url", "nonsense"], "is not a database URL"),
+    ):
+        result = run(app, args)
+        assert result.exit_code == 2 and text in result.output, (args, result.output)
