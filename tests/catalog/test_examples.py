@@ -17,3 +17,11 @@ def test_example_scenarios_load(path: Path) -> None:
 
 def test_examples_exist() -> None:
     assert len(EXAMPLES) >= 2
+
+
+def test_docs_show_the_bundled_default_verbatim() -> None:
+    """docs/scenario.md promises the full default scenario; keep it from drifting."""
+    from computemoat.catalog import default_scenario_path
+
+    docs = (Path(__file__).parents[2] / "docs" / "scenario.md").read_text(encoding="utf-8")
+    assert default_scenario_path().read_text(encoding="utf-8") in docs
