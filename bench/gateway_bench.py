@@ -1,0 +1,187 @@
+"""Gateway throughput and added latency: direct-to-mock vs computemoat vs LiteLLM proxy, one run.
+
+All servers run on CPU 0 and wrk (one thread) on CPU 1, so the load generator never competes with
+what it measures. Same mock backend, same request body, same concurrency for every target. Prints
+requests/s and p50/p99 per target, the ratios, and the gateway's RSS over 100k requests.
+
+    .venv/bin/python bench/gateway_bench.py [--seconds 5] [--skip-litellm]
+
+LiteLLM runs only if /tmp/litellm-venv has it (``python -m venv /tmp/litellm-venv &&
+/tmp/litellm-venv/bin/pip install 'litellm[proxy]'``); it is never a project dependency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SERVER_CPU, LOADGEN_CPU = "0", "1"
+LITELLM = Path("/tmp/litellm-venv/bin/litellm")
+BENCH_KEY = "sk-bench-4f1c9e2a7b3d48e6a0c5f9d1e8b27a63"  # LiteLLM refuses to start without a master key
+BODY = '{"model":"m","messages":[{"role":"user","content":"hello there"}],"max_tokens":8}'
+LUA = f"""wrk.method = "POST"
+wrk.body = '{BODY}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {BENCH_KEY}"
+"""
+CLI = [sys.executable, "-c", "from computemoat.cli import main; main()"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(port: int, path: str, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {BENCH_KEY}\r\n\r\n".encode())
+                if s.recv(64).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} not ready after {timeout_s} s")
+
+
+def pinned(cmd: list[str], cpu: str, **kw) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(["taskset", "-c", cpu, *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+
+
+def wrk(url: str, lua: Path, concurrency: int, seconds: float) -> dict[str, float]:
+    out = subprocess.run(
+        ["taskset", "-c", LOADGEN_CPU, "wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--latency",
+         "-s", str(lua), url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            return float("nan")
+        return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "p50": ms("50%"),
+            "p99": ms("99%"), "requests": total, "bad": int(non2xx.group(1)) if non2xx else 0,
+            "sock_err": errors.group(1) if errors else ""}
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def gateway_config(mock_port: int, path: Path) -> None:
+    path.write_text(
+        "backends:\n"
+        f"  - {{name: mock, url: 'http://127.0.0.1:{mock_port}', provider: p, site: 'p:x',\n"
+        "     lat_deg: 0, lon_deg: 0, models: [m], max_concurrency: 1024}\n"
+    )
+
+
+def litellm_config(mock_port: int, path: Path) -> None:
+    path.write_text(
+        "model_list:\n"
+        "  - model_name: m\n"
+        f"    litellm_params: {{model: openai/m, api_base: 'http://127.0.0.1:{mock_port}/v1', api_key: sk-x}}\n"
+        "litellm_settings: {telemetry: false, drop_params: true}\n"
+        f"general_settings: {{master_key: {BENCH_KEY}}}\n"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    ap.add_argument("--memory-requests", type=int, default=100_000)
+    ap.add_argument("--skip-litellm", action="store_true")
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk not found: apt-get install -y wrk")
+    tmp = Path(tempfile.mkdtemp(prefix="gwbench-"))
+    lua = tmp / "post.lua"
+    lua.write_text(LUA)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        mock_port = free_port()
+        procs.append(pinned([*CLI, "mock-backend", "--port", str(mock_port)], SERVER_CPU))
+        wait_ready(mock_port, "/v1/models")
+        targets = {"direct": mock_port}
+
+        gw_port = free_port()
+        gateway_config(mock_port, tmp / "gw.yaml")
+        gw = pinned([*CLI, "serve", str(tmp / "gw.yaml"), "--port", str(gw_port)], SERVER_CPU)
+        procs.append(gw)
+        wait_ready(gw_port, "/readyz")
+        targets["computemoat"] = gw_port
+
+        if args.skip_litellm or not LITELLM.exists():
+            print(f"litellm: skipped ({LITELLM} not installed)")
+        else:
+            ll_port = free_port()
+            litellm_config(mock_port, tmp / "litellm.yaml")
+            env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
+                   "LITELLM_TELEMETRY": "False"}
+            procs.append(pinned([str(LITELLM), "--config", str(tmp / "litellm.yaml"), "--port", str(ll_port),
+                                 "--num_workers", "1"], SERVER_CPU, env=env))
+            wait_ready(ll_port, "/health/liveliness", timeout_s=180)
+            targets["litellm"] = ll_port
+
+        results: dict[tuple[str, int], dict[str, float]] = {}
+        for name, port in targets.items():
+            url = f"http://127.0.0.1:{port}/v1/chat/completions"
+            wrk(url, lua, 16, 2)  # warm-up: connections, caches, JIT-free but allocator-warm
+            for c in args.concurrency:
+                results[name, c] = wrk(url, lua, c, args.seconds)
+
+        print(f"\n{'target':<12} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+        for (name, c), r in results.items():
+            print(f"{name:<12} {c:>4} {r['rps']:>9.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['bad']:>8}"
+                  + (f"  socket errors: {r['sock_err']}" if r["sock_err"] else ""))
+        print()
+        for c in args.concurrency:
+            d, g = results["direct", c], results["computemoat", c]
+            line = (f"c={c:<3} computemoat added p50 {g['p50'] - d['p50']:+.2f} ms, p99 {g['p99'] - d['p99']:+.2f} ms;"
+                    f" req/s {g['rps'] / d['rps']:.2f}x of direct")
+            if ("litellm", c) in results:
+                ll = results["litellm", c]
+                line += (f"; {g['rps'] / ll['rps']:.1f}x LiteLLM's req/s"
+                         f" (LiteLLM added p50 {ll['p50'] - d['p50']:+.2f} ms)")
+            print(line)
+
+        url = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
+        done, samples = 0, [(0, rss_mb(gw.pid))]
+        while done < args.memory_requests:
+            done += int(wrk(url, lua, 16, 5)["requests"])
+            samples.append((done, rss_mb(gw.pid)))
+        print("\ncomputemoat RSS over load: " + ", ".join(f"{n // 1000}k: {mb:.1f} MB" for n, mb in samples))
+        first_half = [mb for n, mb in samples if 0 < n <= done / 2]
+        growth = samples[-1][1] - (first_half[0] if first_half else samples[1][1])
+        print(f"RSS growth after warm-up to {done} requests: {growth:+.1f} MB")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
