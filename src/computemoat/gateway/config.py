@@ -43,8 +43,10 @@ class BackendConfig(Frozen):
     @field_validator("url")
     @classmethod
     def _http_url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https:// (e.g. http://127.0.0.1:9001)")
+        if v.startswith("https://"):
+            raise ValueError("https:// upstreams are not supported yet; use http:// (e.g. a local TLS sidecar)")
+        if not v.startswith("http://"):
+            raise ValueError("must start with http:// (e.g. http://127.0.0.1:9001)")
         return v.rstrip("/")
 
 
