@@ -61,24 +61,36 @@ def fleet(base: Scenario, n: int, seed: int = 0) -> Scenario:
                     spot_allowed=bool(rng.random() < 0.3),
                 )
             )
-    demand_gpus = sum(j.gpus for j in jobs) + sum(
-        s.gpus_per_replica * (s.total_demand_rps or 0) / s.rps_per_replica * (1 + s.redundancy_k) for s in services
-    )
-    supply = sum(o.capacity_gpus for o in base.offerings)
-    factor = max(1.0, demand_gpus / (0.6 * supply))
+    demand: dict[str, float] = dict.fromkeys(accels, 0.0)  # GPUs wanted, split over accepted accelerators
+    for j in jobs:
+        for a in j.accelerators:
+            demand[a] += j.gpus / len(j.accelerators)
+    for sv in services:
+        for a in sv.accelerators:
+            replicas = (sv.total_demand_rps or 0) / sv.rps_per_replica * (1 + sv.redundancy_k)
+            demand[a] += sv.gpus_per_replica * replicas / len(sv.accelerators)
+    supply: dict[str, float] = dict.fromkeys(accels, 0.0)
+    for o in base.offerings:
+        supply[o.accelerator] += o.capacity_gpus
+    factor = {a: max(1.0, demand[a] / (0.5 * supply[a])) for a in accels}
     offerings = tuple(
         o.model_copy(
-            update={"capacity_gpus": int(o.capacity_gpus * factor / o.gpus_per_instance) * o.gpus_per_instance}
+            update={
+                "capacity_gpus": int(o.capacity_gpus * factor[o.accelerator] / o.gpus_per_instance)
+                * o.gpus_per_instance
+            }
         )
         for o in base.offerings
     )
     sites = tuple(s.model_copy(update={"power_capacity_mw": None}) for s in base.sites)
+    policy = base.policy.model_copy(update={"residency": {}})  # random services must stay feasible
     return base.model_copy(
         update={
             "name": f"fleet-{n}",
             "training_jobs": tuple(jobs),
             "inference_services": tuple(services),
             "offerings": offerings,
+            "policy": policy,
             "sites": sites,
         }
     )

@@ -118,7 +118,7 @@ def print_plan(scenario: Scenario, p: Plan, rtt_ms: np.ndarray) -> None:
     verdict = "[green]valid[/green]" if not violations else f"[red]{len(violations)} violations[/red]"
     console.print(f"independent validation: {verdict}")
     for v in violations:
-        console.print(f"  [red]{v.kind}[/red]: {v.message}", highlight=False)
+        console.print(f"  {v.kind}: {v.message}", highlight=False, markup=False, style="red")
 
 
 def _print_result(result: PlanResult) -> None:
@@ -171,7 +171,7 @@ def _print_explain(result: PlanResult, time_limit: float) -> None:
         ex = run_explain(result, time_limit_s=time_limit)
     console.print("[bold]Binding constraints[/bold]")
     for line in ex.binding or ("none at their bound",):
-        console.print(f"  {line}", highlight=False)
+        console.print(f"  {line}", highlight=False, markup=False)
     t = Table(title="Price of each policy (re-solved without it)", box=box.SIMPLE_HEAD)
     for col in ("policy", "plan cost without", "policy costs", "%"):
         t.add_column(col, justify="left" if col == "policy" else "right")
@@ -179,7 +179,7 @@ def _print_explain(result: PlanResult, time_limit: float) -> None:
         if pp.delta_usd is None:
             t.add_row(pp.policy, "still infeasible", "", "")
         else:
-            pct = "" if pp.delta_pct is None else f"+{pp.delta_pct:.2f}%"
+            pct = "" if pp.delta_pct is None else f"{pp.delta_pct:+.2f}%"
             t.add_row(pp.policy, _usd(pp.cost_without_usd or 0.0), _usd(pp.delta_usd), pct)
     console.print(t)
     t = Table(title="Next-best alternative per training job", box=box.SIMPLE_HEAD)
