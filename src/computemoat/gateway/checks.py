@@ -81,4 +81,4 @@ class ActiveChecker:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self.pool.close()
+        await self.pool.aclose()

@@ -39,15 +39,30 @@ class BackendConfig(Frozen):
     weight: float = Field(default=1.0, gt=0, description="share for the weighted policy, e.g. replicas")
     max_concurrency: int = Field(default=256, ge=1, description="circuit breaker: requests in flight")
     usd_per_hour: float | None = Field(default=None, ge=0, description="for the cheapest policy")
+    api_key_env: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="environment variable holding the provider's API key, sent as 'Authorization: Bearer'",
+    )
+    ca_file: str | None = Field(
+        default=None, min_length=1,
+        description="PEM CA bundle that signs an https:// backend's certificate (relative to the config file)",
+    )
+    verify: bool = Field(default=True, description="verify an https:// backend's certificate")
 
     @field_validator("url")
     @classmethod
     def _http_url(cls, v: str) -> str:
-        if v.startswith("https://"):
-            raise ValueError("https:// upstreams are not supported yet; use http:// (e.g. a local TLS sidecar)")
-        if not v.startswith("http://"):
-            raise ValueError("must start with http:// (e.g. http://127.0.0.1:9001)")
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https:// (e.g. http://127.0.0.1:9001)")
         return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _tls_options(self) -> BackendConfig:
+        if self.url.startswith("http://") and (self.ca_file is not None or not self.verify):
+            raise ValueError("ca_file and verify apply to https:// urls only")
+        if self.ca_file is not None and not self.verify:
+            raise ValueError("give ca_file (verify against it) or verify: false (no verification), not both")
+        return self
 
 
 class UserRegionConfig(Frozen):
@@ -151,4 +166,11 @@ def load_config(path: str | Path) -> GatewayConfig:
         mark = getattr(e, "problem_mark", None)
         where = f"{p}:{mark.line + 1}" if mark else str(p)
         raise UserError(f"{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
-    return parse_config(data, str(p))
+    cfg = parse_config(data, str(p))
+    # a relative ca_file is read next to the config, not from wherever the server was started
+    backends = tuple(
+        b.model_copy(update={"ca_file": str(p.parent / b.ca_file)})
+        if b.ca_file is not None and not Path(b.ca_file).is_absolute() else b
+        for b in cfg.backends
+    )
+    return cfg.model_copy(update={"backends": backends})

@@ -52,15 +52,21 @@ class Gateway:
             for m in s.cfg.models:
                 self.by_model.setdefault(m, []).append((i, s))
         self.budget = RetryBudget(cfg.retries)
-        self.origins = [Origin.parse(s.cfg.url) for s in self.states]
+        # TLS settings and provider keys resolved once (UserError if a key variable is unset)
+        self.origins = [Origin.from_backend(s.cfg) for s in self.states]
         t = cfg.timeouts
-        # read timeout = first-byte limit, and the idle limit between stream chunks
-        self.pool = Pool(connect_timeout_s=t.connect_s, read_timeout_s=t.first_byte_s)
+        # read timeout = first-byte limit, and the idle limit between stream chunks; the breakers
+        # (max_concurrency) bound connections, the pool's limits only back them up
+        self.pool = Pool(
+            connect_timeout_s=t.connect_s, read_timeout_s=t.first_byte_s,
+            max_connections=sum(b.max_concurrency for b in cfg.backends),
+            max_per_origin=max(b.max_concurrency for b in cfg.backends),
+        )
         for s in self.states:
             metrics.outstanding.labels(s.cfg.name).set_function(lambda s=s: s.outstanding)
 
     async def aclose(self) -> None:
-        self.pool.close()
+        await self.pool.aclose()
 
     # --- routing -------------------------------------------------------------------------------
 

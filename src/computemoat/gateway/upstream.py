@@ -1,23 +1,34 @@
-"""The upstream transport: pooled keep-alive HTTP/1.1 over asyncio protocols, parsed by httptools.
+"""The upstream transport: aiohttp's client, pooled keep-alive HTTP/1.1 over http:// or https://.
 
-Why not httpx: measured on the 2-core bench box, httpx/httpcore spent ~1 ms of CPU per proxied
-request (a connection-pool scan per request, anyio stream layers, a failing ``import sniffio`` per
-call), which capped the gateway near 500 req/s. This transport does one ``write`` per request, parses
-with the same C parser uvicorn uses, and keeps body chunks in a deque; see bench/gateway_bench.py.
-Errors are mapped to our own exceptions here, so the proxy never sees socket or parser types.
+One ``Pool`` (an ``aiohttp.ClientSession`` on a tuned ``TCPConnector``) per purpose: request traffic,
+and a separate one for active health checks. aiohttp errors are mapped here to ``UpstreamConnectError``
+(the request never reached a backend), ``UpstreamTimeout`` (no headers, or no next chunk, within the
+read limit) and ``UpstreamError`` (anything else that broke the exchange), so the proxy never sees
+aiohttp, socket or TLS types. Bodies are passed on chunk by chunk as they arrive (``readany``), never
+buffered whole except by ``aread``. What this costs against the hand-written client it replaced is
+measured by bench/gateway_bench.py (the old client lives on in bench/_baseline_upstream.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
-from collections.abc import AsyncIterator
+import os
+import ssl
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import httptools
+import aiohttp
+from yarl import URL
 
-READ_PAUSE_BYTES = 256 * 1024  # stop reading a socket whose body the client has not taken yet
+from computemoat.gateway.config import BackendConfig
+from computemoat.model.errors import UserError
+
+KEEPALIVE_S = 15.0  # idle keep-alive connections are closed after this (aiohttp's default)
+DNS_CACHE_S = 300  # resolved provider hostnames are reused this long
+# Headers aiohttp would add on its own. Accept-Encoding above all: bodies are relayed byte for byte
+# (auto_decompress=False) without the upstream's content-encoding, so they must come back uncompressed.
+SKIP_AUTO_HEADERS = ("User-Agent", "Accept-Encoding", "Accept")
 
 
 class UpstreamError(Exception):
@@ -34,154 +45,96 @@ class UpstreamTimeout(UpstreamError):
 
 @dataclass(frozen=True, slots=True)
 class Origin:
-    host: str
-    port: int
-    host_header: bytes
-    base_path: str
+    """Where one backend lives and how to talk to it: base URL, TLS settings, and the provider's key
+    (sent as ``Authorization: Bearer``; kept out of ``repr`` so it is never logged)."""
+
+    base_url: str
+    ssl: ssl.SSLContext | bool = True
+    auth_headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     @classmethod
     def parse(cls, url: str) -> Origin:
         u = urlsplit(url)
-        if u.scheme != "http":
-            raise ValueError(f"{url}: only http:// upstreams are supported by the fast transport")
-        port = u.port or 80
-        return cls(u.hostname or "127.0.0.1", port, f"{u.hostname}:{port}".encode(), u.path.rstrip("/"))
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise ValueError(f"{url}: upstream URLs must be http:// or https:// with a host")
+        return cls(url.rstrip("/"))
+
+    @classmethod
+    def from_backend(cls, b: BackendConfig, environ: os._Environ[str] | dict[str, str] | None = None) -> Origin:
+        """Resolve a backend's TLS settings and provider key; a missing key variable or unreadable CA
+        file is a ``UserError`` naming the backend."""
+        env = os.environ if environ is None else environ
+        auth: tuple[tuple[str, str], ...] = ()
+        if b.api_key_env is not None:
+            key = env.get(b.api_key_env)
+            if not key:
+                raise UserError(
+                    f"backend {b.name!r}: api_key_env names ${b.api_key_env}, which is not set "
+                    "(export it with the provider's API key)"
+                )
+            auth = (("Authorization", f"Bearer {key}"),)
+        tls: ssl.SSLContext | bool = True
+        if b.url.startswith("https://"):
+            if not b.verify:
+                tls = False
+            elif b.ca_file is not None:
+                try:
+                    tls = ssl.create_default_context(cafile=b.ca_file)
+                except (OSError, ssl.SSLError) as e:
+                    raise UserError(f"backend {b.name!r}: cannot load ca_file {b.ca_file} ({e})") from None
+        return cls(cls.parse(b.url).base_url, tls, auth)
 
 
-def _expire(fut: asyncio.Future[None], what: str) -> None:
-    if not fut.done():
-        fut.set_exception(UpstreamTimeout(what))
+def _upstream_error(e: BaseException, origin: Origin, stage: str) -> UpstreamError:
+    """One place where aiohttp/asyncio/socket errors become ours."""
+    where = origin.base_url
+    if isinstance(e, aiohttp.ConnectionTimeoutError):
+        return UpstreamConnectError(f"connect to {where} timed out")
+    if isinstance(e, aiohttp.ClientConnectorCertificateError):
+        return UpstreamConnectError(f"TLS certificate of {where} not trusted ({e.certificate_error})")
+    if isinstance(e, aiohttp.ClientConnectorError):
+        return UpstreamConnectError(f"connect to {where} failed ({e.strerror or type(e).__name__})")
+    if isinstance(e, TimeoutError):  # aiohttp.SocketTimeoutError: sock_read elapsed
+        return UpstreamTimeout(f"{where}: {stage}: no data before the read timeout")
+    return UpstreamError(f"{where}: {stage}: {type(e).__name__} {e}".rstrip())
 
 
-class _Connection(asyncio.Protocol):
-    """One keep-alive connection; carries one request at a time."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpResponseParser(self)
-        self.closed = False
-        self.error: UpstreamError | None = None
-        self.status_code = 0
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.body: collections.deque[bytes] = collections.deque()
-        self.buffered = 0
-        self.paused = False
-        self.complete = False
-        self.received_any = False
-        self.waiter: asyncio.Future[None] | None = None
-        self.headers_done: asyncio.Future[None] | None = None
-
-    # asyncio.Protocol
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.received_any = True
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError as e:
-            self._fail(UpstreamError(f"malformed HTTP from upstream ({e})"))
-            self.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        if not self.complete:
-            self._fail(UpstreamError("upstream closed the connection mid-response"))
-
-    # httptools callbacks
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name.lower(), value))
-
-    def on_headers_complete(self) -> None:
-        self.status_code = self.parser.get_status_code()
-        if self.headers_done is not None and not self.headers_done.done():
-            self.headers_done.set_result(None)
-
-    def on_body(self, body: bytes) -> None:
-        self.body.append(body)
-        self.buffered += len(body)
-        if self.buffered > READ_PAUSE_BYTES and not self.paused and self.transport is not None:
-            self.paused = True
-            self.transport.pause_reading()
-        self._wake()
-
-    def on_message_complete(self) -> None:
-        self.complete = True
-        self._wake()
-
-    # helpers
-    def _wake(self) -> None:
-        w = self.waiter
-        if w is not None and not w.done():
-            w.set_result(None)
-
-    def _fail(self, err: UpstreamError) -> None:
-        self.error = err
-        for fut in (self.headers_done, self.waiter):
-            if fut is not None and not fut.done():
-                fut.set_exception(err)
-
-    def close(self) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.close()
-
-    def reset_for_request(self) -> None:
-        self.parser = httptools.HttpResponseParser(self)
-        self.status_code = 0
-        self.headers = []
-        self.body.clear()
-        self.buffered = 0
-        self.complete = False
-        self.received_any = False
-        self.error = None
-        self.headers_done = self.loop.create_future()
-
-    async def wait(self, fut: asyncio.Future[None], timeout_s: float, what: str) -> None:
-        timer = self.loop.call_later(timeout_s, _expire, fut, what)
-        try:
-            await fut
-        finally:
-            timer.cancel()
+_FAILURES = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+# worth one immediate retry on a fresh connection: a keep-alive connection the server had closed
+_STALE = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+_NOT_STALE = (aiohttp.ClientConnectorError,)
 
 
-@dataclass(slots=True)
 class UpstreamResponse:
-    """A response whose headers arrived; the body is read with ``chunks()`` or ``aread()``."""
+    """A response whose headers arrived; the body is read with ``chunks()``/``next_chunk()`` or
+    ``aread()``. ``aclose()`` gives a fully read connection back to the pool, closes anything else."""
 
-    status_code: int
-    headers: list[tuple[bytes, bytes]]
-    _conn: _Connection
-    _pool: Pool
-    _origin: Origin
-    _read_timeout_s: float
-    _released: bool = field(default=False)
+    __slots__ = ("_origin", "_released", "_resp", "status_code")
 
-    def header(self, name: bytes, default: str = "") -> str:
-        for k, v in self.headers:
-            if k == name:
-                return v.decode("latin-1")
-        return default
+    def __init__(self, resp: aiohttp.ClientResponse, origin: Origin) -> None:
+        self.status_code = resp.status
+        self._resp = resp
+        self._origin = origin
+        self._released = False
+
+    def header(self, name: str | bytes, default: str = "") -> str:
+        key = name.decode("latin-1") if isinstance(name, bytes) else name
+        return self._resp.headers.get(key, default)
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [(k.lower(), v) for k, v in self._resp.raw_headers]
 
     async def next_chunk(self) -> bytes:
         """Next piece of the body as received (b"" at the end)."""
-        c = self._conn
-        while True:
-            if c.body:
-                chunk = c.body.popleft()
-                c.buffered -= len(chunk)
-                if c.paused and c.buffered < READ_PAUSE_BYTES // 2 and c.transport is not None:
-                    c.paused = False
-                    c.transport.resume_reading()
-                return chunk
-            if c.complete:
-                await self.aclose()
-                return b""
-            if c.error is not None:
-                raise c.error
-            c.waiter = c.loop.create_future()
-            await c.wait(c.waiter, self._read_timeout_s, "upstream went idle mid-response")
+        try:
+            chunk = await self._resp.content.readany()
+        except _FAILURES as e:
+            await self.aclose()
+            raise _upstream_error(e, self._origin, "reading the body") from None
+        if not chunk:
+            await self.aclose()
+        return chunk
 
     async def chunks(self) -> AsyncIterator[bytes]:
         while chunk := await self.next_chunk():
@@ -192,44 +145,74 @@ class UpstreamResponse:
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     async def aclose(self) -> None:
-        """Give a fully read keep-alive connection back to the pool; close anything else."""
         if self._released:
             return
         self._released = True
-        c = self._conn
-        if c.complete and not c.closed and not c.body and c.parser.should_keep_alive():
-            self._pool.release(self._origin, c)
+        r = self._resp
+        if r.content.at_eof():
+            r.release()  # keep-alive: the connection goes back to the pool
         else:
-            c.close()
+            r.close()  # abandoned mid-body: the connection cannot be reused
 
 
 class Pool:
-    """Idle keep-alive connections per origin. Concurrency is bounded by the backends' circuit
-    breakers (max_concurrency), so the pool itself only reuses or opens."""
+    """A keep-alive client for every backend. Concurrency is bounded by the backends' circuit breakers
+    (``max_concurrency``); ``max_connections``/``max_per_origin`` are a backstop above them. The session
+    is created on first use, inside the running event loop."""
 
-    def __init__(self, connect_timeout_s: float, read_timeout_s: float, max_idle_per_origin: int = 512) -> None:
+    def __init__(
+        self,
+        connect_timeout_s: float,
+        read_timeout_s: float,
+        *,
+        max_connections: int = 0,
+        max_per_origin: int = 0,
+        keepalive_s: float = KEEPALIVE_S,
+    ) -> None:
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
-        self.max_idle = max_idle_per_origin
-        self.idle: dict[Origin, collections.deque[_Connection]] = {}
+        self.max_connections = max_connections
+        self.max_per_origin = max_per_origin
+        self.keepalive_s = keepalive_s
+        self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._urls: dict[tuple[str, str], URL] = {}
 
-    async def _connect(self, origin: Origin) -> _Connection:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(self.connect_timeout_s):
-                _, conn = await loop.create_connection(lambda: _Connection(loop), origin.host, origin.port)
-        except TimeoutError:
-            raise UpstreamConnectError(f"connect to {origin.host}:{origin.port} timed out") from None
-        except OSError as e:
-            raise UpstreamConnectError(f"connect to {origin.host}:{origin.port} failed ({e.strerror})") from None
-        return conn
+    def _timeout(self, read_timeout_s: float) -> aiohttp.ClientTimeout:
+        t = self._timeouts.get(read_timeout_s)
+        if t is None:
+            # connect: TCP + TLS handshake; sock_read: first byte of the headers and every later gap.
+            # The total limit is the caller's (the proxy's deadline spans retries).
+            t = aiohttp.ClientTimeout(
+                total=None, sock_connect=self.connect_timeout_s, sock_read=read_timeout_s
+            )
+            self._timeouts[read_timeout_s] = t
+        return t
 
-    def release(self, origin: Origin, conn: _Connection) -> None:
-        q = self.idle.setdefault(origin, collections.deque())
-        if len(q) < self.max_idle:
-            q.append(conn)
-        else:
-            conn.close()
+    def _url(self, origin: Origin, path: str) -> URL:
+        u = self._urls.get((origin.base_url, path))
+        if u is None:
+            u = self._urls[origin.base_url, path] = URL(origin.base_url + path)
+        return u
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self.max_connections,
+                limit_per_host=self.max_per_origin,
+                keepalive_timeout=self.keepalive_s,
+                ttl_dns_cache=DNS_CACHE_S,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                skip_auto_headers=SKIP_AUTO_HEADERS,
+                raise_for_status=False,
+                trust_env=False,
+            )
+        return self._session
 
     async def request(
         self,
@@ -237,46 +220,34 @@ class Pool:
         method: str,
         path: str,
         body: bytes = b"",
-        headers: tuple[tuple[str, str], ...] = (),
+        headers: Iterable[tuple[str, str]] = (),
         read_timeout_s: float | None = None,
     ) -> UpstreamResponse:
-        """Send one request and wait for its headers (the first-byte timeout). A reused connection
-        that the server had closed is retried once on a fresh one: nothing reached the backend."""
-        read_timeout = self.read_timeout_s if read_timeout_s is None else read_timeout_s
-        head = [f"{method} {origin.base_path}{path} HTTP/1.1\r\nhost: ".encode(), origin.host_header]
-        head.extend(f"\r\n{k}: {v}".encode() for k, v in headers)
-        head.append(f"\r\ncontent-length: {len(body)}\r\n\r\n".encode())
-        payload = b"".join(head) + body
-        q = self.idle.get(origin)
-        while True:
-            conn: _Connection | None = None
-            while q:
-                c = q.pop()
-                if not c.closed:
-                    conn = c
-                    break
-            reused = conn is not None
-            if conn is None:
-                conn = await self._connect(origin)
-            conn.reset_for_request()
-            assert conn.transport is not None and conn.headers_done is not None
-            conn.transport.write(payload)
+        """Send one request and wait for its headers (the first-byte timeout). A keep-alive connection
+        the server had already closed is retried once on a fresh one."""
+        timeout = self._timeout(self.read_timeout_s if read_timeout_s is None else read_timeout_s)
+        url = self._url(origin, path)
+        hdrs = dict(origin.auth_headers)
+        hdrs.update(headers)
+        session = self.session
+        for attempt in (0, 1):
             try:
-                await conn.wait(conn.headers_done, read_timeout, "no response headers before the first-byte timeout")
-            except UpstreamTimeout:
-                conn.close()
-                raise
-            except UpstreamError:
-                conn.close()
-                if reused and not conn.received_any:
-                    continue
-                raise
-            except BaseException:  # cancelled: the connection is mid-exchange, not reusable
-                conn.close()
-                raise
-            return UpstreamResponse(conn.status_code, conn.headers, conn, self, origin, read_timeout)
+                resp = await session.request(
+                    method, url, data=body or None, headers=hdrs, ssl=origin.ssl, timeout=timeout,
+                    allow_redirects=False,
+                )
+            except _NOT_STALE as e:
+                raise _upstream_error(e, origin, "connecting") from None
+            except _STALE as e:
+                if attempt:
+                    raise _upstream_error(e, origin, "waiting for the response headers") from None
+                continue
+            except _FAILURES as e:
+                raise _upstream_error(e, origin, "waiting for the response headers") from None
+            return UpstreamResponse(resp, origin)
+        raise AssertionError("unreachable")
 
-    def close(self) -> None:
-        for q in self.idle.values():
-            while q:
-                q.pop().close()
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
