@@ -18,14 +18,15 @@ from computemoat.gateway.mock_backend import MockBackend, MockSettings
 
 
 @contextlib.contextmanager
-def serve_app(app: Any) -> Iterator[int]:
-    """Run ``app`` under uvicorn in a thread; yield its port; shut it down (lifespan included)."""
+def serve_app(app: Any, **uvicorn_options: Any) -> Iterator[int]:
+    """Run ``app`` under uvicorn in a thread; yield its port; shut it down (lifespan included).
+    ``uvicorn_options`` go to ``uvicorn.Config`` (e.g. ``ssl_certfile``/``ssl_keyfile`` for https)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="error", access_log=False, lifespan="on", loop="asyncio",
-                            timeout_graceful_shutdown=0.5)
+                            timeout_graceful_shutdown=0.5, **uvicorn_options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()
