@@ -23,13 +23,14 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
+    workers: Annotated[int, typer.Option(min=1, help="worker processes (each with its own routing state)")] = 1,
 ) -> None:
     """Serve the OpenAI-compatible gateway: latency-aware routing, health checks, failover, streaming."""
     from computemoat.gateway.server import serve as run
 
     with user_errors():
         console.print(f"computemoat gateway on http://{host}:{port} (config {config})", highlight=False)
-        run(config, host=host, port=port, log_level=log_level)
+        run(config, host=host, port=port, log_level=log_level, workers=workers)
 
 
 def serve_with_tenancy(
@@ -37,6 +38,7 @@ def serve_with_tenancy(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
+    workers: Annotated[int, typer.Option(min=1, help="worker processes (each with its own routing state)")] = 1,
     database_url: Annotated[
         str | None, typer.Option(help="tenancy/metering database (sqlite:///... or postgresql://...)")
     ] = None,
@@ -49,7 +51,7 @@ def serve_with_tenancy(
     with user_errors():
         console.print(f"computemoat gateway on http://{host}:{port} (config {config})", highlight=False)
         run(config, host=host, port=port, log_level=log_level, database_url=database_url,
-            admin_token=admin_token)
+            admin_token=admin_token, workers=workers)
 
 
 def mock_backend(

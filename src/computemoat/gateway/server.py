@@ -1,22 +1,64 @@
-"""Running the gateway and the mock backend under uvicorn with uvloop and httptools."""
+"""Running the gateway and the mock backend under uvicorn with uvloop and httptools.
+
+With ``workers > 1`` uvicorn starts that many processes, each building its own app through the
+import-string factory ``computemoat.gateway.server:app_from_env`` from the ``COMPUTEMOAT_GATEWAY_*``
+environment variables that ``serve`` sets. Each worker has its own routing/health state and its own
+``/metrics``; anything that must be shared across workers (rate limits, metering) lives in the database.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from computemoat.gateway.config import load_config
+from computemoat.gateway.config import GatewayConfig, load_config
 from computemoat.gateway.mock_backend import MockBackend, MockSettings
+from computemoat.model.errors import UserError
+
+ENV_CONFIG = "COMPUTEMOAT_GATEWAY_CONFIG"
+ENV_DATABASE_URL = "COMPUTEMOAT_GATEWAY_DATABASE_URL"
+ENV_ADMIN_TOKEN = "COMPUTEMOAT_GATEWAY_ADMIN_TOKEN"
+APP_FACTORY = "computemoat.gateway.server:app_from_env"
 
 
-def _uvicorn_run(app: Any, host: str, port: int, log_level: str) -> None:
+def _uvicorn_run(app: Any, host: str, port: int, log_level: str, workers: int = 1) -> None:
     import uvicorn
 
     uvicorn.run(
         app, host=host, port=port, loop="uvloop", http="httptools", log_level=log_level,
         access_log=False, lifespan="on", timeout_keep_alive=75, backlog=4096,
+        workers=workers if workers > 1 else None, factory=isinstance(app, str),
     )
+
+
+def build_app(cfg: GatewayConfig, database_url: str | None = None, admin_token: str | None = None) -> Any:
+    """``create_app`` with tenancy wired when a database or admin token is named.
+
+    ``gateway.tenancy.build_tenancy(database_url, admin_token)`` returns the ``create_app`` keyword
+    arguments: a mapping with ``authenticator``/``usage_sink``/``admin_router``, or that triple."""
+    from computemoat.gateway.app import create_app
+
+    kwargs: dict[str, Any] = {}
+    if database_url is not None or admin_token is not None:
+        from computemoat.gateway.tenancy import build_tenancy  # type: ignore[import-not-found]
+
+        built = build_tenancy(database_url, admin_token)
+        if isinstance(built, Mapping):
+            kwargs = dict(built)
+        else:
+            kwargs = dict(zip(("authenticator", "usage_sink", "admin_router"), built, strict=True))
+    return create_app(cfg, **kwargs)
+
+
+def app_from_env() -> Any:
+    """The app factory each uvicorn worker calls (``--factory``): config path, database URL and admin
+    token come from ``$COMPUTEMOAT_GATEWAY_CONFIG``/``_DATABASE_URL``/``_ADMIN_TOKEN``."""
+    path = os.environ.get(ENV_CONFIG)
+    if not path:
+        raise UserError(f"${ENV_CONFIG} is not set; it names the gateway YAML (computemoat serve sets it)")
+    return build_app(load_config(path), os.environ.get(ENV_DATABASE_URL), os.environ.get(ENV_ADMIN_TOKEN))
 
 
 def serve(
@@ -27,24 +69,25 @@ def serve(
     database_url: str | None = None,
     admin_token: str | None = None,
     log_level: str = "warning",
+    workers: int = 1,
 ) -> None:
-    """Load the config (UserError on mistakes), wire tenancy when a database is named, and serve.
-
-    ``gateway.tenancy.build_tenancy(database_url, admin_token)`` returns the ``create_app`` keyword
-    arguments: a mapping with ``authenticator``/``usage_sink``/``admin_router``, or that triple."""
-    from computemoat.gateway.app import create_app
+    """Load the config (UserError on mistakes), wire tenancy when a database is named, and serve in
+    ``workers`` processes. Mistakes surface here, in the parent, before any worker starts."""
+    from computemoat.gateway.upstream import Origin
 
     cfg = load_config(config_path)
-    kwargs: dict[str, Any] = {}
-    if database_url is not None or admin_token is not None:
-        from computemoat.gateway.tenancy import build_tenancy  # type: ignore[import-not-found]
-
-        built = build_tenancy(database_url, admin_token)
-        if isinstance(built, Mapping):
-            kwargs = dict(built)
+    for b in cfg.backends:
+        Origin.from_backend(b)  # provider key variables set, CA files readable
+    if workers <= 1:
+        _uvicorn_run(build_app(cfg, database_url, admin_token), host, port, log_level)
+        return
+    os.environ[ENV_CONFIG] = str(Path(config_path).resolve())
+    for name, value in ((ENV_DATABASE_URL, database_url), (ENV_ADMIN_TOKEN, admin_token)):
+        if value is None:
+            os.environ.pop(name, None)
         else:
-            kwargs = dict(zip(("authenticator", "usage_sink", "admin_router"), built, strict=True))
-    _uvicorn_run(create_app(cfg, **kwargs), host, port, log_level)
+            os.environ[name] = value
+    _uvicorn_run(APP_FACTORY, host, port, log_level, workers)
 
 
 def run_mock_backend(settings: MockSettings, *, host: str = "127.0.0.1", port: int = 9001) -> None:
