@@ -204,7 +204,11 @@ def simulate(
     rtt_ms: NDArray[np.float64] | None = None,
     progress: Progress | None = None,
 ) -> SimResult:
-    """One run of ``months`` of faults against ``plan``; deterministic for ``seed``."""
+    """One run of ``months`` of faults against ``plan``; deterministic for ``seed``.
+
+    Pass ``rtt_ms`` (``latency.rtt_matrix(scenario).rtt_ms``) so failover may use any site within a
+    service's SLO; without it only the pairs the plan assigned count, which understates the availability
+    of redundant services (their standby sites serve nobody in the nominal assignment)."""
     faults = faults or FaultModel()
     faults.check_against(scenario)
     if not months > 0 or not math.isfinite(months):
