@@ -80,3 +80,77 @@ def test_sink_returns_after_commit_and_records_are_queryable(db):
     (line,) = usage_by_model(db, "acme", "2026-11")
     assert (line.requests, line.prompt_tokens, line.completion_tokens) == (100, 1000, 500)
     assert abs(line.cost_usd - 100 * (10 * 1.0 + 5 * 2.0) / 1e6) < 1e-12
+
+
+def test_leasing_authenticators_are_exact_together_and_an_idle_one_gives_back_its_lease(db):
+    """Two authenticators stand for two gateway processes (each has its own leases)."""
+    repo.create_tenant(db, "acme")
+    repo.set_limits(db, "acme", rpm=100)
+    a, b = StoreAuthenticator(db), StoreAuthenticator(db)
+    ctx = TenantContext("acme", "k")
+
+    async def go() -> tuple[int, int]:
+        burst = await asyncio.gather(*(a.admit(ctx, "m", 10) for _ in range(30)))  # a's lease grows
+        admitted_a = sum(x.ok for x in burst)
+        await asyncio.sleep(1.2)  # a goes idle: its lease's second ends and the unused rest is settled
+        admitted_b = 0
+        for _ in range(150):
+            admitted_b += (await b.admit(ctx, "m", 10)).ok
+        return admitted_a, admitted_b
+
+    admitted_a, admitted_b = asyncio.run(go())
+    assert admitted_a == 30 and admitted_a + admitted_b == 100
+
+
+def test_alternating_authenticators_admit_exactly_the_limit(db):
+    repo.create_tenant(db, "acme")
+    repo.set_limits(db, "acme", rpm=100, tpm=100_000)
+    auths = [StoreAuthenticator(db), StoreAuthenticator(db)]
+    ctx = TenantContext("acme", "k")
+
+    async def go() -> list[int]:
+        admitted = [0, 0]
+        for i in range(300):
+            admitted[i % 2] += (await auths[i % 2].admit(ctx, "m", 10)).ok
+        return admitted
+
+    admitted = asyncio.run(go())
+    assert sum(admitted) == 100 and min(admitted) > 0, admitted
+
+
+def test_concurrent_cache_misses_load_a_key_once(db):
+    from sqlalchemy import event
+
+    repo.create_tenant(db, "acme")
+    key = repo.create_key(db, "acme")
+    lookups: list[str] = []
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        if "api_keys" in statement:
+            lookups.append(statement)
+
+    auth = StoreAuthenticator(db)
+
+    async def go() -> list[TenantContext | None]:
+        return await asyncio.gather(*(auth.authenticate(key.api_key) for _ in range(50)))
+
+    assert set(asyncio.run(go())) == {TenantContext("acme", key.key_id)}
+    assert len(lookups) == 1
+
+
+def test_a_cancelled_request_still_has_its_record_committed(db):
+    repo.create_tenant(db, "acme")
+    ctx = TenantContext("acme", "key_1")
+
+    async def go() -> None:
+        sink = StoreUsageSink(db, linger_s=0.05)
+        doomed = asyncio.ensure_future(sink.record(_rec(ctx, 0)))
+        kept = asyncio.ensure_future(sink.record(_rec(ctx, 1)))
+        await asyncio.sleep(0)
+        doomed.cancel()
+        await kept
+        await sink.writer.aclose()
+
+    asyncio.run(go())
+    assert stored_request_ids(db, ["req-0", "req-1"]) == {"req-0", "req-1"}

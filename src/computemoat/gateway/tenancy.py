@@ -2,59 +2,136 @@
 ``hooks.py``, the admin API, and :func:`build_tenancy` which ``computemoat serve`` calls.
 
 Hot-path costs: a key lookup is cached for ``cache_ttl_s`` (0.5 s, so a revoked key or disabled tenant
-stops working within a second in every worker); whether a tenant has limits at all is cached the same
-way, so unlimited tenants never touch the database before routing. Limited tenants pay one short
-transaction in the shared database per request (``store.ratelimit``). Usage goes through the group
-commit writer: ``record`` returns once the row is committed.
+stops working within a second in every worker); a tenant's limits are cached the same way, so unlimited
+tenants never touch the database before routing. A cache miss is loaded once however many requests
+are waiting for it (single flight). Rate-limited tenants are admitted from this process's lease of the
+current second (``store.leases``): one shared-database transaction per lease, not per request. Tenants
+with a budget pay one read of their month's spend per request. Usage goes through the group commit
+writer: ``record`` returns once the row is committed.
 """
 
 
 import asyncio
 import hmac
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from computemoat.gateway.hooks import Admission, TenantContext, UsageRecord
 from computemoat.store import Database, default_database_url, open_database, ratelimit, repo
 from computemoat.store.keys import KEY_PREFIX, hash_key
-from computemoat.store.writer import GroupCommitWriter, UsageRow
+from computemoat.store.leases import LeaseBook
+from computemoat.store.writer import USAGE_FIELDS_OF, GroupCommitWriter, UsageRow
 
 _CACHE_MAX_ENTRIES = 100_000
+_SETTLE_DELAY_S = 0.05  # after the end of a lease's second: settle it unless an acquisition already did
+T = TypeVar("T")
+
+
+class _TtlCache:
+    """``key -> value`` for ``ttl_s`` (counted from when the load started), loaded in a thread, once
+    per key however many callers miss at the same time."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self._ttl_s = ttl_s
+        self._values: dict[Hashable, tuple[float, Any]] = {}
+        self._loading: dict[Hashable, asyncio.Future[Any]] = {}
+
+    async def get(self, key: Hashable, load: Callable[[], T]) -> T:
+        hit = self._values.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]  # type: ignore[no-any-return]
+        task = self._loading.get(key)
+        if task is None:
+            task = self._loading[key] = asyncio.ensure_future(self._load(key, load))
+        return await asyncio.shield(task)  # type: ignore[no-any-return]
+
+    async def _load(self, key: Hashable, load: Callable[[], T]) -> T:
+        started = time.monotonic()
+        try:
+            value = await asyncio.to_thread(load)
+        finally:
+            del self._loading[key]
+        if len(self._values) >= _CACHE_MAX_ENTRIES:
+            self._values.clear()  # bounded memory against floods of random keys
+        self._values[key] = (started + self._ttl_s, value)
+        return value
 
 
 class StoreAuthenticator:
     def __init__(self, db: Database, *, cache_ttl_s: float = 0.5) -> None:
         self._db = db
-        self._ttl_s = cache_ttl_s
-        self._keys: dict[str, tuple[float, TenantContext | None]] = {}
-        self._limited: dict[str, tuple[float, bool]] = {}
+        self._keys = _TtlCache(cache_ttl_s)
+        self._limits = _TtlCache(cache_ttl_s)
+        self._leases = LeaseBook()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._settle_at: dict[str, int] = {}  # tenant -> lease second whose settle timer is armed
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def authenticate(self, api_key: str | None) -> TenantContext | None:
         if not api_key or not api_key.startswith(KEY_PREFIX) or len(api_key) > 256:
             return None
-        digest = hash_key(api_key)
-        now = time.monotonic()
-        hit = self._keys.get(digest)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        found = await asyncio.to_thread(repo.lookup_key, self._db, api_key)
-        ctx = TenantContext(tenant_id=found[0], key_id=found[1]) if found else None
-        if len(self._keys) >= _CACHE_MAX_ENTRIES:
-            self._keys.clear()  # bounded memory against floods of random keys
-        self._keys[digest] = (now + self._ttl_s, ctx)
-        return ctx
+        found = await self._keys.get(hash_key(api_key), lambda: repo.lookup_key(self._db, api_key))
+        return TenantContext(tenant_id=found[0], key_id=found[1]) if found else None
 
     async def admit(self, ctx: TenantContext, model: str, est_tokens: int) -> Admission:
-        now = time.monotonic()
-        hit = self._limited.get(ctx.tenant_id)
-        if hit is None or hit[0] <= now:
-            limited = await asyncio.to_thread(ratelimit.is_limited, self._db, ctx.tenant_id)
-            self._limited[ctx.tenant_id] = hit = (now + self._ttl_s, limited)
-        if not hit[1]:
+        tenant = ctx.tenant_id
+        limits = await self._limits.get(tenant, lambda: ratelimit.tenant_limits(self._db, tenant))
+        if limits is None:
             return Admission()
-        d = await asyncio.to_thread(ratelimit.admit, self._db, ctx.tenant_id, est_tokens)
-        return Admission(status=d.status, message=d.message, retry_after_s=d.retry_after_s)
+        if limits.monthly_budget_usd is not None:
+            refusal = await asyncio.to_thread(ratelimit.budget_refusal, self._db, tenant)
+            if refusal is not None:
+                return Admission(status=refusal.status, message=refusal.message)
+        if not limits.rate_limited:
+            return Admission()
+        tokens = max(0, int(est_tokens))
+        if self._leases.take(tenant, tokens, time.time()):
+            return Admission()
+        # The acquisition runs as its own task: a cancelled request must not lose a granted lease or
+        # apply a settlement twice.
+        return await asyncio.shield(asyncio.ensure_future(self._acquire(tenant, tokens)))
+
+    async def _acquire(self, tenant: str, tokens: int) -> Admission:
+        async with self._locks.setdefault(tenant, asyncio.Lock()):
+            now = time.time()
+            if self._leases.take(tenant, tokens, now):  # another request's lease arrived meanwhile
+                return Admission()
+            need, want, settlements = self._leases.plan(tenant, tokens, now)
+            try:
+                grant = await asyncio.to_thread(ratelimit.acquire, self._db, tenant, need, want, now, settlements)
+            except BaseException:
+                self._leases.restore(tenant, settlements)
+                raise
+            if grant.lease is not None:
+                self._leases.granted(tenant, grant.lease, tokens)
+                self._arm_settle(tenant, grant.lease.bucket_unix_s)
+            d = grant.decision
+            return Admission(status=d.status, message=d.message, retry_after_s=d.retry_after_s)
+
+    def _arm_settle(self, tenant: str, bucket_unix_s: int) -> None:
+        """At the end of the lease's second, give back what is unused, so an idle process holds nothing."""
+        if self._settle_at.get(tenant) == bucket_unix_s:
+            return
+        self._settle_at[tenant] = bucket_unix_s
+        delay_s = bucket_unix_s + 1 - time.time() + _SETTLE_DELAY_S
+        asyncio.get_running_loop().call_later(max(0.0, delay_s), self._settle_soon, tenant)
+
+    def _settle_soon(self, tenant: str) -> None:
+        task = asyncio.ensure_future(self._settle(tenant))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _settle(self, tenant: str) -> None:
+        async with self._locks.setdefault(tenant, asyncio.Lock()):
+            settlements = self._leases.expired(tenant, time.time())
+            if not settlements:
+                return  # a newer lease already carried them
+            try:
+                await asyncio.to_thread(ratelimit.settle, self._db, tenant, settlements)
+            except Exception:
+                self._leases.restore(tenant, settlements)  # the next acquisition retries them
 
 
 class StoreUsageSink:
@@ -63,7 +140,7 @@ class StoreUsageSink:
         self.writer = GroupCommitWriter(db, linger_s=linger_s)
 
     async def record(self, rec: UsageRecord) -> None:
-        await self.writer.write(UsageRow(**asdict(rec)))
+        await self.writer.write(UsageRow(*USAGE_FIELDS_OF(rec)))
 
     async def aclose(self) -> None:
         await self.writer.aclose()

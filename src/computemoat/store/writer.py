@@ -1,11 +1,18 @@
 """Group commit of usage records: many concurrent requests, one transaction.
 
-Each request hands its row to :meth:`GroupCommitWriter.write` and waits. One background task takes
-everything queued (after lingering ``linger_s`` so a burst lands in one batch), commits it in a single
-transaction on a dedicated thread (``synchronous=FULL`` on SQLite, so the commit is fsynced), and only
-then resolves every waiter. A waiter therefore returns only when its row is durable: if the process is
-killed before the commit, no waiter was resolved and no client got its response. If the commit fails,
-every waiter of the batch gets the exception (the gateway answers 5xx, so no unrecorded 200 exists).
+Each request hands its row to :meth:`GroupCommitWriter.write` and waits on an asyncio future. Rows
+collect in a plain list on the event loop; when the writer is idle the first row arms a ``linger_s``
+timer (so a burst lands in one batch), and the whole list goes to one long-lived writer thread in a
+single hand-off. The thread commits the batch in one transaction (``synchronous=FULL`` on SQLite, so
+the commit is fsynced) and then makes *one* ``call_soon_threadsafe`` call that resolves every future
+of the batch. Rows that arrive while a batch is committing form the next batch, handed over as soon as
+the commit is back (they have already waited, so no linger). Per record there is no thread hop and no
+executor job: only a list append and a future.
+
+Durability: a waiter returns only when its row is committed, so if the process is killed before the
+commit no waiter was resolved and no client got its response. If the commit fails, every waiter of the
+batch gets the exception (the gateway answers 5xx, so no unrecorded 200 exists). A cancelled waiter
+does not take its row out of the batch.
 
 The same transaction prices each row (``prices``: model+provider, else model+'*', else 0) and adds its
 cost to ``monthly_spend``, so budgets never disagree with the records.
@@ -15,9 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
+import threading
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
+from operator import attrgetter
 
 from sqlalchemy import select
 
@@ -29,7 +38,7 @@ from computemoat.store.upsert import insert_for
 
 @dataclass(frozen=True, slots=True)
 class UsageRow:
-    """Same fields as the gateway's ``hooks.UsageRecord`` (``UsageRow(**asdict(rec))``)."""
+    """Same fields as the gateway's ``hooks.UsageRecord``: ``UsageRow(*USAGE_FIELDS_OF(rec))``."""
 
     tenant_id: str
     key_id: str
@@ -46,7 +55,10 @@ class UsageRow:
     request_id: str
 
 
-_STOP = object()
+USAGE_FIELDS = tuple(f.name for f in fields(UsageRow))
+USAGE_FIELDS_OF = attrgetter(*USAGE_FIELDS)  # any object with these attributes -> tuple, in C
+
+_Waiter = tuple[UsageRow, asyncio.Future[None]]
 
 
 class GroupCommitWriter:
@@ -54,86 +66,125 @@ class GroupCommitWriter:
         self._db = db
         self._linger_s = linger_s
         self._max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[object, asyncio.Future[None] | None]] | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="usage-writer")
+        self._pending: list[_Waiter] = []
+        self._busy = False  # a batch is with the thread and not yet resolved
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inbox: queue.SimpleQueue[list[_Waiter] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._idle: list[asyncio.Future[None]] = []  # aclose() waiting for the last batch
         self.batches_committed = 0
         self.rows_committed = 0
 
     async def write(self, row: UsageRow) -> None:
         """Return once ``row`` is committed; raise if its batch failed to commit."""
-        if self._queue is None or self._task is None:
-            self._queue = asyncio.Queue()
-            self._task = asyncio.create_task(self._run(), name="usage-group-commit")
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((row, fut))
-        await asyncio.shield(fut)  # a cancelled request must not cancel its already queued write
+        loop = self._loop
+        if loop is None:
+            loop = self._start()
+        fut = loop.create_future()
+        self._pending.append((row, fut))
+        if not self._busy and self._timer is None:
+            self._timer = loop.call_later(self._linger_s, self._hand_over)
+        await fut  # cancelling this request does not remove its row from the batch
 
     async def aclose(self) -> None:
-        """Commit what is queued, then stop."""
-        if self._queue is not None and self._task is not None:
-            self._queue.put_nowait((_STOP, None))
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._executor.shutdown(wait=True)
+        """Commit what is queued, then stop the writer thread."""
+        if self._loop is None or self._thread is None:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._hand_over()
+        while self._busy or self._pending:
+            idle = self._loop.create_future()
+            self._idle.append(idle)
+            await idle
+        self._inbox.put(None)
+        await asyncio.to_thread(self._thread.join)
 
-    async def _run(self) -> None:
-        assert self._queue is not None
-        loop = asyncio.get_running_loop()
-        stopping = False
-        while not stopping:
-            batch = [await self._queue.get()]
-            if self._linger_s > 0 and batch[0][0] is not _STOP:
-                await asyncio.sleep(self._linger_s)
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            stopping = any(item is _STOP for item, _ in batch)
-            work = [(item, fut) for item, fut in batch if item is not _STOP]
-            if not work:
-                continue
-            rows = [item for item, _ in work]
+    def _start(self) -> asyncio.AbstractEventLoop:
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._thread_main, name="usage-writer", daemon=True)
+        self._thread.start()
+        return self._loop
+
+    def _hand_over(self) -> None:
+        """On the loop: give the pending rows (up to ``max_batch``) to the thread, if it is idle."""
+        self._timer = None
+        if self._busy or not self._pending:
+            return
+        batch = self._pending[: self._max_batch]
+        del self._pending[: self._max_batch]
+        self._busy = True
+        self._inbox.put(batch)
+
+    def _thread_main(self) -> None:
+        assert self._loop is not None
+        while (batch := self._inbox.get()) is not None:
+            error: BaseException | None = None
             try:
-                await loop.run_in_executor(self._executor, commit_rows, self._db, rows)
+                commit_rows(self._db, [row for row, _ in batch])
             except Exception as exc:  # every waiter learns its record is not durable
-                for _, fut in work:
-                    if fut is not None and not fut.done():
-                        fut.set_exception(exc)
-                continue
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop is already closed: nobody waits
+                self._loop.call_soon_threadsafe(self._resolve, batch, error)
+
+    def _resolve(self, batch: list[_Waiter], error: BaseException | None) -> None:
+        """On the loop, once per batch: wake every waiter, then hand over what queued meanwhile."""
+        self._busy = False
+        if error is None:
             self.batches_committed += 1
-            self.rows_committed += len(rows)
-            for _, fut in work:
-                if fut is not None and not fut.done():
+            self.rows_committed += len(batch)
+            for _, fut in batch:
+                if not fut.done():
                     fut.set_result(None)
+        else:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(error)
+        if self._pending:
+            self._hand_over()
+        else:
+            for idle in self._idle:
+                if not idle.done():
+                    idle.set_result(None)
+            self._idle.clear()
 
 
-def commit_rows(db: Database, rows: list[UsageRow]) -> int:  # type: ignore[type-arg]
+def commit_rows(db: Database, rows: list[UsageRow]) -> int:
     """Insert ``rows`` (skipping request ids already stored) and update monthly spend; one transaction.
-    Returns how many rows were new."""
+    Returns how many rows were new. Core ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (one
+    multi-row statement per 1,000 rows), so the rows that really were new price the spend."""
     unique = {r.request_id: r for r in rows}
     with write_tx(db, durable=True) as conn:
-        existing = set(conn.execute(
-            select(UsageRecordRow.request_id).where(UsageRecordRow.request_id.in_(list(unique)))
-        ).scalars())
-        new = [r for rid, r in unique.items() if rid not in existing]
-        if not new:
-            return 0
-        models = sorted({r.model for r in new})
+        models = sorted({r.model for r in unique.values()})
         prices = {
             (p.model, p.provider): (p.usd_per_mtok_prompt, p.usd_per_mtok_completion)
-            for p in conn.execute(select(Price).where(Price.model.in_(models)))
+            for p in conn.execute(select(Price.model, Price.provider, Price.usd_per_mtok_prompt,
+                                         Price.usd_per_mtok_completion).where(Price.model.in_(models)))
         }
         values = []
-        spend: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
-        for r in new:
+        cost_of: dict[str, float] = {}
+        for r in unique.values():
             p_usd, c_usd = prices.get((r.model, r.provider)) or prices.get((r.model, "*")) or (0.0, 0.0)
             cost_usd = (r.prompt_tokens * p_usd + r.completion_tokens * c_usd) / 1e6
-            values.append({**asdict(r), "cost_usd": cost_usd})
+            row = dict(zip(USAGE_FIELDS, USAGE_FIELDS_OF(r), strict=True))
+            row["cost_usd"] = cost_of[r.request_id] = cost_usd
+            values.append(row)
+        inserted = conn.execute(
+            insert_for(conn, UsageRecordRow)
+            .on_conflict_do_nothing(index_elements=["request_id"])
+            .returning(UsageRecordRow.request_id),
+            values,
+        ).scalars().all()
+        if not inserted:
+            return 0
+        spend: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
+        for rid in inserted:
+            r = unique[rid]
             acc = spend[(r.tenant_id, month_of(r.time_unix_s))]
-            acc[0] += cost_usd
+            acc[0] += cost_of[rid]
             acc[1] += 1
-        conn.execute(
-            insert_for(conn, UsageRecordRow).on_conflict_do_nothing(index_elements=["request_id"]), values
-        )
         stmt = insert_for(conn, MonthlySpend)
         stmt = stmt.on_conflict_do_update(
             index_elements=["tenant_id", "month"],
@@ -143,4 +194,4 @@ def commit_rows(db: Database, rows: list[UsageRow]) -> int:  # type: ignore[type
         conn.execute(stmt, [
             {"tenant_id": t, "month": m, "usd": usd, "requests": int(n)} for (t, m), (usd, n) in spend.items()
         ])
-    return len(new)
+    return len(inserted)
