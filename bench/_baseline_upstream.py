@@ -289,8 +289,14 @@ def _from_backend(cls: type[Origin], cfg: object) -> Origin:
     return cls.parse(cfg.url)  # type: ignore[attr-defined]
 
 
-async def _aclose(self: Pool) -> None:
-    self.close()
+class _AdaptedPool(Pool):
+    """The old pool under the new constructor and async close (it has no connection limits)."""
+
+    def __init__(self, connect_timeout_s: float, read_timeout_s: float, **_limits: object) -> None:
+        super().__init__(connect_timeout_s, read_timeout_s)
+
+    async def aclose(self) -> None:
+        self.close()
 
 
 def install() -> None:
@@ -298,10 +304,9 @@ def install() -> None:
     from computemoat.gateway import checks, proxy
 
     Origin.from_backend = classmethod(_from_backend)  # type: ignore[attr-defined]
-    Pool.aclose = _aclose  # type: ignore[attr-defined]
     for mod in (proxy, checks):
         mod.Origin = Origin  # type: ignore[attr-defined]
-        mod.Pool = Pool  # type: ignore[attr-defined]
+        mod.Pool = _AdaptedPool  # type: ignore[attr-defined]
     proxy.UpstreamError = UpstreamError  # type: ignore[attr-defined]
     proxy.UpstreamTimeout = UpstreamTimeout  # type: ignore[attr-defined]
     proxy._UPSTREAM_FAILURES = (UpstreamError, TimeoutError, OSError)  # type: ignore[attr-defined]

@@ -56,11 +56,11 @@ class Gateway:
         self.origins = [Origin.from_backend(s.cfg) for s in self.states]
         t = cfg.timeouts
         # read timeout = first-byte limit, and the idle limit between stream chunks; the breakers
-        # (max_concurrency) bound connections, the pool's limits only back them up
+        # (max_concurrency) bound each backend, the pool's total limit only backs them up (no per-host
+        # limit: several backends may share a provider's host)
         self.pool = Pool(
             connect_timeout_s=t.connect_s, read_timeout_s=t.first_byte_s,
             max_connections=sum(b.max_concurrency for b in cfg.backends),
-            max_per_origin=max(b.max_concurrency for b in cfg.backends),
         )
         for s in self.states:
             metrics.outstanding.labels(s.cfg.name).set_function(lambda s=s: s.outstanding)
