@@ -6,7 +6,11 @@ gateway_bench.py). "off" is `computemoat serve` without a database; "on" authent
 tenant a (never reached) rpm limit, so each request pays the shared limiter's transaction too.
 Configurations alternate over --rounds; the median requests/s of each is compared with "off".
 
-    .venv/bin/python bench/metering_bench.py [--seconds 5] [--rounds 3] [--concurrency 64]
+    .venv/bin/python bench/metering_bench.py [--seconds 5] [--rounds 3] [--concurrency 64] [--baseline-rev REV]
+
+--baseline-rev REV also runs every metered configuration on the tenancy/metering code of git revision
+REV ("(REV)" rows): a copy of today's src/ with src/computemoat/store/ and gateway/tenancy.py taken
+from REV, so before and after share the rest of the gateway and are measured in the same rounds.
 
 PostgreSQL runs when $COMPUTEMOAT_TEST_PG_URL is set (`eval "$(.ci/postgres.sh)"`); its server is not
 pinned, so it shares CPU 1 with wrk.
@@ -28,6 +32,7 @@ from computemoat.store.testing import ENV_PG_URL, fresh_database_url
 from computemoat.store.usage import usage_by_model
 from gateway_bench import CLI, SERVER_CPU, free_port, gateway_config, pinned, wait_ready, wrk
 
+ROOT = Path(__file__).resolve().parent.parent
 BODY = '{"model":"m","messages":[{"role":"user","content":"hello there"}],"max_tokens":8}'
 
 
@@ -47,11 +52,22 @@ def _prepare(url: str, rpm: int | None) -> str:
     return key
 
 
+def _baseline_src(rev: str, dest: Path) -> Path:
+    """Today's src/ with the store and the tenancy adapter of ``rev``."""
+    shutil.copytree(ROOT / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.rmtree(dest / "src" / "computemoat" / "store")
+    archive = subprocess.run(["git", "archive", rev, "src/computemoat/store", "src/computemoat/gateway/tenancy.py"],
+                             cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest / "src"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--baseline-rev", default=None, help="also run the metering code of this git revision")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install -y wrk")
@@ -65,22 +81,29 @@ def main() -> None:
         gateway_config(mock_port, tmp / "gw.yaml")
         targets: dict[str, tuple[int, Path, str | None]] = {}
 
-        def start(name: str, key: str, url: str | None) -> None:
+        variants: list[tuple[str, dict[str, str] | None]] = [("", None)]
+        if args.baseline_rev:
+            src = _baseline_src(args.baseline_rev, tmp / "baseline")
+            variants.append((f" ({args.baseline_rev})", {**os.environ, "PYTHONPATH": str(src)}))
+
+        def start(name: str, key: str, url: str | None, env: dict[str, str] | None = None) -> None:
             port = free_port()
             extra = ["--database-url", url] if url else []
-            procs.append(pinned([*CLI, "serve", str(tmp / "gw.yaml"), "--port", str(port), *extra], SERVER_CPU))
+            procs.append(pinned([*CLI, "serve", str(tmp / "gw.yaml"), "--port", str(port), *extra], SERVER_CPU,
+                                env=env))
             wait_ready(port, "/readyz")
-            targets[name] = (port, _lua(tmp / f"{name.replace(' ', '_')}.lua", key), url)
+            targets[name] = (port, _lua(tmp / f"target{len(targets)}.lua", key), url)
 
         start("off", "cm-unused", None)
         with __import__("contextlib").ExitStack() as stack:
             for backend in backends:
                 for rpm in (None, 10**9):
-                    sub = tmp / f"{backend}-{rpm}"
-                    sub.mkdir()
-                    url = stack.enter_context(fresh_database_url(backend, sub))
-                    name = f"{backend} on" + (" + rpm" if rpm else "")
-                    start(name, _prepare(url, rpm), url)
+                    for suffix, env in variants:
+                        sub = tmp / f"{backend}-{rpm}-{len(targets)}"
+                        sub.mkdir()
+                        url = stack.enter_context(fresh_database_url(backend, sub))
+                        name = f"{backend} on" + (" + rpm" if rpm else "") + suffix
+                        start(name, _prepare(url, rpm), url, env)
             rps: dict[str, list[float]] = {n: [] for n in targets}
             p99: dict[str, list[float]] = {n: [] for n in targets}
             for _ in range(args.rounds):
@@ -92,7 +115,7 @@ def main() -> None:
                     p99[name].append(r["p99"])
             base = statistics.median(rps["off"])
             print(f"c={args.concurrency}, {args.seconds:g} s x {args.rounds} rounds, median requests/s")
-            print(f"{'configuration':<22}{'req/s':>10}{'vs off':>9}{'cost':>8}{'p99 ms':>9}  records")
+            print(f"{'configuration':<30}{'req/s':>10}{'vs off':>9}{'cost':>8}{'p99 ms':>9}  records")
             for name, runs in rps.items():
                 url = targets[name][2]
                 records = ""
@@ -102,7 +125,7 @@ def main() -> None:
                     records = str(sum(x.requests for x in month_lines))
                     db.dispose()
                 med = statistics.median(runs)
-                print(f"{name:<22}{med:>10.0f}{med / base:>9.2f}{1 - med / base:>8.0%}"
+                print(f"{name:<30}{med:>10.0f}{med / base:>9.2f}{1 - med / base:>8.0%}"
                       f"{statistics.median(p99[name]):>9.1f}  {records}")
             for p in procs[1:]:
                 p.terminate()

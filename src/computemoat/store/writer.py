@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass, fields
 from operator import attrgetter
 
-from sqlalchemy import select
+from sqlalchemy import ARRAY, Connection, String, any_, bindparam, select
 
 from computemoat.store.db import Database, write_tx
 from computemoat.store.ratelimit import month_of
@@ -151,40 +151,60 @@ class GroupCommitWriter:
             self._idle.clear()
 
 
+_INSERT_SQL: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _insert_usage(conn: Connection, values: list[dict[str, object]]) -> None:
+    """``executemany`` of the Core ``INSERT ... ON CONFLICT DO NOTHING``, compiled once per dialect and
+    handed to the driver as is: SQLAlchemy's per-row parameter processing was most of a batch's cost."""
+    name = conn.dialect.name
+    if name not in _INSERT_SQL:
+        compiled = insert_for(conn, UsageRecordRow).values({c: bindparam(c) for c in values[0]}) \
+            .on_conflict_do_nothing(index_elements=["request_id"]).compile(dialect=conn.dialect, for_executemany=True)
+        _INSERT_SQL[name] = (str(compiled), tuple(compiled.positiontup) if compiled.positional else None)
+    sql, order = _INSERT_SQL[name]
+    conn.exec_driver_sql(sql, [tuple(v[c] for c in order) for v in values] if order else values)
+
+
+def _existing_ids(conn: Connection, request_ids: list[str]) -> set[str]:
+    if conn.dialect.name == "postgresql":  # one array parameter: the same statement text for any batch size
+        stmt = select(UsageRecordRow.request_id).where(
+            UsageRecordRow.request_id == any_(bindparam("ids", type_=ARRAY(String)))
+        )
+        return set(conn.execute(stmt, {"ids": request_ids}).scalars())
+    return set(conn.execute(
+        select(UsageRecordRow.request_id).where(UsageRecordRow.request_id.in_(request_ids))
+    ).scalars())
+
+
 def commit_rows(db: Database, rows: list[UsageRow]) -> int:
     """Insert ``rows`` (skipping request ids already stored) and update monthly spend; one transaction.
-    Returns how many rows were new. Core ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (one
-    multi-row statement per 1,000 rows), so the rows that really were new price the spend."""
+    Returns how many rows were new. The insert is a Core ``executemany`` of one statement text (psycopg
+    pipelines it; sqlite3 loops in C), never ORM objects."""
     unique = {r.request_id: r for r in rows}
     with write_tx(db, durable=True) as conn:
-        models = sorted({r.model for r in unique.values()})
+        existing = _existing_ids(conn, list(unique))
+        new = [r for rid, r in unique.items() if rid not in existing]
+        if not new:
+            return 0
+        models = sorted({r.model for r in new})
         prices = {
             (p.model, p.provider): (p.usd_per_mtok_prompt, p.usd_per_mtok_completion)
             for p in conn.execute(select(Price.model, Price.provider, Price.usd_per_mtok_prompt,
                                          Price.usd_per_mtok_completion).where(Price.model.in_(models)))
         }
         values = []
-        cost_of: dict[str, float] = {}
-        for r in unique.values():
+        spend: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
+        for r in new:
             p_usd, c_usd = prices.get((r.model, r.provider)) or prices.get((r.model, "*")) or (0.0, 0.0)
             cost_usd = (r.prompt_tokens * p_usd + r.completion_tokens * c_usd) / 1e6
             row = dict(zip(USAGE_FIELDS, USAGE_FIELDS_OF(r), strict=True))
-            row["cost_usd"] = cost_of[r.request_id] = cost_usd
+            row["cost_usd"] = cost_usd
             values.append(row)
-        inserted = conn.execute(
-            insert_for(conn, UsageRecordRow)
-            .on_conflict_do_nothing(index_elements=["request_id"])
-            .returning(UsageRecordRow.request_id),
-            values,
-        ).scalars().all()
-        if not inserted:
-            return 0
-        spend: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
-        for rid in inserted:
-            r = unique[rid]
             acc = spend[(r.tenant_id, month_of(r.time_unix_s))]
-            acc[0] += cost_of[rid]
+            acc[0] += cost_usd
             acc[1] += 1
+        _insert_usage(conn, values)
         stmt = insert_for(conn, MonthlySpend)
         stmt = stmt.on_conflict_do_update(
             index_elements=["tenant_id", "month"],
@@ -194,4 +214,4 @@ def commit_rows(db: Database, rows: list[UsageRow]) -> int:
         conn.execute(stmt, [
             {"tenant_id": t, "month": m, "usd": usd, "requests": int(n)} for (t, m), (usd, n) in spend.items()
         ])
-    return len(inserted)
+    return len(new)
