@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/computemoat catalog --accelerator H100
+	$(VENV)/bin/computemoat plan
 
 test: $(STAMP)
 	$(VENV)/bin/pytest
