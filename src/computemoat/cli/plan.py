@@ -113,6 +113,8 @@ def print_plan(scenario: Scenario, p: Plan, rtt_ms: np.ndarray) -> None:
     for svc in scenario.inference_services:
         if svc.redundancy_k:
             verdict = "[red]no[/red]" if svc.id in failed else "[green]yes[/green]"
+            if svc.id in p.unplaced:
+                verdict = "[yellow]no (partly served, see unplaced)[/yellow]"
             s = "" if svc.redundancy_k == 1 else "s"
             console.print(f"{svc.id}: survives loss of any {svc.redundancy_k} provider{s}: {verdict}")
     verdict = "[green]valid[/green]" if not violations else f"[red]{len(violations)} violations[/red]"
@@ -237,11 +239,29 @@ def replan(
         for m in result.moves:
             t.add_row(m.workload_id, m.kind, m.from_offering or "—", m.to_offering or "—")
         console.print(t)
+        _print_unplaced(result.unplaced)
         delta = result.plan.total_cost_usd - old.total_cost_usd
         console.print(f"cost {_usd(old.total_cost_usd)} -> {_usd(result.plan.total_cost_usd)} ({delta:+,.0f} USD)")
         if out is not None:
             out.write_text(result.plan.model_dump_json(indent=2), encoding="utf-8")
             console.print(f"plan written to {out}")
+
+
+def _print_unplaced(unplaced: tuple) -> None:  # tuple[Unplaced, ...]
+    if not unplaced:
+        return
+    t = Table(title=f"Not placed after the change ({len(unplaced)})", box=box.SIMPLE_HEAD)
+    for col in ("workload", "kind", "why"):
+        t.add_column(col, overflow="fold")
+    for u in unplaced:
+        t.add_row(u.workload_id, u.kind if not u.unserved_rps else f"{u.kind} (partial)", u.reason)
+    console.print(t)
+    n_jobs = sum(u.kind == "training" for u in unplaced)
+    err_console.print(
+        f"[yellow]warning:[/yellow] partial plan: {n_jobs} training job(s) not placed, "
+        f"{len(unplaced) - n_jobs} service(s) not fully served or not redundant; everything else was re-planned",
+        highlight=False,
+    )
 
 
 export_app = typer.Typer(help="Export a plan: SkyPilot task YAML, gateway config.", no_args_is_help=True)

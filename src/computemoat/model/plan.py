@@ -49,6 +49,9 @@ class Plan(Frozen):
     inference: tuple[InferencePlacement, ...] = ()
     assignments: tuple[Assignment, ...] = ()
     notes: tuple[str, ...] = ()
+    unplaced: tuple[str, ...] = Field(
+        default=(), description="workloads a partial re-plan could not (fully) place; reasons in notes"
+    )
 
     def cost_by_provider(self) -> dict[str, float]:
         out: dict[str, float] = {}

@@ -3,7 +3,7 @@ explanations, infeasibility diagnosis and re-planning after a change."""
 
 from computemoat.planner.greedy import GreedyResult, greedy_plan
 from computemoat.planner.replan import Change, Move, ReplanResult, apply_change, replan
-from computemoat.planner.solve import PlanResult, SolveProgress, plan
+from computemoat.planner.solve import PlanResult, SolveProgress, Unplaced, plan
 from computemoat.planner.validate import Violation, validate_plan
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "PlanResult",
     "ReplanResult",
     "SolveProgress",
+    "Unplaced",
     "Violation",
     "apply_change",
     "greedy_plan",

@@ -73,6 +73,8 @@ class FlatProblem:
     a_fail: np.ndarray
     a_rtt_ms: np.ndarray
     notes: tuple[str, ...] = field(default=())
+    # allow_unplaced: (workload id, reason) of what cannot be placed whatever the solver does
+    structural: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def nominal_fail(self) -> np.ndarray:
@@ -113,8 +115,9 @@ def _dominates(b: Offering, a: Offering) -> bool:
     return strictly or b.id < a.id  # exact twins: keep one, deterministically
 
 
-def flatten(scenario: Scenario, rtt_ms: np.ndarray) -> FlatProblem:
-    """Build the arrays; raise InfeasibleError naming every workload no plan could place."""
+def flatten(scenario: Scenario, rtt_ms: np.ndarray, *, allow_unplaced: bool = False) -> FlatProblem:
+    """Build the arrays; raise InfeasibleError naming every workload no plan could place — or, with
+    ``allow_unplaced``, keep going and list them in ``structural`` (the MILP's slack takes them)."""
     rtt_ms = np.asarray(rtt_ms, dtype=float)
     if rtt_ms.shape != (len(scenario.user_regions), len(scenario.sites)):
         raise ValueError(
@@ -122,6 +125,7 @@ def flatten(scenario: Scenario, rtt_ms: np.ndarray) -> FlatProblem:
             f"({len(scenario.user_regions)}, {len(scenario.sites)})"
         )
     problems: list[str] = []
+    structural: list[tuple[str, str]] = []
     provider_names = tuple(p.name for p in scenario.providers)
     p_index = {n: i for i, n in enumerate(provider_names)}
     site_ids = tuple(s.id for s in scenario.sites)
@@ -175,6 +179,13 @@ def flatten(scenario: Scenario, rtt_ms: np.ndarray) -> FlatProblem:
                 f"{job.gpus} GPUs at one site is allowed by its rules and the policy "
                 f"(relax its allowed/excluded providers or split the job)"
             )
+            pools = allowed_offerings(job, job.accelerators)
+            if pools:
+                big = max(pools, key=lambda i: off_capacity[i])
+                largest = f"largest remaining pool is {off_capacity[big]:,.0f} at {offerings[big].id}"
+            else:
+                largest = "no allowed offering of it remains"
+            structural.append((job.id, f"needs {job.gpus:,} {'/'.join(job.accelerators)} at one site; {largest}"))
     t = np.array(t_rows, dtype=float).reshape(-1, 5)
 
     # -- inference: replica variables, demand rows, failure sets, assignments ----------------------
@@ -210,7 +221,15 @@ def flatten(scenario: Scenario, rtt_ms: np.ndarray) -> FlatProblem:
                 f"{svc.redundancy_k + 1} providers within its {svc.latency_slo_ms:g} ms SLO, found "
                 f"{len(providers_s)} ({names}) (lower redundancy_k or allow more providers)"
             )
-            continue
+            structural.append(
+                (
+                    svc.id,
+                    f"N+{svc.redundancy_k} needs {svc.redundancy_k + 1} providers within "
+                    f"{svc.latency_slo_ms:g} ms; {len(providers_s)} remain ({names})",
+                )
+            )
+            if not allow_unplaced:
+                continue
         failure_sets = [frozenset()] + [
             frozenset(c) for c in itertools.combinations(providers_s, svc.redundancy_k) if c
         ]
@@ -229,9 +248,10 @@ def flatten(scenario: Scenario, rtt_ms: np.ndarray) -> FlatProblem:
                         f"inference service {svc.id}: no allowed site within {svc.latency_slo_ms:g} ms of "
                         f"{region_names[r]}{lost} (raise latency_slo_ms, add sites or relax residency)"
                     )
-                    break
+                    if not allow_unplaced:
+                        break
                 a_rows.extend((d0 + k, j, f, float(rtt_ms[r, j])) for j in sites)
-    if problems:
+    if problems and not allow_unplaced:
         raise InfeasibleError(*problems)
 
     r = np.array(r_rows, dtype=float).reshape(-1, 5)
@@ -274,4 +294,5 @@ def flatten(scenario: Scenario, rtt_ms: np.ndarray) -> FlatProblem:
         a_fail=a[:, 2].astype(np.int64),
         a_rtt_ms=a[:, 3],
         notes=notes,
+        structural=tuple(structural),
     )

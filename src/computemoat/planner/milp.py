@@ -13,23 +13,30 @@ Variables
     z_a >= 0           requests/s of a demand row served by a site while failure set f is down
     T, G >= 0          total spend (USD) and total GPUs, so the caps below are linear
     u_v in {0,1}       (replan only) replica variable v is a new placement, paying the move penalty
+    s_j in {0,1}       (allow_unplaced only) job j is not placed, paying the unplaced penalty P
+    w_df >= 0          (allow_unplaced only) requests/s of demand row d not served under failure set f,
+                       paying P / rps_per_replica per rps (so P per replica-worth of unserved demand)
 
 Objective
-    min  sum_c cost_c x_c + sum_v cost_v y_v + eps * sum_{a: f(a)={}} rtt_a z_a  [+ move penalties]
+    min  sum_c cost_c x_c + sum_v cost_v y_v  [+ move penalties] [+ P sum_j s_j + sum_df P/rpr w_df]
     cost_c = gpus x hours x ($/GPU-h(tier) x price_multiplier + energy); cost_v = gpus_per_replica x
     horizon_hours x ($/GPU-h on-demand x multiplier + energy); energy = board_W x PUE x $/kWh / 1000
-    when the scenario prices energy. eps (1e-6 $ per rps*ms) only breaks ties toward nearer sites.
+    when the scenario prices energy. Ties between sites are broken after the MILP, by an LP with the
+    integers fixed: min eps * sum_{a: f(a)={}} rtt_a z_a (eps = 1e-6 $ per rps*ms; ``tie_cost``).
+    P (``unplaced_penalty_usd``) is far above any real cost: 100 x the dearest single candidate.
 
 Constraints (row names in brackets)
-    [assign_job]     sum_{c in j} x_c = 1                                       every job placed once
+    [assign_job]     sum_{c in j} x_c (+ s_j) = 1                               every job placed once
     [capacity]       sum_{c: o(c)=o} gpus_c x_c + sum_{v: o(v)=o} gpr_v y_v <= capacity_o
     [power]          sum over the site's offerings of GPUs x board_W x PUE / 1e6 <= power_capacity_mw
-    [demand]         sum_{a in (d, f)} z_a = rps_d                       for every d and every f of its service
+    [demand]         sum_{a in (d, f)} z_a (+ w_df) = rps_d              for every d and every f of its service
     [serve]          sum_{a in (s, site, f)} z_a <= rps_per_replica x sum_{v: s, site(v)=site} y_v
                      (failed providers have no z columns, so each f's survivors carry all demand: N+k)
     [cover]          sum_{v in s, provider(v) not in f} y_v >= ceil(sum_r rps_{s,r} / rps_per_replica)
                      (a valid cut implied by [demand]+[serve] in integers; it tightens the LP bound)
     [region_cover]   the same per (d, f): replicas at sites serving d under f >= ceil(rps_d / rps_per_replica)
+                     (with slack, + need/rps x w on the left: w = rps frees the row; a partly served row
+                     may then hold one replica more than strictly needed — a restriction, never invalid)
     [min_replicas]   sum_{v in s} y_v >= min_replicas_s
     [total_spend]    T = sum cost x + sum cost y;   [spend_cap] spend_p - cap_spend T <= 0
     [total_gpus]     G = sum gpus x + sum gpr y;    [gpu_cap]   gpus_p - cap_gpus G <= 0
@@ -68,6 +75,10 @@ class MilpModel:
     cols: dict[str, slice]  # x, y, z, T, G, u
     rows: dict[str, slice]  # one entry per bracketed constraint family
     u_of: np.ndarray  # replica variable index of each u column
+    tie_cost: np.ndarray  # cost vector of the tie-break LP (nominal z: eps x RTT), zero elsewhere
+    col_group: np.ndarray  # job index of each x and s column, -1 for every other column
+    w_dem: np.ndarray  # demand row d of each w column (slack only)
+    w_fail: np.ndarray  # failure set f of each w column (slack only)
 
 
 class _Rows:
@@ -119,11 +130,22 @@ def fail_label(flat: FlatProblem, f: int) -> str:
     return "nominal" if not failed else "without " + "+".join(failed)
 
 
+def unplaced_penalty(flat: FlatProblem) -> float:
+    """P: 100 x the dearest single candidate (job placement or replica), at least $1M."""
+    dearest = max(float(flat.t_cost_usd.max(initial=0.0)), float(flat.r_cost_usd_per_replica.max(initial=0.0)))
+    return 100.0 * max(dearest, 1e4)
+
+
 def build(
-    flat: FlatProblem, *, extra_cost_x: np.ndarray | None = None, new_placement_penalty_usd: np.ndarray | None = None
+    flat: FlatProblem,
+    *,
+    extra_cost_x: np.ndarray | None = None,
+    new_placement_penalty_usd: np.ndarray | None = None,
+    unplaced_penalty_usd: float | None = None,
 ) -> MilpModel:
     """Assemble the MILP above. ``extra_cost_x`` (per training candidate) and
-    ``new_placement_penalty_usd`` (per replica variable; 0 = no penalty) are replan's move costs."""
+    ``new_placement_penalty_usd`` (per replica variable; 0 = no penalty) are replan's move costs;
+    ``unplaced_penalty_usd`` (P) adds the slack columns s and w (partial plans)."""
     sc = flat.scenario
     nx, ny, nz = len(flat.t_job), len(flat.r_svc), len(flat.a_dem)
     u_of = (
@@ -132,9 +154,20 @@ def build(
         else np.zeros(0, dtype=np.int64)
     )
     nu = len(u_of)
+    nf = len(flat.f_failed)
+    # demand keys: every (demand row, failure set of its service), sorted by d * nf + f
+    f_of_svc = [np.flatnonzero(flat.f_svc == s) for s in range(len(flat.service_ids))]
+    dk = [d * nf + f_of_svc[flat.d_svc[d]] for d in range(len(flat.d_svc))]
+    dkeys = np.sort(np.concatenate(dk)) if dk else np.zeros(0, dtype=np.int64)
+    slack = unplaced_penalty_usd is not None
+    nj = len(flat.job_ids) if slack else 0
+    nw = len(dkeys) if slack else 0
     x0, y0, z0 = 0, nx, nx + ny
     t_col, g_col, u0 = nx + ny + nz, nx + ny + nz + 1, nx + ny + nz + 2
-    ncol = u0 + nu
+    s0 = u0 + nu
+    w0 = s0 + nj
+    ncol = w0 + nw
+    s_cols, w_cols = np.arange(s0, w0), np.arange(w0, ncol)
     x_cols, y_cols, z_cols = np.arange(x0, y0), np.arange(y0, z0), np.arange(z0, t_col)
 
     ones_x, ones_y = np.ones(nx), np.ones(ny)
@@ -145,24 +178,47 @@ def build(
     cost[x_cols] = flat.t_cost_usd + (0.0 if extra_cost_x is None else extra_cost_x)
     cost[y_cols] = flat.r_cost_usd_per_replica
     nominal = flat.nominal_fail[flat.a_fail]
-    cost[z_cols] = np.where(nominal, RTT_TIE_BREAK_USD_PER_RPS_MS * flat.a_rtt_ms, 0.0)
+    tie_cost = np.zeros(ncol)
+    tie_cost[z_cols] = np.where(nominal, RTT_TIE_BREAK_USD_PER_RPS_MS * flat.a_rtt_ms, 0.0)
+    svc_rps = np.ones(len(flat.service_ids))
+    svc_rps[flat.r_svc] = flat.r_rps_per_replica
+    for s_, svc in enumerate(sc.inference_services):
+        svc_rps[s_] = svc.rps_per_replica
+    w_dem, w_fail = (dkeys // nf, dkeys % nf) if slack else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    if slack:
+        assert unplaced_penalty_usd is not None
+        cost[s_cols] = unplaced_penalty_usd
+        cost[w_cols] = unplaced_penalty_usd / svc_rps[flat.d_svc[w_dem]]
     if nu:
         assert new_placement_penalty_usd is not None
-        cost[u0:] = new_placement_penalty_usd[u_of]
+        cost[u0:s0] = new_placement_penalty_usd[u_of]
     lower = np.zeros(ncol)
     upper = np.full(ncol, np.inf)
     upper[x_cols] = 1.0
     upper[y_cols] = y_cap
     upper[z_cols] = flat.d_rps[flat.a_dem]
-    upper[u0:] = 1.0
+    upper[u0:s0] = 1.0
+    upper[s_cols] = 1.0
+    upper[w_cols] = flat.d_rps[w_dem]
     integrality = np.zeros(ncol, dtype=np.int32)
     integrality[x_cols] = 1
     integrality[y_cols] = 1
-    integrality[u0:] = 1
+    integrality[u0:w0] = 1
+    col_group = np.full(ncol, -1, dtype=np.int64)
+    col_group[x_cols] = flat.t_job
+    col_group[s_cols] = np.arange(nj)
 
     rows = _Rows()
     # [assign_job]
-    rows.add("assign_job", [f"assign_job[{j}]" for j in flat.job_ids], flat.t_job, x_cols, ones_x, 1.0, 1.0)
+    rows.add(
+        "assign_job",
+        [f"assign_job[{j}]" for j in flat.job_ids],
+        np.concatenate([flat.t_job, np.arange(nj)]),
+        np.concatenate([x_cols, s_cols]),
+        np.concatenate([ones_x, np.ones(nj)]),
+        1.0,
+        1.0,
+    )
     # [capacity] per offering that has any variable
     used = np.unique(np.concatenate([flat.t_off, flat.r_off]))
     pos = np.full(len(flat.offering_ids), -1)
@@ -195,9 +251,8 @@ def build(
         flat.site_power_cap_mw[capped],
     )
     # [demand] one row per (demand row, failure set)
-    nf = len(flat.f_failed)
     key = flat.a_dem * nf + flat.a_fail
-    dkeys, drow = np.unique(key, return_inverse=True)
+    drow = np.searchsorted(dkeys, key)
     dem, fail = dkeys // nf, dkeys % nf
     rows.add(
         "demand",
@@ -205,9 +260,9 @@ def build(
             f"demand[{flat.service_ids[flat.d_svc[d]]}|{flat.region_names[flat.d_region[d]]}|{fail_label(flat, f)}]"
             for d, f in zip(dem, fail, strict=True)
         ],
-        drow,
-        z_cols,
-        np.ones(nz),
+        np.concatenate([drow, np.arange(nw)]),
+        np.concatenate([z_cols, w_cols]),
+        np.ones(nz + nw),
         flat.d_rps[dem],
         flat.d_rps[dem],
     )
@@ -238,7 +293,6 @@ def build(
     # [cover] valid cut: survivors of each failure set hold at least ceil(total demand / rps_per_replica)
     # replicas. Implied for the LP only fractionally; as an integer row it closes most of the rounding gap.
     svc_demand = np.bincount(flat.d_svc, weights=flat.d_rps, minlength=len(flat.service_ids))
-    f_of_svc = [np.flatnonzero(flat.f_svc == s) for s in range(len(flat.service_ids))]
     cov_rows, cov_cols = [], []
     for s, fs in enumerate(f_of_svc):
         vs = np.flatnonzero(flat.r_svc == s)
@@ -247,40 +301,36 @@ def build(
             cov_rows.append(np.full(len(alive), f))
             cov_cols.append(alive)
     if cov_rows:
-        rps = np.zeros(len(flat.service_ids))
-        rps[flat.r_svc] = flat.r_rps_per_replica
-        need = np.ceil(svc_demand[flat.f_svc] / np.where(rps[flat.f_svc] > 0, rps[flat.f_svc], 1) - 1e-9)
+        need = np.ceil(svc_demand[flat.f_svc] / svc_rps[flat.f_svc] - 1e-9)
         yv = np.concatenate(cov_cols)
+        w_coef = need[w_fail] / np.maximum(svc_demand[flat.d_svc[w_dem]], 1e-9)
         rows.add(
             "cover",
             [f"cover[{flat.service_ids[flat.f_svc[f]]}|{fail_label(flat, f)}]" for f in range(nf)],
-            np.concatenate(cov_rows),
-            y_cols[yv],
-            np.ones(len(yv)),
+            np.concatenate([*cov_rows, w_fail]),
+            np.concatenate([y_cols[yv], w_cols]),
+            np.concatenate([np.ones(len(yv)), w_coef]),
             need,
             np.inf,
         )
     # [region_cover] same cut per (demand row, failure set): replicas at its reachable surviving sites
-    if nz:
-        rps = np.zeros(len(flat.service_ids))
-        rps[flat.r_svc] = flat.r_rps_per_replica
+    if len(dkeys):
         zkey = flat.f_svc[flat.a_fail] * ns + flat.a_site
         lo = np.searchsorted(y_key[order], zkey, side="left")
         hi = np.searchsorted(y_key[order], zkey, side="right")
         owner, elems = _expand_ranges(lo, hi)
-        svc_of_row = flat.d_svc[dem]
-        need = np.ceil(flat.d_rps[dem] / np.where(rps[svc_of_row] > 0, rps[svc_of_row], 1) - 1e-9)
+        need = np.ceil(flat.d_rps[dem] / svc_rps[flat.d_svc[dem]] - 1e-9)
         rows.add(
             "region_cover",
             [f"region_cover[{n.removeprefix('demand[')}" for n in rows.names[rows.groups["demand"]]],
-            drow[owner],
-            y_cols[order[elems]],
-            np.ones(len(elems)),
+            np.concatenate([drow[owner], np.arange(nw)]),
+            np.concatenate([y_cols[order[elems]], w_cols]),
+            np.concatenate([np.ones(len(elems)), need[:nw] / np.maximum(flat.d_rps[w_dem], 1e-9)]),
             need,
             np.inf,
         )
     # [min_replicas]
-    need = np.flatnonzero(flat.svc_min_replicas > 0)
+    need = np.flatnonzero((flat.svc_min_replicas > 0) & np.isin(np.arange(len(flat.service_ids)), flat.r_svc))
     pos = np.full(len(flat.service_ids), -1)
     pos[need] = np.arange(len(need))
     y_in = pos[flat.r_svc] >= 0
@@ -354,6 +404,11 @@ def build(
         ]
         + ["total_spend_usd", "total_gpus"]
         + [f"u[{_y_name(flat, v)}]" for v in u_of]
+        + [f"unplaced[{flat.job_ids[j]}]" for j in range(nj)]
+        + [
+            f"unserved[{flat.service_ids[flat.d_svc[d]]}|{flat.region_names[flat.d_region[d]]}|{fail_label(flat, f)}]"
+            for d, f in zip(w_dem, w_fail, strict=True)
+        ]
     )
     return MilpModel(
         col_cost=cost,
@@ -371,10 +426,16 @@ def build(
             "z": slice(z0, t_col),
             "T": slice(t_col, t_col + 1),
             "G": slice(g_col, g_col + 1),
-            "u": slice(u0, ncol),
+            "u": slice(u0, s0),
+            "s": slice(s0, w0),
+            "w": slice(w0, ncol),
         },
         rows=rows.groups,
         u_of=u_of,
+        tie_cost=tie_cost,
+        col_group=col_group,
+        w_dem=w_dem,
+        w_fail=w_fail,
     )
 
 

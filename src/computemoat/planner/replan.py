@@ -4,10 +4,18 @@ The MILP is the same; moving costs money and risk, so every training candidate o
 offering and every new (service, offering) placement pays a move penalty in the objective. The
 reported plan cost excludes the penalties. Default penalty per move: 10% of the workload's current
 cost plus, for training, the egress of its checkpoint out of the current provider.
+
+Partial replan (``allow_unplaced``, the default): a workload that cannot be placed after the change
+(the 16,384-GPU job when the only site that large is withdrawn, a region whose only in-SLO
+providers are gone) does not sink the whole replan. The MILP gets penalised slack — "job j not
+placed", "w rps of region r not served under failure set f" — at a price far above any real cost
+(:func:`milp.unplaced_penalty`), so slack is used only where nothing else is feasible; everything
+else is replanned as usual and ``unplaced`` says what was left out and why.
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +24,7 @@ import numpy as np
 
 from computemoat.model import Plan, Scenario, UserError
 from computemoat.planner.flatten import flatten
-from computemoat.planner.solve import solve_flat
+from computemoat.planner.solve import Unplaced, solve_flat
 
 DEFAULT_MOVE_PENALTY_SHARE = 0.10
 
@@ -41,6 +49,7 @@ class ReplanResult:
     plan: Plan
     scenario: Scenario  # the scenario after the change
     moves: tuple[Move, ...]
+    unplaced: tuple[Unplaced, ...] = ()  # workloads not (fully) placed after the change, with reasons
 
 
 def apply_change(scenario: Scenario, change: Change) -> Scenario:
@@ -94,10 +103,14 @@ def replan(
     *,
     move_penalty_usd: float | None = None,
     time_limit_s: float = 30,
+    allow_unplaced: bool = True,
 ) -> ReplanResult:
-    """A new plan for the changed scenario that keeps workloads where they are unless moving pays."""
+    """A new plan for the changed scenario that keeps workloads where they are unless moving pays.
+    With ``allow_unplaced`` what cannot be placed any more is reported in ``unplaced`` (and in
+    ``plan.unplaced``) instead of raising ``InfeasibleError``."""
+    t0 = time.perf_counter()
     changed = apply_change(scenario, change)
-    flat = flatten(changed, rtt_ms)
+    flat = flatten(changed, rtt_ms, allow_unplaced=allow_unplaced)
     providers = {p.name: p for p in scenario.providers}
     jobs = {j.id: j for j in scenario.training_jobs}
     old_train = {p.job_id: p for p in plan.training}
@@ -127,9 +140,17 @@ def replan(
             else DEFAULT_MOVE_PENALTY_SHARE * sum(placed.values()) / len(placed)
         )
     result = solve_flat(
-        flat, time_limit_s=time_limit_s, mip_gap=0.01, extra_cost_x=penalty_x, new_placement_penalty_usd=penalty_y
+        flat,
+        time_limit_s=time_limit_s,
+        mip_gap=0.01,
+        t0=t0,
+        extra_cost_x=penalty_x,
+        new_placement_penalty_usd=penalty_y,
+        allow_unplaced=allow_unplaced,
     )
-    return ReplanResult(plan=result.plan, scenario=changed, moves=diff_plans(plan, result.plan))
+    return ReplanResult(
+        plan=result.plan, scenario=changed, moves=diff_plans(plan, result.plan), unplaced=result.unplaced
+    )
 
 
 def diff_plans(old: Plan, new: Plan) -> tuple[Move, ...]:

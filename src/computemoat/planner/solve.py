@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ class PlanResult:
     model: MilpModel = field(repr=False)
     col_value: np.ndarray = field(repr=False)
     row_value: np.ndarray = field(repr=False)
+    unplaced: tuple[Unplaced, ...] = ()
 
 
 def plan(
@@ -86,57 +86,70 @@ def solve_flat(
     extra_cost_x: np.ndarray | None = None,
     new_placement_penalty_usd: np.ndarray | None = None,
     diagnose: bool = True,
+    allow_unplaced: bool = False,
 ) -> PlanResult:
-    """Build, solve and unflatten; on infeasibility explain which policies conflict (``diagnose``)."""
-    import highspy
+    """Build, solve (see :mod:`highs_run`) and unflatten, all within ``time_limit_s`` counted from
+    ``t0``; on infeasibility explain which policies conflict (``diagnose``, in the time left).
+    ``allow_unplaced`` adds penalised slack so what cannot be placed is reported, not fatal."""
+    from computemoat.planner.highs_run import run as run_highs
+    from computemoat.planner.milp import unplaced_penalty
 
     t0 = time.perf_counter() if t0 is None else t0
     if progress:
         progress(SolveProgress("build", time.perf_counter() - t0))
-    model = build(flat, extra_cost_x=extra_cost_x, new_placement_penalty_usd=new_placement_penalty_usd)
-    h = new_highs()
-    if os.environ.get("CMOAT_HIGHS_LOG"):
-        h.setOptionValue("output_flag", True)
-    h.setOptionValue("time_limit", float(time_limit_s))
-    h.setOptionValue("mip_rel_gap", float(mip_gap))
-    h.setOptionValue("random_seed", 0)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = model.matrix.shape[1], model.matrix.shape[0]
-    lp.col_cost_, lp.col_lower_, lp.col_upper_ = model.col_cost, model.col_lower, model.col_upper
-    lp.row_lower_, lp.row_upper_ = model.row_lower, model.row_upper
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = model.matrix.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = model.matrix.indices.astype(np.int32)
-    lp.a_matrix_.value_ = model.matrix.data
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = lp.num_col_, lp.num_row_
-    lp.integrality_ = [highspy.HighsVarType(int(v)) for v in model.integrality]
-    lp.col_names_, lp.row_names_ = model.col_names, model.row_names
-    h.passModel(lp)
+    model = build(
+        flat,
+        extra_cost_x=extra_cost_x,
+        new_placement_penalty_usd=new_placement_penalty_usd,
+        unplaced_penalty_usd=unplaced_penalty(flat) if allow_unplaced else None,
+    )
+    m = model.matrix
+    request = {
+        "col_cost": model.col_cost,
+        "col_lower": model.col_lower,
+        "col_upper": model.col_upper,
+        "integrality": model.integrality,
+        "row_lower": model.row_lower,
+        "row_upper": model.row_upper,
+        "a_start": m.indptr.astype(np.int32),
+        "a_index": m.indices.astype(np.int32),
+        "a_value": m.data,
+        "col_group": model.col_group,
+        "tie_cost": model.tie_cost,
+        "mip_gap": float(mip_gap),
+        "time_limit_s": max(0.1, time_limit_s - (time.perf_counter() - t0)),
+        "log": bool(os.environ.get("CMOAT_HIGHS_LOG")),
+    }
     if progress:
-        _subscribe_progress(h, progress, t0)
         progress(SolveProgress("solve", time.perf_counter() - t0))
-    h.run()
-    status = h.getModelStatus()
-    info = h.getInfo()
-    status_text = h.modelStatusToString(status)
-    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    if status == highspy.HighsModelStatus.kInfeasible or not has_solution:
-        if status == highspy.HighsModelStatus.kInfeasible and diagnose:
+
+    def relay(msg: tuple) -> None:
+        if progress and msg[0] == "incumbent":
+            obj, bound = float(msg[1]), float(msg[2])
+            gap = abs(obj - bound) / max(abs(obj), 1e-9) if np.isfinite(bound) else None
+            progress(SolveProgress("solve", time.perf_counter() - t0, obj, bound, gap))
+
+    _, status_text, objective, bound, col_value = run_highs(request, on_message=relay)
+    if status_text == "Infeasible" or col_value is None:
+        left = time_limit_s - (time.perf_counter() - t0)
+        if status_text == "Infeasible" and diagnose and left > 0.5:
             from computemoat.planner.infeasible import diagnose_infeasible
 
-            raise InfeasibleError(*diagnose_infeasible(flat.scenario, flat.rtt_ms, time_limit_s=time_limit_s))
-        if status == highspy.HighsModelStatus.kInfeasible:
+            raise InfeasibleError(*diagnose_infeasible(flat.scenario, flat.rtt_ms, time_limit_s=left))
+        if status_text == "Infeasible":
             raise InfeasibleError(f"scenario {flat.scenario.name}: no plan satisfies every constraint")
         raise InfeasibleError(
             f"scenario {flat.scenario.name}: no plan found within --time-limit {time_limit_s:g} s "
             f"(solver status: {status_text}; raise the time limit)"
         )
-    sol = h.getSolution()
-    col_value = np.asarray(sol.col_value)
-    row_value = np.asarray(sol.row_value)
-    optimal = status == highspy.HighsModelStatus.kOptimal
-    gap = float(info.mip_gap) if np.isfinite(info.mip_gap) else None
+    col_value = np.asarray(col_value)
+    row_value = model.matrix @ col_value
+    optimal = status_text == "Optimal"
+    gap = None
+    if bound is not None and np.isfinite(bound):
+        gap = max(0.0, (objective - bound) / max(abs(objective), 1e-9))
     elapsed = time.perf_counter() - t0
+    unplaced = find_unplaced(flat, model, col_value)
     result_plan = unflatten(
         flat,
         model,
@@ -144,61 +157,80 @@ def solve_flat(
         status="optimal" if optimal else "feasible (time limit)",
         mip_gap=gap,
         solve_time_s=elapsed,
+        unplaced=unplaced,
     )
     if progress:
-        progress(SolveProgress("done", elapsed, float(info.objective_function_value), float(info.mip_dual_bound), gap))
+        progress(SolveProgress("done", elapsed, objective, bound, gap))
     return PlanResult(
         plan=result_plan,
         model_status=status_text,
-        objective_usd=float(info.objective_function_value),
-        bound_usd=float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None,
+        objective_usd=float(objective),
+        bound_usd=None if bound is None or not np.isfinite(bound) else float(bound),
         mip_gap=gap,
         solve_time_s=elapsed,
-        num_cols=int(lp.num_col_),
-        num_rows=int(lp.num_row_),
+        num_cols=int(m.shape[1]),
+        num_rows=int(m.shape[0]),
         num_integer=int(model.integrality.sum()),
         pruned_offering_ids=flat.pruned_offering_ids,
         flat=flat,
         model=model,
         col_value=col_value,
         row_value=row_value,
+        unplaced=unplaced,
     )
 
 
-_BANNER_SHOWN = False
-
-
 def new_highs():  # type: ignore[no-untyped-def]
-    """A silent ``Highs``. The first construction in a process prints a banner straight to fd 1,
-    which would corrupt piped CLI output, so that one is built with fd 1 pointed at /dev/null."""
-    import highspy
+    """A silent ``Highs`` (see :func:`highs_run.new_highs`)."""
+    from computemoat.planner.highs_run import new_highs as make
 
-    global _BANNER_SHOWN
-    if _BANNER_SHOWN:
-        h = highspy.Highs()
-    else:
-        sys.stdout.flush()
-        saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, 1)
-            h = highspy.Highs()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-            os.close(devnull)
-        _BANNER_SHOWN = True
-    h.setOptionValue("output_flag", False)
-    return h
+    return make()
 
 
-def _subscribe_progress(h: object, progress: ProgressFn, t0: float) -> None:
-    def on_improve(event: object) -> None:
-        data = event.data_out  # type: ignore[attr-defined]
-        obj, bound = float(data.objective_function_value), float(data.mip_dual_bound)
-        gap = abs(obj - bound) / max(abs(obj), 1e-9) if np.isfinite(bound) else None
-        progress(SolveProgress("solve", time.perf_counter() - t0, obj, bound, gap))
+@dataclass(frozen=True)
+class Unplaced:
+    """A workload a partial plan could not (fully) place, and why."""
 
-    h.cbMipImprovingSolution.subscribe(on_improve)  # type: ignore[attr-defined]
+    workload_id: str
+    kind: str  # "training" | "inference"
+    reason: str
+    unserved_rps: float = 0.0  # inference: nominal demand not served
+
+    def line(self) -> str:
+        return f"{self.workload_id}: {self.reason}"
+
+
+def find_unplaced(flat: FlatProblem, model: MilpModel, col_value: np.ndarray) -> tuple[Unplaced, ...]:
+    """Read the slack columns: unplaced jobs, and per service the demand not served (nominal or
+    under a failure set, i.e. N+k not met for that region)."""
+    from computemoat.planner.milp import fail_label
+
+    why = dict(flat.structural)
+    out: list[Unplaced] = []
+    s = col_value[model.cols["s"]]
+    for j in np.flatnonzero(s > 0.5):
+        job_id = flat.job_ids[j]
+        reason = why.get(job_id, "no room left: capacity, power or provider caps are used up by the rest of the plan")
+        out.append(Unplaced(job_id, "training", reason))
+    w = col_value[model.cols["w"]]
+    by_svc: dict[int, list[str]] = {}
+    nominal_short: dict[int, float] = {}
+    for k in np.flatnonzero(w > 1e-6):
+        d, f = model.w_dem[k], model.w_fail[k]
+        svc, region = int(flat.d_svc[d]), flat.region_names[flat.d_region[d]]
+        if len(flat.f_failed[f]) == 0:
+            nominal_short[svc] = nominal_short.get(svc, 0.0) + float(w[k])
+            by_svc.setdefault(svc, []).append(f"{region}: {w[k]:.1f} of {flat.d_rps[d]:.1f} rps not served")
+        else:
+            by_svc.setdefault(svc, []).append(
+                f"{region} {fail_label(flat, f)}: {w[k]:.1f} of {flat.d_rps[d]:.1f} rps short (N+k not met)"
+            )
+    for svc, parts in sorted(by_svc.items()):
+        svc_id = flat.service_ids[svc]
+        head = [why[svc_id]] if svc_id in why else []
+        shown = parts[:4] + ([f"... {len(parts) - 4} more"] if len(parts) > 4 else [])
+        out.append(Unplaced(svc_id, "inference", "; ".join(head + shown), nominal_short.get(svc, 0.0)))
+    return tuple(out)
 
 
 def unflatten(
@@ -209,6 +241,7 @@ def unflatten(
     status: str,
     mip_gap: float | None,
     solve_time_s: float | None,
+    unplaced: tuple[Unplaced, ...] = (),
 ) -> Plan:
     """Column values -> frozen Plan (placements sorted by workload id, costs recomputed exactly)."""
     sc = flat.scenario
@@ -268,5 +301,6 @@ def unflatten(
         training=tuple(training),
         inference=tuple(inference),
         assignments=tuple(assignments),
-        notes=flat.notes,
+        notes=flat.notes + tuple(f"unplaced: {u.line()}" for u in unplaced),
+        unplaced=tuple(u.workload_id for u in unplaced),
     )
