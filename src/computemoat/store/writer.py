@@ -1,13 +1,15 @@
 """Group commit of usage records: many concurrent requests, one transaction.
 
 Each request hands its row to :meth:`GroupCommitWriter.write` and waits on an asyncio future. Rows
-collect in a plain list on the event loop; when the writer is idle the first row arms a ``linger_s``
-timer (so a burst lands in one batch), and the whole list goes to one long-lived writer thread in a
-single hand-off. The thread commits the batch in one transaction (``synchronous=FULL`` on SQLite, so
-the commit is fsynced) and then makes *one* ``call_soon_threadsafe`` call that resolves every future
-of the batch. Rows that arrive while a batch is committing form the next batch, handed over as soon as
-the commit is back (they have already waited, so no linger). Per record there is no thread hop and no
-executor job: only a list append and a future.
+collect in a plain list on the event loop; the first row of a batch arms a ``linger_s`` timer (so a
+burst lands in one batch and a busy gateway commits a few hundred times a second, not once per
+request), and the whole list goes to one long-lived writer thread in a single hand-off. The thread
+commits the batch in one transaction (``synchronous=FULL`` on SQLite, so the commit is fsynced) and
+then makes *one* ``call_soon_threadsafe`` call that resolves every future of the batch. Rows that
+arrive while a batch is committing form the next batch, handed over when both its linger is over and
+the commit is back. Per record there is no thread hop and no executor job: only a list append and a
+future; per batch, four statements compiled once per dialect and run through the driver
+(``executemany`` for the rows).
 
 Durability: a waiter returns only when its row is committed, so if the process is killed before the
 commit no waiter was resolved and no client got its response. If the commit fails, every waiter of the
@@ -22,18 +24,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import queue
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, fields
 from operator import attrgetter
+from typing import Any
 
-from sqlalchemy import ARRAY, Connection, String, any_, bindparam, select
+from sqlalchemy import ARRAY, Connection, String, any_, bindparam, column, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from computemoat.store.db import Database, write_tx
 from computemoat.store.ratelimit import month_of
 from computemoat.store.schema import MonthlySpend, Price, UsageRecordRow
-from computemoat.store.upsert import insert_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,7 @@ class GroupCommitWriter:
         self._max_batch = max_batch
         self._pending: list[_Waiter] = []
         self._busy = False  # a batch is with the thread and not yet resolved
+        self._ripe = False  # the pending batch has lingered long enough
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inbox: queue.SimpleQueue[list[_Waiter] | None] = queue.SimpleQueue()
@@ -83,8 +88,9 @@ class GroupCommitWriter:
             loop = self._start()
         fut = loop.create_future()
         self._pending.append((row, fut))
-        if not self._busy and self._timer is None:
-            self._timer = loop.call_later(self._linger_s, self._hand_over)
+        if len(self._pending) == 1:  # the first row of a batch: the batch closes linger_s from now
+            self._ripe = False
+            self._timer = loop.call_later(self._linger_s, self._linger_over)
         await fut  # cancelling this request does not remove its row from the batch
 
     async def aclose(self) -> None:
@@ -94,6 +100,7 @@ class GroupCommitWriter:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._ripe = True
         self._hand_over()
         while self._busy or self._pending:
             idle = self._loop.create_future()
@@ -108,13 +115,23 @@ class GroupCommitWriter:
         self._thread.start()
         return self._loop
 
-    def _hand_over(self) -> None:
-        """On the loop: give the pending rows (up to ``max_batch``) to the thread, if it is idle."""
+    def _linger_over(self) -> None:
         self._timer = None
-        if self._busy or not self._pending:
+        self._ripe = True
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        """On the loop: give the pending rows (up to ``max_batch``) to the thread, if it is idle and the
+        batch has lingered (or is full)."""
+        if self._busy or not self._pending or not (self._ripe or len(self._pending) >= self._max_batch):
             return
         batch = self._pending[: self._max_batch]
         del self._pending[: self._max_batch]
+        if self._pending:  # more than a full batch was waiting: the rest is as old, no new linger
+            self._ripe = True
+        elif self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._busy = True
         self._inbox.put(batch)
 
@@ -143,7 +160,7 @@ class GroupCommitWriter:
                 if not fut.done():
                     fut.set_exception(error)
         if self._pending:
-            self._hand_over()
+            self._hand_over()  # if that batch has lingered already; else its timer hands it over
         else:
             for idle in self._idle:
                 if not idle.done():
@@ -151,48 +168,59 @@ class GroupCommitWriter:
             self._idle.clear()
 
 
-_INSERT_SQL: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+def _build_statements(dialect: str) -> dict[str, Any]:
+    """The batch's four statements as Core constructs (built and compiled once per dialect)."""
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)
+    if dialect == "postgresql":  # one array parameter: the same statement text for any batch size
+        ids: Any = any_(bindparam("ids", type_=ARRAY(String)))
+        existing = select(UsageRecordRow.request_id).where(UsageRecordRow.request_id == ids)
+    else:  # SQLite: the ids as one JSON array parameter
+        ids = select(column("value")).select_from(func.json_each(bindparam("ids", type_=String)))
+        existing = select(UsageRecordRow.request_id).where(UsageRecordRow.request_id.in_(ids))
+    spend = ins(MonthlySpend).values({c: bindparam(c) for c in ("tenant_id", "month", "usd", "requests")})
+    return {
+        "existing": existing,
+        "prices": select(Price.model, Price.provider, Price.usd_per_mtok_prompt, Price.usd_per_mtok_completion),
+        "insert": ins(UsageRecordRow).values({c: bindparam(c) for c in (*USAGE_FIELDS, "cost_usd")})
+        .on_conflict_do_nothing(index_elements=["request_id"]),
+        "spend": spend.on_conflict_do_update(
+            index_elements=["tenant_id", "month"],
+            set_={"usd": MonthlySpend.usd + spend.excluded.usd,
+                  "requests": MonthlySpend.requests + spend.excluded.requests},
+        ),
+    }
 
 
-def _insert_usage(conn: Connection, values: list[dict[str, object]]) -> None:
-    """``executemany`` of the Core ``INSERT ... ON CONFLICT DO NOTHING``, compiled once per dialect and
-    handed to the driver as is: SQLAlchemy's per-row parameter processing was most of a batch's cost."""
-    name = conn.dialect.name
-    if name not in _INSERT_SQL:
-        compiled = insert_for(conn, UsageRecordRow).values({c: bindparam(c) for c in values[0]}) \
-            .on_conflict_do_nothing(index_elements=["request_id"]).compile(dialect=conn.dialect, for_executemany=True)
-        _INSERT_SQL[name] = (str(compiled), tuple(compiled.positiontup) if compiled.positional else None)
-    sql, order = _INSERT_SQL[name]
-    conn.exec_driver_sql(sql, [tuple(v[c] for c in order) for v in values] if order else values)
+_SQL: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
 
 
-def _existing_ids(conn: Connection, request_ids: list[str]) -> set[str]:
-    if conn.dialect.name == "postgresql":  # one array parameter: the same statement text for any batch size
-        stmt = select(UsageRecordRow.request_id).where(
-            UsageRecordRow.request_id == any_(bindparam("ids", type_=ARRAY(String)))
-        )
-        return set(conn.execute(stmt, {"ids": request_ids}).scalars())
-    return set(conn.execute(
-        select(UsageRecordRow.request_id).where(UsageRecordRow.request_id.in_(request_ids))
-    ).scalars())
+def _driver(conn: Connection, name: str, params: Any, *, many: bool = False) -> Any:
+    """Run statement ``name`` through the driver: SQL text compiled once per dialect, so a batch pays
+    no per-statement or per-row SQLAlchemy work (that was most of a small batch's CPU)."""
+    key = (conn.dialect.name, name)
+    if key not in _SQL:
+        compiled = _build_statements(conn.dialect.name)[name].compile(dialect=conn.dialect, for_executemany=many)
+        _SQL[key] = (str(compiled), tuple(compiled.positiontup) if compiled.positional else None)
+    sql, order = _SQL[key]
+    if order is not None:
+        params = [tuple(p[c] for c in order) for p in params] if many else tuple(params[c] for c in order)
+    return conn.exec_driver_sql(sql, params)
 
 
 def commit_rows(db: Database, rows: list[UsageRow]) -> int:
     """Insert ``rows`` (skipping request ids already stored) and update monthly spend; one transaction.
-    Returns how many rows were new. The insert is a Core ``executemany`` of one statement text (psycopg
-    pipelines it; sqlite3 loops in C), never ORM objects."""
+    Returns how many rows were new. The insert is one ``executemany`` of a Core ``INSERT ... ON CONFLICT
+    DO NOTHING`` (psycopg pipelines it; sqlite3 loops in C), never ORM objects."""
     unique = {r.request_id: r for r in rows}
+    ids: Any = list(unique)
     with write_tx(db, durable=True) as conn:
-        existing = _existing_ids(conn, list(unique))
+        if conn.dialect.name != "postgresql":
+            ids = json.dumps(ids)
+        existing = {rid for (rid,) in _driver(conn, "existing", {"ids": ids})}
         new = [r for rid, r in unique.items() if rid not in existing]
         if not new:
             return 0
-        models = sorted({r.model for r in new})
-        prices = {
-            (p.model, p.provider): (p.usd_per_mtok_prompt, p.usd_per_mtok_completion)
-            for p in conn.execute(select(Price.model, Price.provider, Price.usd_per_mtok_prompt,
-                                         Price.usd_per_mtok_completion).where(Price.model.in_(models)))
-        }
+        prices = {(m, p): (pu, cu) for m, p, pu, cu in _driver(conn, "prices", {})}
         values = []
         spend: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
         for r in new:
@@ -204,14 +232,7 @@ def commit_rows(db: Database, rows: list[UsageRow]) -> int:
             acc = spend[(r.tenant_id, month_of(r.time_unix_s))]
             acc[0] += cost_usd
             acc[1] += 1
-        _insert_usage(conn, values)
-        stmt = insert_for(conn, MonthlySpend)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["tenant_id", "month"],
-            set_={"usd": MonthlySpend.usd + stmt.excluded.usd,
-                  "requests": MonthlySpend.requests + stmt.excluded.requests},
-        )
-        conn.execute(stmt, [
-            {"tenant_id": t, "month": m, "usd": usd, "requests": int(n)} for (t, m), (usd, n) in spend.items()
-        ])
+        _driver(conn, "insert", values, many=True)
+        _driver(conn, "spend", [{"tenant_id": t, "month": m, "usd": usd, "requests": int(n)}
+                                for (t, m), (usd, n) in spend.items()], many=True)
     return len(new)
