@@ -3,9 +3,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from computemoat.model.usage import UsageRecord
 from computemoat.store import repo
 from computemoat.store.ratelimit import admit
-from computemoat.store.writer import UsageRow, commit_rows
+from computemoat.store.writer import commit_rows
 
 T0 = 1_800_000_000.0  # a whole second, far from the real clock
 
@@ -50,7 +51,7 @@ def test_budget_exhausted_by_recorded_spend_refuses_with_402(db):
     repo.create_tenant(db, "acme")
     repo.set_price(db, "llama-70b", "*", 1.0, 3.0)  # USD per million tokens
     repo.set_limits(db, "acme", monthly_budget_usd=0.01)
-    row = UsageRow("acme", "k", "llama-70b", "aws", "use1", "b", 1000, 3000, 5.0, 200, False, T0, "r1")
+    row = UsageRecord("acme", "k", "llama-70b", "aws", "use1", "b", 1000, 3000, 5.0, 200, False, T0, "r1")
     commit_rows(db, [row])  # 0.001 + 0.009 = 0.010 USD
     refused = admit(db, "acme", 0, T0 + 1)
     assert refused.status == 402 and "monthly budget of $0.01" in refused.message

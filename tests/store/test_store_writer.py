@@ -9,20 +9,21 @@ import sys
 import pytest
 from sqlalchemy import select, text
 
+from computemoat.model.usage import UsageRecord
 from computemoat.store import open_database, repo
 from computemoat.store.schema import MonthlySpend
 from computemoat.store.usage import month_bounds_unix_s, stored_request_ids, usage_by_model
-from computemoat.store.writer import GroupCommitWriter, UsageRow
+from computemoat.store.writer import GroupCommitWriter
 
 T0 = month_bounds_unix_s("2026-11")[0] + 3600.0
 
 
-def _row(i: int, *, tenant: str = "acme", model: str = "llama-70b", provider: str = "aws") -> UsageRow:
-    return UsageRow(tenant, "key_1", model, provider, "use1", "aws-use1", 100, 50, 12.5, 200, i % 2 == 0,
+def _row(i: int, *, tenant: str = "acme", model: str = "llama-70b", provider: str = "aws") -> UsageRecord:
+    return UsageRecord(tenant, "key_1", model, provider, "use1", "aws-use1", 100, 50, 12.5, 200, i % 2 == 0,
                     T0 + i, f"req-{tenant}-{i}")
 
 
-async def _write_all(db, rows: list[UsageRow]) -> GroupCommitWriter:  # type: ignore[no-untyped-def]
+async def _write_all(db, rows: list[UsageRecord]) -> GroupCommitWriter:  # type: ignore[no-untyped-def]
     writer = GroupCommitWriter(db)
     await asyncio.gather(*(writer.write(r) for r in rows))
     await writer.aclose()
@@ -79,12 +80,13 @@ def test_failed_commit_fails_every_waiter_of_the_batch(db):
 _WRITER = """
 import asyncio, sys, time
 from computemoat.store import open_database
-from computemoat.store.writer import GroupCommitWriter, UsageRow
+from computemoat.model.usage import UsageRecord
+from computemoat.store.writer import GroupCommitWriter
 
 async def main():
     writer = GroupCommitWriter(open_database(sys.argv[1]))
     async def one(i):
-        await writer.write(UsageRow("acme", "k", "m", "p", "s", "b", 1, 1, 1.0, 200, False, time.time(), f"r{i}"))
+        await writer.write(UsageRecord("acme", "k", "m", "p", "s", "b", 1, 1, 1.0, 200, False, time.time(), f"r{i}"))
         print(f"r{i}", flush=True)  # acknowledged: the client would now have its 200
     i = 0
     while True:

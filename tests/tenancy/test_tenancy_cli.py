@@ -9,9 +9,10 @@ import json
 from typer.testing import CliRunner
 
 from computemoat.cli import app
+from computemoat.model.usage import UsageRecord
 from computemoat.store import open_database, repo
 from computemoat.store.usage import month_bounds_unix_s
-from computemoat.store.writer import UsageRow, commit_rows
+from computemoat.store.writer import commit_rows
 
 
 def test_tenant_lifecycle_usage_and_invoice(tmp_path, monkeypatch):
@@ -30,7 +31,7 @@ def test_tenant_lifecycle_usage_and_invoice(tmp_path, monkeypatch):
     assert repo.lookup_key(db, api_key) is not None
     assert repo.get_limits(db, "acme") == repo.Limits(100, None, 5.0)
     t0 = month_bounds_unix_s("2026-11")[0]
-    commit_rows(db, [UsageRow("acme", "k", "m", p, "s", "b", 1000, 500, 1.0, 200, False, t0 + i, f"r{i}")
+    commit_rows(db, [UsageRecord("acme", "k", "m", p, "s", "b", 1000, 500, 1.0, 200, False, t0 + i, f"r{i}")
                      for i, p in enumerate(["aws", "aws", "gcp"])])
 
     out = run(app, ["usage", "--tenant", "acme", "--month", "2026-11", "--format", "csv"]).output

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from computemoat.model.usage import UsageRecord
+
 
 @dataclass(frozen=True, slots=True)
 class TenantContext:
@@ -29,23 +31,6 @@ class Admission:
     @property
     def ok(self) -> bool:
         return self.status == 200
-
-
-@dataclass(frozen=True, slots=True)
-class UsageRecord:
-    tenant_id: str
-    key_id: str
-    model: str
-    provider: str
-    site: str
-    backend: str
-    prompt_tokens: int
-    completion_tokens: int
-    latency_ms: float
-    status: int
-    streamed: bool
-    time_unix_s: float
-    request_id: str
 
 
 class Authenticator(Protocol):

@@ -12,7 +12,6 @@ writer: ``record`` returns once the row is committed.
 
 
 import asyncio
-import gc
 import hmac
 import time
 from collections.abc import Callable, Hashable
@@ -23,7 +22,7 @@ from computemoat.gateway.hooks import Admission, TenantContext, UsageRecord
 from computemoat.store import Database, default_database_url, open_database, ratelimit, repo
 from computemoat.store.keys import KEY_PREFIX, hash_key
 from computemoat.store.leases import LeaseBook
-from computemoat.store.writer import USAGE_FIELDS_OF, GroupCommitWriter, UsageRow
+from computemoat.store.writer import GroupCommitWriter
 
 _CACHE_MAX_ENTRIES = 100_000
 _SETTLE_DELAY_S = 0.05  # after the end of a lease's second: settle it unless an acquisition already did
@@ -141,7 +140,7 @@ class StoreUsageSink:
         self.writer = GroupCommitWriter(db, linger_s=linger_s)
 
     async def record(self, rec: UsageRecord) -> None:
-        await self.writer.write(UsageRow(*USAGE_FIELDS_OF(rec)))
+        await self.writer.write(rec)
 
     async def aclose(self) -> None:
         await self.writer.aclose()
@@ -154,13 +153,7 @@ def build_tenancy(
     """Open (and migrate) the database - ``$COMPUTEMOAT_DATABASE_URL`` or ``./computemoat.db`` when no
     URL is given - and return ``(authenticator, usage_sink, admin_router)`` for ``create_app``."""
     db = open_database(database_url or default_database_url())
-    built = StoreAuthenticator(db), StoreUsageSink(db), admin_router(db, admin_token)
-    # SQLAlchemy, Alembic, FastAPI and pydantic roughly double the objects the collector tracks, and
-    # every full collection walks all of them: under load that cost ~20 % of a worker's CPU. They
-    # live as long as the process, so move them out of the collector's sight.
-    gc.collect()
-    gc.freeze()
-    return built
+    return StoreAuthenticator(db), StoreUsageSink(db), admin_router(db, admin_token)
 
 
 def admin_router(db: Database, admin_token: str | None) -> Any:

@@ -6,6 +6,7 @@ from computemoat.model.plan import Assignment, InferencePlacement, Plan, Trainin
 from computemoat.model.policy import Policy
 from computemoat.model.provider import Accelerator, Offering, Provider, ProviderKind, Site, Tier
 from computemoat.model.scenario import Scenario, UnknownReference
+from computemoat.model.usage import UsageRecord
 from computemoat.model.workload import InferenceService, PlacementRules, TrainingJob, UserRegion
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "TrainingJob",
     "TrainingPlacement",
     "UnknownReference",
+    "UsageRecord",
     "UserError",
     "UserRegion",
 ]

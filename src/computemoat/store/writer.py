@@ -28,41 +28,22 @@ import json
 import queue
 import threading
 from collections import defaultdict
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import ARRAY, Connection, String, any_, bindparam, column, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from computemoat.model.usage import UsageRecord
 from computemoat.store.db import Database, write_tx
 from computemoat.store.ratelimit import month_of
 from computemoat.store.schema import MonthlySpend, Price, UsageRecordRow
 
-
-@dataclass(frozen=True, slots=True)
-class UsageRow:
-    """Same fields as the gateway's ``hooks.UsageRecord``: ``UsageRow(*USAGE_FIELDS_OF(rec))``."""
-
-    tenant_id: str
-    key_id: str
-    model: str
-    provider: str
-    site: str
-    backend: str
-    prompt_tokens: int
-    completion_tokens: int
-    latency_ms: float
-    status: int
-    streamed: bool
-    time_unix_s: float
-    request_id: str
-
-
-USAGE_FIELDS = tuple(f.name for f in fields(UsageRow))
+USAGE_FIELDS = tuple(f.name for f in fields(UsageRecord))
 USAGE_FIELDS_OF = attrgetter(*USAGE_FIELDS)  # any object with these attributes -> tuple, in C
 
-_Waiter = tuple[UsageRow, asyncio.Future[None]]
+_Waiter = tuple[UsageRecord, asyncio.Future[None]]
 
 
 class GroupCommitWriter:
@@ -81,7 +62,7 @@ class GroupCommitWriter:
         self.batches_committed = 0
         self.rows_committed = 0
 
-    async def write(self, row: UsageRow) -> None:
+    async def write(self, row: UsageRecord) -> None:
         """Return once ``row`` is committed; raise if its batch failed to commit."""
         loop = self._loop
         if loop is None:
@@ -207,7 +188,7 @@ def _driver(conn: Connection, name: str, params: Any, *, many: bool = False) -> 
     return conn.exec_driver_sql(sql, params)
 
 
-def commit_rows(db: Database, rows: list[UsageRow]) -> int:
+def commit_rows(db: Database, rows: list[UsageRecord]) -> int:
     """Insert ``rows`` (skipping request ids already stored) and update monthly spend; one transaction.
     Returns how many rows were new. The insert is one ``executemany`` of a Core ``INSERT ... ON CONFLICT
     DO NOTHING`` (psycopg pipelines it; sqlite3 loops in C), never ORM objects."""
