@@ -41,7 +41,8 @@ class Explanation:
 
 
 def explain(result: PlanResult, *, time_limit_s: float = 20, mip_gap: float = 0.01) -> Explanation:
-    """Inspect a solved plan; re-solves once per policy the scenario uses (to price it)."""
+    """Inspect a solved plan; re-solves once per policy the scenario uses (to price it), all of
+    them together within ``time_limit_s``."""
     return Explanation(
         binding=binding_constraints(result),
         policy_prices=policy_prices(result, time_limit_s=time_limit_s, mip_gap=mip_gap),
@@ -68,16 +69,25 @@ def binding_constraints(result: PlanResult, rel_tol: float = 1e-6) -> tuple[str,
 
 
 def policy_prices(result: PlanResult, *, time_limit_s: float, mip_gap: float) -> tuple[PolicyPrice, ...]:
-    """For each policy: plan cost without it, and what it adds ("N+1 redundancy costs $X, +Y%")."""
+    """For each policy: plan cost without it, and what it adds ("N+1 redundancy costs $X, +Y%").
+    The re-solves share ``time_limit_s``: each gets an equal part of what is left."""
+    import time
+
     from computemoat.planner.flatten import flatten
 
+    deadline = time.perf_counter() + time_limit_s
     base = result.plan.total_cost_usd
     out: list[PolicyPrice] = []
-    for what, relax in relaxations(result.flat.scenario, capacity=False):
+    todo = relaxations(result.flat.scenario, capacity=False)
+    for k, (what, relax) in enumerate(todo):
+        share = (deadline - time.perf_counter()) / (len(todo) - k)
+        if share < 0.2:
+            out.append(PolicyPrice(what, None, None, None))
+            continue
         try:
             relaxed = solve_flat(
                 flatten(relax(result.flat.scenario), result.flat.rtt_ms),
-                time_limit_s=time_limit_s,
+                time_limit_s=share,
                 mip_gap=mip_gap,
                 diagnose=False,
             )

@@ -7,16 +7,20 @@ Stages (each gets only what is left of the caller's time limit):
    (replicas) boxed to [floor, ceil] of its LP value, every job whose LP choice is already integral
    fixed to it. It usually solves in a fraction of a second and lands within ~1-2% of ``L``. When
    ``(incumbent - L) <= mip_gap x incumbent`` the gap is proven and the search stops here.
+   A caller's ``start`` (the greedy plan, when valid) is tried too: its integers fixed, the rest
+   completed by an LP; the cheaper of the two is the incumbent.
 3. **Branch and bound** — the full MIP, started from that incumbent (``setSolution``).
-4. **Tie-break LP** — integers fixed at the answer, nominal assignments re-solved to send traffic
-   to nearer sites (the MILP objective holds costs only; a 1e-6 $/rps·ms term in it made HiGHS's
-   objective propagation slow and the model badly scaled).
+4. **Tie-break LP** — every column fixed at the answer except the nominal assignments, re-solved
+   to send traffic to nearer sites (the MILP objective holds costs only; a 1e-6 $/rps·ms term in
+   it made 7,000-100,000 tiny objective entries: HiGHS warned of bad scaling and its objective
+   propagation had that many more columns to walk).
 
 HiGHS does not check its time limit everywhere: on the 1,000-workload bench its root "central
 rounding" line search (``linesearchRounding`` -> ``ObjectivePropagation::propagate``) ran for
 minutes past a 60 s limit. Large models therefore run in a child process (this file, run as a
-script: it imports only numpy and highspy) that streams each incumbent back; at the deadline the
-child is killed and the best incumbent received is used. Small models run in-process.
+script: it imports only numpy and highspy, ~0.2 s to start) that streams each incumbent back; at
+the deadline the child is killed and the best incumbent received is used. Models under
+``IN_PROCESS_MAX_COLS`` run in-process (the overrun was seen at 100,000+ columns, not below).
 
 Request (a dict of numpy arrays and numbers) -> messages ``("bound", L)``, ``("incumbent", obj,
 bound, col_value)``, ``("result", status, obj, bound, col_value)``.
@@ -39,7 +43,7 @@ import numpy as np
 Send = Callable[[tuple], None]
 
 IN_PROCESS_MAX_COLS = 20_000  # below this, HiGHS's unchecked stretches are milliseconds: no child
-KILL_GRACE_S = 0.25
+CHILD_MARGIN_S = 0.3  # the child's own HiGHS limit ends this much before the kill deadline
 
 
 _BANNER_SHOWN = False
@@ -147,6 +151,21 @@ def solve_request(req: dict[str, Any], send: Send) -> None:
                 best = (float(r.getInfo().objective_function_value), np.asarray(r.getSolution().col_value))
                 send(("incumbent", best[0], bound, best[1]))
                 break
+    start = req.get("start")
+    if start is not None and left() > 0.1:
+        # 2b. a caller's start (the greedy plan): integers fixed, the rest completed by an LP
+        fixed = ~np.isnan(start)
+        lo, hi = lower.copy(), upper.copy()
+        lo[fixed] = hi[fixed] = start[fixed]
+        g = _highs(req)
+        g.setOptionValue("time_limit", left())
+        g.passModel(_lp(req, lo, hi, cost, integer=False))
+        g.run()
+        if g.getModelStatus() == status_ok:
+            obj = float(g.getInfo().objective_function_value)
+            if best is None or obj < best[0]:
+                best = (obj, np.asarray(g.getSolution().col_value))
+                send(("incumbent", best[0], bound, best[1]))
     status = "Time limit reached"
     if best is not None and best[0] - bound <= gap * abs(best[0]):
         status = "Optimal"
@@ -189,7 +208,7 @@ def solve_request(req: dict[str, Any], send: Send) -> None:
         send(("result", status, None, None, None))
         return
     obj, x = best
-    # 4. tie-break LP: integers fixed, nominal traffic to nearer sites
+    # 4. tie-break LP: all but the nominal assignments fixed; nominal traffic to nearer sites
     tie = req.get("tie_cost")
     if tie is not None and np.any(tie) and left() > 0.05:
         fixed = tie == 0  # only the nominal assignments move; everything else stays as solved
@@ -208,8 +227,12 @@ def run(req: dict[str, Any], *, on_message: Send | None = None) -> tuple:
     """Solve ``req`` within ``req['time_limit_s']`` wall seconds (hard): returns the result message."""
     deadline = time.perf_counter() + float(req["time_limit_s"])
     last: list[tuple] = []
+    lower_bound = [-np.inf]
 
     def relay(msg: tuple) -> None:
+        if msg[0] in ("bound", "incumbent") and msg[1 if msg[0] == "bound" else 2] is not None:
+            b = float(msg[1 if msg[0] == "bound" else 2])
+            lower_bound[0] = max(lower_bound[0], b) if np.isfinite(b) else lower_bound[0]
         if msg[0] == "incumbent" and msg[3] is not None:
             last[:] = [msg]
         if on_message is not None and msg[0] != "result":
@@ -224,10 +247,11 @@ def run(req: dict[str, Any], *, on_message: Send | None = None) -> tuple:
 
         solve_request(req, keep)
         return out[-1]
-    return _run_child(req, deadline, relay, last)
+    child_req = {**req, "time_limit_s": max(0.1, float(req["time_limit_s"]) - CHILD_MARGIN_S)}
+    return _run_child(child_req, deadline, relay, last, lower_bound)
 
 
-def _run_child(req: dict[str, Any], deadline: float, relay: Send, last: list[tuple]) -> tuple:
+def _run_child(req: dict[str, Any], deadline: float, relay: Send, last: list[tuple], lower_bound: list[float]) -> tuple:
     read_fd, write_fd = os.pipe()
     child = subprocess.Popen(  # our own script, run by our interpreter
         [sys.executable, os.path.abspath(__file__), str(write_fd)],
@@ -258,7 +282,7 @@ def _run_child(req: dict[str, Any], deadline: float, relay: Send, last: list[tup
     result: tuple | None = None
     while result is None:
         try:
-            msg = box.get(timeout=max(0.0, deadline + KILL_GRACE_S - time.perf_counter()))
+            msg = box.get(timeout=max(0.0, deadline - time.perf_counter()))
         except Empty:
             break
         if msg is None:
@@ -276,8 +300,8 @@ def _run_child(req: dict[str, Any], deadline: float, relay: Send, last: list[tup
         err = child.stderr.read().decode(errors="replace")[-2000:] if child.stderr else ""
         raise RuntimeError(f"HiGHS worker failed (exit {child.returncode}): {err}")
     if last:
-        _, obj, bound, x = last[0]
-        return ("result", "Time limit reached", obj, bound, x)
+        _, obj, _, x = last[0]
+        return ("result", "Time limit reached", obj, lower_bound[0], x)
     return ("result", "Time limit reached", None, None, None)
 
 

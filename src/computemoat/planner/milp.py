@@ -55,6 +55,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from computemoat.planner.flatten import TIERS, FlatProblem
+from computemoat.planner.rows import Rows, expand_ranges
 
 RTT_TIE_BREAK_USD_PER_RPS_MS = 1e-6
 
@@ -79,50 +80,6 @@ class MilpModel:
     col_group: np.ndarray  # job index of each x and s column, -1 for every other column
     w_dem: np.ndarray  # demand row d of each w column (slack only)
     w_fail: np.ndarray  # failure set f of each w column (slack only)
-
-
-class _Rows:
-    """Accumulates constraint families as COO triplets with bounds and names."""
-
-    def __init__(self) -> None:
-        self.r: list[np.ndarray] = []
-        self.c: list[np.ndarray] = []
-        self.v: list[np.ndarray] = []
-        self.lo: list[np.ndarray] = []
-        self.hi: list[np.ndarray] = []
-        self.names: list[str] = []
-        self.groups: dict[str, slice] = {}
-        self.n = 0
-
-    def add(
-        self,
-        group: str,
-        names: list[str],
-        rows: np.ndarray,
-        cols: np.ndarray,
-        vals: np.ndarray,
-        lo: np.ndarray | float,
-        hi: np.ndarray | float,
-    ) -> None:
-        m = len(names)
-        if m == 0:
-            return
-        self.r.append(np.asarray(rows, dtype=np.int64) + self.n)
-        self.c.append(np.asarray(cols, dtype=np.int64))
-        self.v.append(np.asarray(vals, dtype=float))
-        self.lo.append(np.broadcast_to(np.asarray(lo, dtype=float), (m,)))
-        self.hi.append(np.broadcast_to(np.asarray(hi, dtype=float), (m,)))
-        self.names.extend(names)
-        self.groups[group] = slice(self.n, self.n + m)
-        self.n += m
-
-
-def _expand_ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For ranges [lo_i, hi_i): (owner i of each element, element positions), vectorized."""
-    counts = hi - lo
-    owner = np.repeat(np.arange(len(lo)), counts)
-    starts = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
-    return owner, starts + np.arange(counts.sum())
 
 
 def fail_label(flat: FlatProblem, f: int) -> str:
@@ -208,7 +165,7 @@ def build(
     col_group[x_cols] = flat.t_job
     col_group[s_cols] = np.arange(nj)
 
-    rows = _Rows()
+    rows = Rows()
     # [assign_job]
     rows.add(
         "assign_job",
@@ -276,7 +233,7 @@ def build(
     row_key = flat.f_svc[s_fail] * ns + s_site
     lo = np.searchsorted(y_key[order], row_key, side="left")
     hi = np.searchsorted(y_key[order], row_key, side="right")
-    owner, elems = _expand_ranges(lo, hi)
+    owner, elems = expand_ranges(lo, hi)
     yv = order[elems]
     rows.add(
         "serve",
@@ -318,7 +275,7 @@ def build(
         zkey = flat.f_svc[flat.a_fail] * ns + flat.a_site
         lo = np.searchsorted(y_key[order], zkey, side="left")
         hi = np.searchsorted(y_key[order], zkey, side="right")
-        owner, elems = _expand_ranges(lo, hi)
+        owner, elems = expand_ranges(lo, hi)
         need = np.ceil(flat.d_rps[dem] / svc_rps[flat.d_svc[dem]] - 1e-9)
         rows.add(
             "region_cover",

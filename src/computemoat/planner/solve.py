@@ -68,12 +68,20 @@ def plan(
     """Cost-optimal placement of every workload of ``scenario`` (see :mod:`milp` for the model).
 
     ``rtt_ms`` is [user_regions x sites] in scenario order (np.inf = unreachable). Raises
-    ``InfeasibleError`` naming the conflicting constraints when no plan exists."""
+    ``InfeasibleError`` naming the conflicting constraints when no plan exists.
+
+    The greedy baseline, when it is valid, is handed to the solver as a starting point, so the
+    result is never costlier than greedy whenever greedy is feasible."""
+    from computemoat.planner.greedy import greedy_plan
+    from computemoat.planner.validate import validate_plan
+
     t0 = time.perf_counter()
     if progress:
         progress(SolveProgress("flatten", 0.0))
     flat = flatten(scenario, rtt_ms)
-    return solve_flat(flat, time_limit_s=time_limit_s, mip_gap=mip_gap, progress=progress, t0=t0)
+    g = greedy_plan(scenario, rtt_ms)
+    start = None if g.unplaced or validate_plan(scenario, g.plan, rtt_ms) else g.plan
+    return solve_flat(flat, time_limit_s=time_limit_s, mip_gap=mip_gap, progress=progress, t0=t0, start_plan=start)
 
 
 def solve_flat(
@@ -87,6 +95,7 @@ def solve_flat(
     new_placement_penalty_usd: np.ndarray | None = None,
     diagnose: bool = True,
     allow_unplaced: bool = False,
+    start_plan: Plan | None = None,
 ) -> PlanResult:
     """Build, solve (see :mod:`highs_run`) and unflatten, all within ``time_limit_s`` counted from
     ``t0``; on infeasibility explain which policies conflict (``diagnose``, in the time left).
@@ -119,6 +128,7 @@ def solve_flat(
         "mip_gap": float(mip_gap),
         "time_limit_s": max(0.1, time_limit_s - (time.perf_counter() - t0)),
         "log": bool(os.environ.get("CMOAT_HIGHS_LOG")),
+        "start": None if start_plan is None else integer_start(flat, model, start_plan),
     }
     if progress:
         progress(SolveProgress("solve", time.perf_counter() - t0))
@@ -178,6 +188,33 @@ def solve_flat(
         row_value=row_value,
         unplaced=unplaced,
     )
+
+
+def integer_start(flat: FlatProblem, model: MilpModel, p: Plan) -> np.ndarray | None:
+    """A plan's integer columns (NaN elsewhere) as a solver start; None if it does not map onto
+    the model (a placement on a pruned offering or a tier the model has no column for)."""
+    start = np.full(len(model.col_cost), np.nan)
+    start[model.integrality == 1] = 0.0
+    off = {o: i for i, o in enumerate(flat.offering_ids)}
+    cand = {
+        (int(j), int(o), int(t)): c for c, (j, o, t) in enumerate(zip(flat.t_job, flat.t_off, flat.t_tier, strict=True))
+    }
+    job = {j: i for i, j in enumerate(flat.job_ids)}
+    svc = {s: i for i, s in enumerate(flat.service_ids)}
+    rep = {(int(s), int(o)): v for v, (s, o) in enumerate(zip(flat.r_svc, flat.r_off, strict=True))}
+    for tp in p.training:
+        c = cand.get((job.get(tp.job_id, -1), off.get(tp.offering_id, -1), TIERS.index(tp.tier)))
+        if c is None:
+            return None
+        start[model.cols["x"].start + c] = 1.0
+    for ip in p.inference:
+        v = rep.get((svc.get(ip.service_id, -1), off.get(ip.offering_id, -1)))
+        if v is None:
+            return None
+        start[model.cols["y"].start + v] = ip.replicas
+    u = model.cols["u"]
+    start[u] = start[model.cols["y"].start + model.u_of] > 0
+    return start
 
 
 def new_highs():  # type: ignore[no-untyped-def]
