@@ -127,7 +127,8 @@ def main() -> None:
         gap = "n/a" if r.mip_gap is None else f"{r.mip_gap:.2%}"
         viol = ", ".join(f"{k}={v}" for k, v in sorted(kinds.items())) or "none"
         print(
-            f"{n:>9} {r.num_cols:>8,} {r.num_rows:>7,} {milp_s:>7.2f} {gap:>7} {r.plan.status[:9]:>9} "
+            f"{size if size == 'default' else n:>9} {r.num_cols:>8,} {r.num_rows:>7,} {milp_s:>7.2f} {gap:>7} "
+            f"{r.plan.status[:9]:>9} "
             f"{greedy_s:>8.2f} {ratio:>16.4f} {viol:<40}",
             flush=True,
         )

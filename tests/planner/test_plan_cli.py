@@ -60,3 +60,18 @@ def test_user_mistakes_exit_2_with_one_line(plan_json: Path, tmp_path: Path) -> 
     res = runner.invoke(app, ["export", "skypilot", str(bad), "-o", str(tmp_path)])
     assert res.exit_code == 2
     assert "not a computemoat plan" in res.output
+
+
+def test_replan_withdraw_atlas_is_partial_and_says_what_was_left_out(plan_json: Path, tmp_path: Path) -> None:
+    # Only atlas has 16,384 H100 at one site: frontier-pretrain cannot move; the rest is replanned.
+    out = tmp_path / "partial.json"
+    res = runner.invoke(app, ["replan", str(plan_json), "--withdraw", "atlas", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "Not placed after the change" in res.output
+    assert "warning: partial plan: 1 training job(s) not placed" in res.output
+    assert "independent validation: valid" in res.output
+    new = Plan.model_validate_json(out.read_text())
+    assert "frontier-pretrain" in new.unplaced
+    assert any(n.startswith("unplaced: frontier-pretrain: needs 16,384 H100 at one site") for n in new.notes)
+    assert "atlas" not in {x.provider for x in (*new.training, *new.inference)}
+    assert len(new.training) == len(Plan.model_validate_json(plan_json.read_text()).training) - 1
