@@ -24,6 +24,7 @@ Objective
     when the scenario prices energy. Ties between sites are broken after the MILP, by an LP with the
     integers fixed: min eps * sum_{a: f(a)={}} rtt_a z_a (eps = 1e-6 $ per rps*ms; ``tie_cost``).
     P (``unplaced_penalty_usd``) is far above any real cost: 100 x the dearest single candidate.
+    Slack that is forced (no candidate at all, no site for a demand row under f) is fixed at 0 cost.
 
 Constraints (row names in brackets)
     [assign_job]     sum_{c in j} x_c (+ s_j) = 1                               every job placed once
@@ -157,6 +158,15 @@ def build(
     upper[u0:s0] = 1.0
     upper[s_cols] = 1.0
     upper[w_cols] = flat.d_rps[w_dem]
+    if slack:
+        # Forced slack (a job with no candidate, a demand row with no site under its failure set) is
+        # fixed and costs 0: a constant P in the objective would swamp the relative MIP gap.
+        forced_s = ~np.isin(np.arange(nj), flat.t_job)
+        forced_w = ~np.isin(dkeys, flat.a_dem * nf + flat.a_fail)
+        lower[s_cols[forced_s]] = 1.0
+        lower[w_cols[forced_w]] = upper[w_cols[forced_w]]
+        cost[s_cols[forced_s]] = 0.0
+        cost[w_cols[forced_w]] = 0.0
     integrality = np.zeros(ncol, dtype=np.int32)
     integrality[x_cols] = 1
     integrality[y_cols] = 1
