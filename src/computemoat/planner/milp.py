@@ -39,8 +39,15 @@ Constraints (row names in brackets)
                      (with slack, + need/rps x w on the left: w = rps frees the row; a partly served row
                      may then hold one replica more than strictly needed — a restriction, never invalid)
     [min_replicas]   sum_{v in s} y_v >= min_replicas_s
-    [total_spend]    T = sum cost x + sum cost y;   [spend_cap] spend_p - cap_spend T <= 0
-    [total_gpus]     G = sum gpus x + sum gpr y;    [gpu_cap]   gpus_p - cap_gpus G <= 0
+    [counted]        c_s <= sum_{v in s} y_v,  0 <= c_s <= U_s = (1 + k_s) sum_r ceil(rps_{s,r} / rps_per_replica)
+    [total_spend]    T = sum cost x + sum_s cheapest_replica_cost_s c_s;  [spend_cap] spend_p - cap_spend T <= 0
+    [total_gpus]     G = sum gpus x + sum_s gpr_s c_s;                    [gpu_cap]   gpus_p - cap_gpus G <= 0
+                     Why "counted" and not sum y: with T = sum cost y a binding cap is cheapest to meet by
+                     *diluting* - buying idle replicas at other providers to grow the denominator (seen on
+                     the default scenario: ~1,500 idle L4s to keep atlas under 85% of GPUs). Counting at
+                     most U_s replicas per service, at its cheapest replica price, removes that incentive
+                     beyond what N+k could ever use, while T and G stay <= the plan's real totals, so
+                     every provider's real share is still <= its cap (the validator checks real shares).
     [new_placement]  y_v <= M_v u_v                                          (replan only)
 
 Size: columns ~ |C| + |V| + |A|, with |A| = sum_s regions_s x sites_s x (1 + C(P_s, k_s)): the
@@ -94,6 +101,17 @@ def unplaced_penalty(flat: FlatProblem) -> float:
     return 100.0 * max(dearest, 1e4)
 
 
+def counted_replica_bound(flat: FlatProblem) -> np.ndarray:
+    """U_s = (1 + k_s) x sum over regions of ceil(rps / rps_per_replica), at least min_replicas_s: the most
+    replicas a service's N+k coverage can need region by region (per service index)."""
+    sc = flat.scenario
+    bound = np.zeros(len(flat.service_ids))
+    per_replica = np.array([svc.rps_per_replica for svc in sc.inference_services], dtype=float)
+    np.add.at(bound, flat.d_svc, np.ceil(flat.d_rps / per_replica[flat.d_svc] - 1e-9))
+    k = np.array([svc.redundancy_k for svc in sc.inference_services], dtype=float)
+    return np.maximum((1.0 + k) * bound, flat.svc_min_replicas)
+
+
 def build(
     flat: FlatProblem,
     *,
@@ -124,8 +142,12 @@ def build(
     t_col, g_col, u0 = nx + ny + nz, nx + ny + nz + 1, nx + ny + nz + 2
     s0 = u0 + nu
     w0 = s0 + nj
-    ncol = w0 + nw
-    s_cols, w_cols = np.arange(s0, w0), np.arange(w0, ncol)
+    # counted replicas per service (only when a provider cap exists): see [counted]
+    capped = sc.policy.max_provider_share_spend is not None or sc.policy.max_provider_share_gpus is not None
+    c_svc = np.unique(flat.r_svc) if capped else np.zeros(0, dtype=np.int64)
+    c0 = w0 + nw
+    ncol = c0 + len(c_svc)
+    s_cols, w_cols, c_cols = np.arange(s0, w0), np.arange(w0, c0), np.arange(c0, ncol)
     x_cols, y_cols, z_cols = np.arange(x0, y0), np.arange(y0, z0), np.arange(z0, t_col)
 
     ones_x, ones_y = np.ones(nx), np.ones(ny)
@@ -158,6 +180,7 @@ def build(
     upper[u0:s0] = 1.0
     upper[s_cols] = 1.0
     upper[w_cols] = flat.d_rps[w_dem]
+    upper[c_cols] = counted_replica_bound(flat)[c_svc]
     if slack:
         # Forced slack (a job with no candidate, a demand row with no site under its failure set) is
         # fixed and costs 0: a constant P in the objective would swamp the relative MIP gap.
@@ -310,23 +333,40 @@ def build(
         flat.svc_min_replicas[need],
         np.inf,
     )
-    # [total_spend] / [total_gpus] and the provider caps
+    # [counted] c_s <= sum_{v in s} y_v  (and c_s <= U_s by its bound)
+    cpos = np.full(len(flat.service_ids), -1)
+    cpos[c_svc] = np.arange(len(c_svc))
+    y_counted = cpos[flat.r_svc] >= 0
+    rows.add(
+        "counted",
+        [f"counted[{flat.service_ids[s]}]" for s in c_svc],
+        np.concatenate([np.arange(len(c_svc)), cpos[flat.r_svc][y_counted]]),
+        np.concatenate([c_cols, y_cols[y_counted]]),
+        np.concatenate([np.ones(len(c_svc)), -ones_y[y_counted]]),
+        -np.inf,
+        0.0,
+    )
+    # [total_spend] / [total_gpus] (counted, see the docstring) and the provider caps
     xy_cols = np.concatenate([x_cols, y_cols])
     xy_cost = np.concatenate([flat.t_cost_usd, flat.r_cost_usd_per_replica])
     xy_gpus = np.concatenate([flat.t_gpus, y_gpus])
     xy_prov = np.concatenate([flat.off_provider[flat.t_off], flat.off_provider[flat.r_off]])
-    for name, total_col, coef, cap in (
-        ("spend", t_col, xy_cost, sc.policy.max_provider_share_spend),
-        ("gpus", g_col, xy_gpus, sc.policy.max_provider_share_gpus),
+    cheapest = np.full(len(flat.service_ids), np.inf)
+    np.minimum.at(cheapest, flat.r_svc, flat.r_cost_usd_per_replica)
+    gpr = np.zeros(len(flat.service_ids))
+    gpr[flat.r_svc] = y_gpus
+    for name, total_col, coef, counted_coef, cap in (
+        ("spend", t_col, xy_cost, cheapest[c_svc], sc.policy.max_provider_share_spend),
+        ("gpus", g_col, xy_gpus, gpr[c_svc], sc.policy.max_provider_share_gpus),
     ):
         if cap is None:
             continue
         rows.add(
             f"total_{name}",
             [f"total_{name}"],
-            np.zeros(len(xy_cols) + 1, dtype=np.int64),
-            np.append(xy_cols, total_col),
-            np.append(coef, -1.0),
+            np.zeros(nx + len(c_svc) + 1, dtype=np.int64),
+            np.concatenate([x_cols, c_cols, [total_col]]),
+            np.concatenate([coef[:nx], counted_coef, [-1.0]]),
             0.0,
             0.0,
         )
@@ -376,6 +416,7 @@ def build(
             f"unserved[{flat.service_ids[flat.d_svc[d]]}|{flat.region_names[flat.d_region[d]]}|{fail_label(flat, f)}]"
             for d, f in zip(w_dem, w_fail, strict=True)
         ]
+        + [f"counted_replicas[{flat.service_ids[s]}]" for s in c_svc]
     )
     return MilpModel(
         col_cost=cost,
@@ -395,7 +436,8 @@ def build(
             "G": slice(g_col, g_col + 1),
             "u": slice(u0, s0),
             "s": slice(s0, w0),
-            "w": slice(w0, ncol),
+            "w": slice(w0, c0),
+            "c": slice(c0, ncol),
         },
         rows=rows.groups,
         u_of=u_of,
