@@ -13,8 +13,9 @@ import pytest
 import uvicorn
 
 from computemoat.catalog import load_scenario
+from computemoat.planner.plan_file import read_plan
 from computemoat.web import create_dashboard_app
-from computemoat.web.data import build_dashboard_data, load_plan_file
+from computemoat.web.data import build_dashboard_data
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "minimal.yaml"
 
@@ -81,7 +82,7 @@ def test_plan_file_round_trip_and_bad_file(tmp_path: Path, served: tuple[str, ob
     _, data = served
     path = tmp_path / "plan.json"
     path.write_text(data.plan.model_dump_json())  # type: ignore[attr-defined]
-    assert load_plan_file(path) == data.plan  # type: ignore[attr-defined]
+    assert read_plan(path) == data.plan  # type: ignore[attr-defined]
     path.write_text('{"scenario": "x"}')
     with pytest.raises(UserError, match="not a computemoat plan"):
-        load_plan_file(path)
+        read_plan(path)

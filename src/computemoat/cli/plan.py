@@ -32,24 +32,6 @@ def _rtt(scenario: Scenario) -> np.ndarray:
         return rtt_matrix(scenario).rtt_ms
 
 
-def _read_plan(path: Path, scenario: Scenario) -> Plan:
-    from pydantic import ValidationError
-
-    from computemoat.model import Plan
-
-    try:
-        p = Plan.model_validate_json(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise UserError(f"{path}: cannot read plan ({e.strerror})") from None
-    except ValidationError as e:
-        raise UserError(
-            f"{path}: not a computemoat plan ({e.error_count()} errors; write one with plan --out)"
-        ) from None
-    if p.scenario != scenario.name:
-        raise UserError(f"{path}: plan is for scenario {p.scenario!r}, not {scenario.name!r} (pass it with --scenario)")
-    return p
-
-
 def _usd(v: float) -> str:
     return f"${v:,.0f}"
 
@@ -221,9 +203,10 @@ def replan(
     with user_errors():
         from computemoat.planner import Change
         from computemoat.planner import replan as run_replan
+        from computemoat.planner.plan_file import read_plan
 
         sc = load_scenario_arg(scenario)
-        old = _read_plan(plan_file, sc)
+        old = read_plan(plan_file, sc)
         change = Change(
             withdraw_providers=tuple(withdraw or ()),
             capacity_factor=_factors(capacity or [], "capacity"),
@@ -276,9 +259,10 @@ def export_skypilot(
     """One SkyPilot task YAML per training placement (`sky launch DIR/JOB.sky.yaml`)."""
     with user_errors():
         from computemoat.export import write_skypilot_tasks
+        from computemoat.planner.plan_file import read_plan
 
         sc = load_scenario_arg(scenario)
-        for path in write_skypilot_tasks(sc, _read_plan(plan_file, sc), out_dir):
+        for path in write_skypilot_tasks(sc, read_plan(plan_file, sc), out_dir):
             console.print(f"wrote {path}")
 
 
@@ -294,9 +278,10 @@ def export_gateway(
     """Gateway backends for the inference placements (edit the URLs, then `computemoat serve`)."""
     with user_errors():
         from computemoat.export import gateway_yaml
+        from computemoat.planner.plan_file import read_plan
 
         sc = load_scenario_arg(scenario)
-        out.write_text(gateway_yaml(sc, _read_plan(plan_file, sc), url_template=url_template), encoding="utf-8")
+        out.write_text(gateway_yaml(sc, read_plan(plan_file, sc), url_template=url_template), encoding="utf-8")
         console.print(f"wrote {out}")
 
 

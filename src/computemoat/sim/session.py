@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import ValidationError
 
-from computemoat.model import Plan, Scenario, UserError
+from computemoat.model import Plan, Scenario
+from computemoat.planner.plan_file import read_plan
 from computemoat.sim.faults import FaultModel, OutagePolicy, load_faults
 from computemoat.sim.result import SimResult
 
@@ -24,20 +24,6 @@ class Prepared:
     rtt_ms: NDArray[np.float64]
     faults: FaultModel
     planned_now: bool
-
-
-def read_plan(path: Path, scenario: Scenario) -> Plan:
-    try:
-        plan = Plan.model_validate_json(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise UserError(f"{path}: cannot read plan ({e.strerror})") from None
-    except ValidationError as e:
-        raise UserError(
-            f"{path}: not a computemoat plan ({e.error_count()} errors; write one with plan --out)"
-        ) from None
-    if plan.scenario != scenario.name:
-        raise UserError(f"{path}: plan is for scenario {plan.scenario!r}, not {scenario.name!r} (pass --scenario)")
-    return plan
 
 
 def prepare(

@@ -4,22 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from computemoat.latency import rtt_matrix
-from computemoat.model import Plan, Scenario, UserError
+from computemoat.model import Plan, Scenario
+from computemoat.planner.plan_file import read_plan
 from computemoat.web.app import DashboardData
-
-
-def load_plan_file(path: Path) -> Plan:
-    try:
-        return Plan.model_validate_json(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such plan file (write one with `computemoat plan --out {path}`)") from None
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(map(str, first["loc"])) or "(top level)"
-        raise UserError(f"{path}: not a computemoat plan: {where}: {first['msg']}") from None
 
 
 def build_dashboard_data(
@@ -27,7 +15,7 @@ def build_dashboard_data(
 ) -> DashboardData:
     rtt = rtt_matrix(scenario)
     if plan_path is not None:
-        plan: Plan | None = load_plan_file(plan_path)
+        plan: Plan | None = read_plan(plan_path, scenario)
     elif solve:
         from computemoat.planner import plan as solve_plan
 
