@@ -153,7 +153,13 @@ def sweep(
     seed: Annotated[int, typer.Option("--seed", help="first seed; run i uses seed + i")] = 1,
     faults: FaultsOpt = None,
     frontier: Annotated[bool, typer.Option("--frontier", help="grid k = 0,1,2 x caps (replans each)")] = False,
-    caps: Annotated[str, typer.Option("--caps", help="concentration caps for --frontier, 1 = none")] = "1,0.5,0.35",
+    caps: Annotated[
+        str,
+        typer.Option(
+            "--caps",
+            help="spend-share caps for --frontier, 1 = none (default scenario: one job is ~90% of spend)",
+        ),
+    ] = "1,0.9,0.85",
     slo_scale: Annotated[float, typer.Option("--slo-scale", min=1.0, help="relax SLOs for --frontier")] = 1.0,
     replan: Annotated[bool, typer.Option("--replan/--no-replan", help="re-plan on outages/withdrawals")] = False,
     address: Annotated[str | None, typer.Option("--address", help="join this Ray cluster (default: local)")] = None,
