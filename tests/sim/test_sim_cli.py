@@ -42,3 +42,25 @@ def test_simulate_bad_input_is_one_line(tmp_path: Path) -> None:
     assert f"{faults}:2: providers.amazon.outages_per_year:" in res.output
     res = CliRunner().invoke(app, ["simulate", "--outage-policy", "panic"])
     assert res.exit_code == 2 and "--outage-policy: unknown policy 'panic'" in res.output
+
+
+def test_sweep_command_frontier_on_ray(tmp_path: Path) -> None:
+    """`computemoat sweep --frontier` on a local Ray: one row per (k, cap, seed), both k planned."""
+    scenario = Path(__file__).parents[2] / "examples" / "minimal.yaml"
+    out = tmp_path / "sweep"
+    res = CliRunner().invoke(
+        app,
+        ["sweep", "--scenario", str(scenario), "--frontier", "--caps", "1", "--runs", "3", "--months", "0.5",
+         "--num-cpus", "2", "--out", str(out)],
+    )
+    assert res.exit_code == 0, res.output
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert sorted(runs.groupby("k").size().items()) == [(0, 3), (1, 3)]  # k=2 needs a third provider
+    assert "k=2" in res.output  # ... and the skip is said, not hidden
+    by_k = runs.groupby("k")["plan_cost_usd"].first()
+    assert by_k[1] > by_k[0]  # redundancy is not free
+    assert (out / "report.html").stat().st_size > 10_000
+    summary = pd.DataFrame(json.loads((out / "summary.json").read_text()))
+    avail = summary[summary["metric"] == "availability_min"].set_index("k")
+    assert (avail["normal_low"] <= avail["mean"]).all() and (avail["mean"] <= avail["normal_high"]).all()
+    assert set(avail["runs"]) == {3}
