@@ -76,15 +76,34 @@ def test_matrix_of_a_scenario_keeps_order_and_picks_the_better_path() -> None:
     assert len(m.to_frame()) == 6
 
 
-def test_site_without_ground_station_goes_via_nearest_station_then_fiber() -> None:
+def test_site_without_ground_station_goes_via_best_station_then_fiber() -> None:
     s = _scenario()
     m = rtt_matrix(s)
-    # Frankfurt hosts no station; Madrid (1,450 km) is nearer than Ashburn
-    to_madrid = rtt_between([Endpoint(r.name, r.lat_deg, r.lon_deg) for r in s.user_regions],
-                            [Endpoint("madrid", 40.42, -3.70)], s.network)
-    backhaul = fiber_rtt_ms(40.42, -3.70, 50.11, 8.68, s.network)
-    np.testing.assert_allclose(m.leo_rtt_min_ms[:, 1], to_madrid.leo_rtt_min_ms[:, 0] + backhaul)
-    np.testing.assert_allclose(m.leo_rtt_p95_ms[:, 1], to_madrid.leo_rtt_p95_ms[:, 0] + backhaul)
+    users = [Endpoint(r.name, r.lat_deg, r.lon_deg) for r in s.user_regions]
+    stations = [Endpoint("ashburn", 39.04, -77.49), Endpoint("madrid", 40.42, -3.70)]
+    to_station = rtt_between(users, stations, s.network)
+    backhaul = fiber_rtt_ms(np.array([39.04, 40.42]), np.array([-77.49, -3.70]), 50.11, 8.68, s.network)
+    # Frankfurt hosts no station: per user, the station with the lowest LEO p95 + fiber on to Frankfurt
+    via_each = to_station.leo_rtt_p95_ms + backhaul[None, :]
+    best = via_each.argmin(axis=1)
+    np.testing.assert_allclose(m.leo_rtt_p95_ms[:, 1], via_each.min(axis=1))
+    np.testing.assert_allclose(m.leo_rtt_min_ms[:, 1], to_station.leo_rtt_min_ms[[0, 1], best] + backhaul[best])
+    assert list(best) == [1, 1]  # London and Chicago both enter at Madrid (1,450 km of fiber, not 6,500)
+
+
+def test_best_station_is_per_user_not_the_one_nearest_the_site() -> None:
+    """Reykjavik (no station) is nearest Madrid, but Chicago does better via Ashburn + fiber."""
+    base = _scenario()
+    reykjavik = Site(id="x:reykjavik", provider="x", region="reykjavik", lat_deg=64.15, lon_deg=-21.94)
+    s = base.model_copy(update={"sites": (*base.sites, reykjavik)})
+    m = rtt_matrix(s)
+    users = [Endpoint(r.name, r.lat_deg, r.lon_deg) for r in s.user_regions]
+    to_station = rtt_between(users, [Endpoint("ashburn", 39.04, -77.49), Endpoint("madrid", 40.42, -3.70)],
+                             s.network)
+    backhaul = fiber_rtt_ms(np.array([39.04, 40.42]), np.array([-77.49, -3.70]), 64.15, -21.94, s.network)
+    via_each = to_station.leo_rtt_p95_ms + backhaul[None, :]
+    assert list(via_each.argmin(axis=1)) == [1, 0]  # London via Madrid, Chicago via Ashburn
+    np.testing.assert_allclose(m.leo_rtt_p95_ms[:, 3], via_each.min(axis=1))
 
     none = rtt_matrix(_scenario(SHORT_WINDOW.model_copy(update={"leo_site_fallback": "none"})))
     assert np.isinf(none.leo_rtt_min_ms[:, 1]).all()

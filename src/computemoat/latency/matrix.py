@@ -2,8 +2,8 @@
 
 Which path "wins" is decided on the LEO *p95* against fiber: the planner turns RTTs into hard latency
 SLOs, and a LEO path that meets the SLO only at its best moment would break it most of the time.
-A site that cannot host a ground station is reached over LEO to the ground station nearest to it
-(great circle) and then over fiber, or not at all (``network.leo_site_fallback``).
+A site that cannot host a ground station is reached over LEO to the ground station that gives the
+lowest p95 (LEO to the station + fiber on to the site), or not at all (``network.leo_site_fallback``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from computemoat.latency.constellation import Constellation, FloatArray
-from computemoat.latency.geo import fiber_rtt_ms, great_circle_km
+from computemoat.latency.geo import fiber_rtt_ms
 from computemoat.latency.leo import LeoStats, Progress, leo_rtt_stats
 from computemoat.model.errors import UserError
 from computemoat.model.network import NetworkSettings
@@ -137,21 +137,30 @@ def _leo_to_sites(
         (s_lat[stations], s_lon[stations]), _lat_lon(users), network,
         constellation=constellation, progress=progress,
     )  # users x stations
-    # each site's LEO entry point: itself when it hosts a station, else the nearest station
-    gc_km = great_circle_km(s_lat[:, None], s_lon[:, None], s_lat[stations][None, :], s_lon[stations][None, :])
-    via = np.argmin(gc_km, axis=1)
+    # Each site's LEO entry point: itself when it hosts a station; else, per user, the station that
+    # minimises LEO p95 to the station + fiber from the station to the site (fallback "fiber").
     if network.leo_site_fallback == "fiber":
-        fallback_ms = fiber_rtt_ms(s_lat[stations][via], s_lon[stations][via], s_lat, s_lon, network)
+        backhaul_ms = fiber_rtt_ms(
+            s_lat[stations][:, None], s_lon[stations][:, None], s_lat[None, :], s_lon[None, :], network
+        )  # stations x sites
     else:
-        fallback_ms = np.full(len(sites), np.inf)
-    backhaul_ms = np.where(has_station, 0.0, fallback_ms)
-    unreachable = ~np.isfinite(backhaul_ms)[None, :]
+        backhaul_ms = np.full((len(stations), len(sites)), np.inf)
+    backhaul_ms[:, has_station] = np.inf
+    backhaul_ms[np.searchsorted(stations, np.flatnonzero(has_station)), np.flatnonzero(has_station)] = 0.0
+    via = np.argmin(to_station.p95_ms[:, :, None] + backhaul_ms[None, :, :], axis=1)  # users x sites
+    hop_ms = backhaul_ms[via, np.arange(len(sites))[None, :]]
+    rows = np.arange(len(users))[:, None]
+    reachable = np.isfinite(hop_ms)
+
+    def pick(stat: FloatArray) -> FloatArray:
+        return np.where(reachable, stat[rows, via] + hop_ms, np.inf)
+
     return LeoStats(
-        to_station.min_ms[:, via] + backhaul_ms,
-        to_station.median_ms[:, via] + backhaul_ms,
-        to_station.p95_ms[:, via] + backhaul_ms,
-        to_station.max_ms[:, via] + backhaul_ms,
-        np.where(unreachable, 1.0, to_station.outage_fraction[:, via]),
+        pick(to_station.min_ms),
+        pick(to_station.median_ms),
+        pick(to_station.p95_ms),
+        pick(to_station.max_ms),
+        np.where(reachable, to_station.outage_fraction[rows, via], 1.0),
     )
 
 
