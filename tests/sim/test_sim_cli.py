@@ -14,7 +14,8 @@ from computemoat.cli import app
 
 def test_simulate_default_scenario_with_withdrawal(tmp_path: Path) -> None:
     faults = tmp_path / "faults.yaml"
-    faults.write_text("withdrawals:\n  - provider: lambda\n    at_hours: 200\n", encoding="utf-8")
+    # nebius hosts midsize-pretrain (336 h) in the default plan: at 100 h it must move elsewhere
+    faults.write_text("withdrawals:\n  - provider: nebius\n    at_hours: 100\n", encoding="utf-8")
     out = tmp_path / "run"
     res = CliRunner().invoke(
         app, ["simulate", "--months", "3", "--seed", "4", "--faults", str(faults), "--out", str(out)]
@@ -25,12 +26,12 @@ def test_simulate_default_scenario_with_withdrawal(tmp_path: Path) -> None:
     jobs = pd.read_parquet(out / "jobs.parquet")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["replans"] >= 1
-    withdrawn = moves[moves["reason"] == "lambda withdrawn"]
+    withdrawn = moves[moves["reason"] == "nebius withdrawn"]
     left = set(withdrawn.loc[withdrawn["to_offering"].isna(), "from_offering"])
     arrived = withdrawn["to_offering"].dropna().astype(str)
-    assert left and all(o.startswith("lambda:") for o in left)  # every lambda placement left ...
-    assert len(arrived) > 0 and not arrived.str.startswith("lambda:").any()  # ... for another provider
-    assert not jobs["final_offering"].str.startswith("lambda:").any() and not jobs["stalled"].any()
+    assert left and all(o.startswith("nebius:") for o in left)  # every nebius placement left ...
+    assert len(arrived) > 0 and not arrived.str.startswith("nebius:").any()  # ... for another provider
+    assert not jobs["final_offering"].str.startswith("nebius:").any() and not jobs["stalled"].any()
     assert (jobs["goodput"] > 0).all()
 
 
