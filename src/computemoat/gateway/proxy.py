@@ -13,8 +13,10 @@ import random
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from computemoat.gateway.config import GatewayConfig
 from computemoat.gateway.errors import error_response, sse_error_event
@@ -30,6 +32,30 @@ from computemoat.gateway.usage import StreamMeter, usage_from_json
 # backend said it is overloaded/broken. 4xx other than 429 is the client's problem: passed through.
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _UPSTREAM_FAILURES = (UpstreamError, TimeoutError, OSError)
+
+
+class ProxiedResponse:
+    """A backend's complete non-streamed answer, sent as two raw ASGI messages with headers built
+    once (a Starlette ``Response`` would build a header list and a dict per request). The headers
+    are those ``Response(content, status_code=, media_type=, headers=)`` would send."""
+
+    __slots__ = ("body", "raw_headers", "status_code")
+
+    def __init__(self, body: bytes, status_code: int, content_type: str, request_id: str, backend: str) -> None:
+        if content_type.startswith("text/") and "charset=" not in content_type.lower():
+            content_type += "; charset=utf-8"
+        self.body = body
+        self.status_code = status_code
+        self.raw_headers = [
+            (b"x-request-id", request_id.encode()),
+            (b"x-computemoat-backend", backend.encode("latin-1")),
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", content_type.encode("latin-1")),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.body})
 
 
 class AttemptFailed(Exception):
@@ -64,6 +90,23 @@ class Gateway:
         )
         for s in self.states:
             metrics.outstanding.labels(s.cfg.name).set_function(lambda s=s: s.outstanding)
+        # label children looked up once, on first use (``.labels()`` validates and locks every call)
+        self._ttfb: dict[str, Any] = {}
+        self._latency: dict[str, Any] = {}
+        self._requests: dict[tuple[str, int], Any] = {}
+
+    def _observe_ttfb(self, s: BackendState, ttfb_ms: float) -> None:
+        s.observe_success(ttfb_ms)
+        child = self._ttfb.get(s.cfg.name)
+        if child is None:
+            child = self._ttfb[s.cfg.name] = self.metrics.ttfb.labels(s.cfg.name)
+        child.observe(ttfb_ms / 1000.0)
+
+    def _count(self, model: str, status: int) -> None:
+        child = self._requests.get((model, status))
+        if child is None:
+            child = self._requests[model, status] = self.metrics.requests.labels(model, str(status))
+        child.inc()
 
     async def aclose(self) -> None:
         await self.pool.aclose()
@@ -112,7 +155,7 @@ class Gateway:
 
     async def forward(
         self, endpoint: str, req: ParsedRequest, ctx: TenantContext, rtt_ms: list[float] | None
-    ) -> Response:
+    ) -> Response | ProxiedResponse:
         t0 = time.perf_counter()
         now_s = time.monotonic()
         order = rank(self.cfg.policy_for(req.model), self.candidates(req.model, rtt_ms, now_s), self.rng)
@@ -144,7 +187,7 @@ class Gateway:
             budget.active -= 1
         if not reasons:
             return self._unavailable(req.model, time.monotonic())
-        self.metrics.requests.labels(req.model, "502").inc()
+        self._count(req.model, 502)
         return error_response(
             502, f"every attempt failed ({'; '.join(reasons)})", code="upstream_failed", retry_after_s=1.0
         )
@@ -159,7 +202,7 @@ class Gateway:
         request_id: str,
         t0: float,
         deadline_s: float,
-    ) -> Response:
+    ) -> Response | ProxiedResponse:
         s.start()
         resp: UpstreamResponse | None = None
         handed_over = False
@@ -175,9 +218,7 @@ class Gateway:
                     raise AttemptFailed(f"{s.cfg.name}: HTTP {resp.status_code}")
                 if req.stream and resp.status_code == 200:
                     first = await resp.next_chunk()
-                    ttfb_ms = (time.perf_counter() - t_send) * 1000.0
-                    s.observe_success(ttfb_ms)
-                    self.metrics.ttfb.labels(s.cfg.name).observe(ttfb_ms / 1000.0)
+                    self._observe_ttfb(s, (time.perf_counter() - t_send) * 1000.0)
                     handed_over = True
                     relay = self._relay(req, ctx, s, resp, first, request_id, t0, deadline_s)
                     return StreamingResponse(
@@ -196,18 +237,15 @@ class Gateway:
                 s.finish()
                 if resp is not None:
                     await resp.aclose()
-        ttfb_ms = (time.perf_counter() - t_send) * 1000.0
-        s.observe_success(ttfb_ms)
-        self.metrics.ttfb.labels(s.cfg.name).observe(ttfb_ms / 1000.0)
+        self._observe_ttfb(s, (time.perf_counter() - t_send) * 1000.0)
         prompt, completion = usage_from_json(content) or (req.est_prompt_tokens, 0)
         status = resp.status_code
         try:
             await self._record(req, ctx, s, prompt, completion, status, False, request_id, t0)
         except Exception as e:  # no durable record, no answer: the client may retry
             return self._metering_failed(req, e)
-        return Response(
-            content, status_code=status, media_type=resp.header(b"content-type", "application/json"),
-            headers={"x-request-id": request_id, "x-computemoat-backend": s.cfg.name},
+        return ProxiedResponse(
+            content, status, resp.header("content-type", "application/json"), request_id, s.cfg.name
         )
 
     async def _relay(
@@ -262,8 +300,11 @@ class Gateway:
         status: int, streamed: bool, request_id: str, t0: float,
     ) -> None:
         latency_s = time.perf_counter() - t0
-        self.metrics.requests.labels(req.model, str(status)).inc()
-        self.metrics.latency.labels(req.model).observe(latency_s)
+        self._count(req.model, status)
+        child = self._latency.get(req.model)
+        if child is None:
+            child = self._latency[req.model] = self.metrics.latency.labels(req.model)
+        child.observe(latency_s)
         await self.sink.record(
             UsageRecord(
                 tenant_id=ctx.tenant_id, key_id=ctx.key_id, model=req.model, provider=s.cfg.provider,
@@ -274,7 +315,7 @@ class Gateway:
         )
 
     def _metering_failed(self, req: ParsedRequest, e: Exception) -> Response:
-        self.metrics.requests.labels(req.model, "503").inc()
+        self._count(req.model, 503)
         return error_response(
             503, f"usage could not be recorded ({type(e).__name__}); the request was not billed, retry",
             code="metering_unavailable", retry_after_s=1.0,

@@ -3,11 +3,12 @@ user location. Only what routing needs is parsed; the body is forwarded byte for
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.types import Receive
 
 from computemoat.gateway.errors import RequestError
 
@@ -29,19 +30,32 @@ class ParsedRequest:
     max_tokens: int
 
 
-async def read_body(request: Request, limit_bytes: int) -> bytes:
-    """The whole body, refusing with 413 as soon as it passes ``limit_bytes`` (declared or actual)."""
-    declared = request.headers.get("content-length")
+async def read_body(receive: Receive, declared: str | None, limit_bytes: int) -> bytes | None:
+    """The whole body from the ASGI ``receive`` channel, refusing with 413 as soon as it passes
+    ``limit_bytes`` (``declared``: the Content-Length header, or actual). None if the client left."""
     if declared is not None and declared.isdigit() and int(declared) > limit_bytes:
         raise RequestError(413, f"request body is {declared} bytes; the limit is {limit_bytes}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
+    message = await receive()
+    if message["type"] != "http.request":
+        return None
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):  # the usual case: the whole body in one message
+        if len(body) > limit_bytes:
+            raise RequestError(413, f"request body exceeds the limit of {limit_bytes} bytes")
+        return body
+    chunks = [body]
+    size = len(body)
+    while True:
         if size > limit_bytes:
             raise RequestError(413, f"request body exceeds the limit of {limit_bytes} bytes")
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
         chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def parse_body(body: bytes, endpoint: str) -> ParsedRequest:
@@ -82,8 +96,23 @@ def parse_body(body: bytes, endpoint: str) -> ParsedRequest:
     )
 
 
-def bearer_key(request: Request) -> str | None:
-    auth = request.headers.get("authorization")
+# The request headers the gateway reads (ASGI gives them lower-cased, as bytes).
+AUTHORIZATION, CONTENT_LENGTH = b"authorization", b"content-length"
+USER_REGION, USER_LAT, USER_LON = b"x-user-region", b"x-user-lat", b"x-user-lon"
+WANTED_HEADERS = frozenset({AUTHORIZATION, CONTENT_LENGTH, USER_REGION, USER_LAT, USER_LON})
+
+
+def wanted_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[bytes, str]:
+    """The first value of each header in ``WANTED_HEADERS``, decoded as Starlette does (latin-1)."""
+    out: dict[bytes, str] = {}
+    for name, value in raw:
+        if name in WANTED_HEADERS and name not in out:
+            out[name] = value.decode("latin-1")
+    return out
+
+
+def bearer_key(auth: str | None) -> str | None:
+    """The key of an ``Authorization: Bearer KEY`` header value."""
     if not auth:
         return None
     scheme, _, key = auth.partition(" ")
@@ -92,11 +121,10 @@ def bearer_key(request: Request) -> str | None:
     return key.strip() or None
 
 
-def user_location(request: Request) -> tuple[str | None, tuple[float, float] | None]:
-    """(X-User-Region name, or None; X-User-Lat/X-User-Lon pair, or None)."""
-    headers = request.headers
-    region = headers.get("x-user-region")
-    lat_s, lon_s = headers.get("x-user-lat"), headers.get("x-user-lon")
+def user_location(headers: dict[bytes, str]) -> tuple[str | None, tuple[float, float] | None]:
+    """(X-User-Region name, or None; X-User-Lat/X-User-Lon pair, or None) from ``wanted_headers``."""
+    region = headers.get(USER_REGION)
+    lat_s, lon_s = headers.get(USER_LAT), headers.get(USER_LON)
     if lat_s is None and lon_s is None:
         return region, None
     try:
