@@ -7,7 +7,11 @@ what it measures. Same mock backend, same request body, same concurrency for eve
 measured in interleaved rounds (order rotated each round) and each cell is the median round. Prints
 requests/s and p50/p99 per target, the ratios, and the gateway's RSS over 100k requests.
 
-    .venv/bin/python bench/gateway_bench.py [--seconds 5] [--rounds 3] [--skip-litellm]
+    .venv/bin/python bench/gateway_bench.py [--seconds 5] [--rounds 3] [--skip-litellm] [--baseline-rev REV]
+
+``--baseline-rev REV`` adds a target ``gw (REV)``: the same ``serve`` with ``src/computemoat/gateway``
+of git revision REV (the rest of src/ as it is now), measured in the same rounds: a before/after from
+one run.
 
 LiteLLM runs only if /tmp/litellm-venv has it (``python -m venv /tmp/litellm-venv &&
 /tmp/litellm-venv/bin/pip install 'litellm[proxy]'``); it is never a project dependency.
@@ -90,6 +94,20 @@ def wrk(url: str, lua: Path, concurrency: int, seconds: float) -> dict[str, floa
             "sock_err": errors.group(1) if errors else ""}
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(url: str, lua: Path, concurrency: int, seconds: float, pid: int) -> dict[str, float]:
+    """``wrk`` plus the server's CPU time per request (µs) over the run."""
+    before = cpu_s(pid)
+    r = wrk(url, lua, concurrency, seconds)
+    r["cpu_us"] = (cpu_s(pid) - before) / max(r["requests"], 1) * 1e6
+    return r
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -115,6 +133,17 @@ def litellm_config(mock_port: int, path: Path) -> None:
     )
 
 
+def baseline_src(rev: str, dest: Path) -> Path:
+    """Today's src/ with the gateway package of ``rev``."""
+    root = BENCH_DIR.parent
+    shutil.copytree(root / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.rmtree(dest / "src" / "computemoat" / "gateway")
+    archive = subprocess.run(["git", "archive", rev, "src/computemoat/gateway"], cwd=root,
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest / "src"
+
+
 def median_round(rounds: list[dict[str, float]]) -> dict[str, float]:
     """The round with the median req/s (its latencies stay consistent with its throughput)."""
     ordered = sorted(rounds, key=lambda r: r["rps"])
@@ -130,6 +159,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     ap.add_argument("--memory-requests", type=int, default=100_000)
     ap.add_argument("--skip-litellm", action="store_true")
+    ap.add_argument("--skip-handwritten", action="store_true", help="no gw-handwritten target")
+    ap.add_argument("--baseline-rev", default=None, help="also run the gateway package of this git revision")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install -y wrk")
@@ -142,6 +173,7 @@ def main() -> None:
         procs.append(pinned([*CLI, "mock-backend", "--port", str(mock_port)], SERVER_CPU))
         wait_ready(mock_port, "/v1/models")
         targets = {"direct": mock_port}
+        pids = {"direct": procs[-1].pid}  # taskset execs the server: same pid
         gateway_config(mock_port, tmp / "gw.yaml")
 
         gw_port = free_port()
@@ -149,11 +181,22 @@ def main() -> None:
         procs.append(gw)
         wait_ready(gw_port, "/readyz")
         targets[AIOHTTP] = gw_port
+        pids[AIOHTTP] = gw.pid
 
-        base_port = free_port()
-        procs.append(pinned([*BASELINE_GATEWAY, str(tmp / "gw.yaml"), str(base_port)], SERVER_CPU))
-        wait_ready(base_port, "/readyz")
-        targets[HANDWRITTEN] = base_port
+        if args.baseline_rev:
+            rev_port = free_port()
+            env = {**os.environ, "PYTHONPATH": str(baseline_src(args.baseline_rev, tmp / "baseline"))}
+            procs.append(pinned([*CLI, "serve", str(tmp / "gw.yaml"), "--port", str(rev_port)], SERVER_CPU, env=env))
+            wait_ready(rev_port, "/readyz")
+            targets[f"gw ({args.baseline_rev})"] = rev_port
+            pids[f"gw ({args.baseline_rev})"] = procs[-1].pid
+
+        if not args.skip_handwritten:
+            base_port = free_port()
+            procs.append(pinned([*BASELINE_GATEWAY, str(tmp / "gw.yaml"), str(base_port)], SERVER_CPU))
+            wait_ready(base_port, "/readyz")
+            targets[HANDWRITTEN] = base_port
+            pids[HANDWRITTEN] = procs[-1].pid
 
         if args.skip_litellm or not LITELLM.exists():
             print(f"litellm: skipped ({'--skip-litellm' if args.skip_litellm else f'{LITELLM} not installed'})")
@@ -166,6 +209,7 @@ def main() -> None:
                                  "--num_workers", "1"], SERVER_CPU, env=env))
             wait_ready(ll_port, "/health/liveliness", timeout_s=180)
             targets["litellm"] = ll_port
+            pids["litellm"] = procs[-1].pid
 
         urls = {name: f"http://127.0.0.1:{port}/v1/chat/completions" for name, port in targets.items()}
         for url in urls.values():
@@ -176,25 +220,35 @@ def main() -> None:
             order = names[i % len(names):] + names[: i % len(names)]  # rotate: no target always goes first
             for c in args.concurrency:
                 for name in order:
-                    rounds.setdefault((name, c), []).append(wrk(urls[name], lua, c, args.seconds))
+                    rounds.setdefault((name, c), []).append(measured(urls[name], lua, c, args.seconds, pids[name]))
         results = {key: median_round(rs) for key, rs in rounds.items()}
 
         print(f"\n{args.rounds} rounds x {args.seconds:g} s per cell; median round shown;"
-              " spread = (max - min) / median req/s")
-        print(f"{'target':<15} {'conc':>4} {'req/s':>9} {'spread':>7} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+              " spread = (max - min) / median req/s;"
+              " cpu us = the server's user + system CPU per request (the mock's own is in direct)")
+        print(f"{'target':<15} {'conc':>4} {'req/s':>9} {'spread':>7} {'p50 ms':>8} {'p99 ms':>8}"
+              f" {'cpu us':>7} {'non-2xx':>8}")
         for c in args.concurrency:
             for name in names:
                 r = results[name, c]
                 print(f"{name:<15} {c:>4} {r['rps']:>9.0f} {r['rps_spread']:>6.0%} {r['p50']:>8.2f} {r['p99']:>8.2f}"
-                      f" {r['bad']:>8}" + (f"  socket errors: {r['sock_err']}" if r["sock_err"] else ""))
+                      f" {r['cpu_us']:>7.0f} {r['bad']:>8}"
+                      + (f"  socket errors: {r['sock_err']}" if r["sock_err"] else ""))
         print()
         for c in args.concurrency:
-            d, g, h = results["direct", c], results[AIOHTTP, c], results[HANDWRITTEN, c]
-            cost = 1 - g["rps"] / h["rps"]
-            line = (f"c={c:<3} aiohttp gateway: req/s {g['rps'] / d['rps']:.2f}x of direct, "
-                    f"{g['rps'] / h['rps']:.2f}x of the hand-written client ({cost:+.0%} cost"
-                    f"{', over the 25% limit' if cost > 0.25 else ''}); added p50 {g['p50'] - d['p50']:+.2f} ms"
-                    f" (hand-written {h['p50'] - d['p50']:+.2f} ms)")
+            d, g = results["direct", c], results[AIOHTTP, c]
+            line = (f"c={c:<3} aiohttp gateway: req/s {g['rps'] / d['rps']:.2f}x of direct;"
+                    f" added p50 {g['p50'] - d['p50']:+.2f} ms")
+            if (HANDWRITTEN, c) in results:
+                h = results[HANDWRITTEN, c]
+                cost = 1 - g["rps"] / h["rps"]
+                line += (f"; {g['rps'] / h['rps']:.2f}x of the hand-written client ({cost:+.0%} cost"
+                         f"{', over the 25% limit' if cost > 0.25 else ''}; its added p50"
+                         f" {h['p50'] - d['p50']:+.2f} ms)")
+            if args.baseline_rev:
+                b = results[f"gw ({args.baseline_rev})", c]
+                line += (f"; {g['rps'] / b['rps']:.2f}x the req/s of {args.baseline_rev}"
+                         f" (its added p50 {b['p50'] - d['p50']:+.2f} ms)")
             if ("litellm", c) in results:
                 ll = results["litellm", c]
                 line += (f"; {g['rps'] / ll['rps']:.1f}x LiteLLM's req/s"
