@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+from computemoat.store.testing import BACKENDS, PostgresUnavailable, fresh_database_url
+
+if TYPE_CHECKING:
+    from computemoat.store import Database
+
 
 
 @pytest.fixture
@@ -17,3 +24,23 @@ def write_yaml(tmp_path: Path) -> Callable[[str], Path]:
         return path
 
     return write
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database URL per test on each backend: SQLite file, and PostgreSQL (own schema) when
+    $COMPUTEMOAT_TEST_PG_URL names a server (skipped otherwise, except in CI where it must exist)."""
+    try:
+        with fresh_database_url(request.param, tmp_path) as url:
+            yield url
+    except PostgresUnavailable as e:
+        pytest.skip(str(e))
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    from computemoat.store import open_database
+
+    database = open_database(db_url)
+    yield database
+    database.dispose()
