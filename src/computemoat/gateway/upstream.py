@@ -141,7 +141,11 @@ class UpstreamResponse:
             yield chunk
 
     async def aread(self) -> bytes:
-        parts = [chunk async for chunk in self.chunks()]
+        # a plain loop, not ``chunks()``: an async generator per request costs a hook call and a
+        # weakref registration on the event loop
+        parts = []
+        while chunk := await self.next_chunk():
+            parts.append(chunk)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     async def aclose(self) -> None:
