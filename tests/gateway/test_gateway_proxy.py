@@ -148,3 +148,35 @@ def test_health_metrics_and_admin_router(mock_server) -> None:
         assert 'gateway_requests_total{model="m",status="200"} 1.0' in text
         assert "gateway_upstream_ttfb_seconds_bucket" in text
         assert c.get("/admin/ping").json() == {"admin": "pong"}
+
+
+class BrokenAuth:
+    """An Authenticator with a bug: the gateway must answer 500 in the OpenAI shape, not drop the line."""
+
+    async def authenticate(self, api_key: str | None) -> TenantContext | None:
+        raise KeyError("bug")
+
+    async def admit(self, ctx: TenantContext, model: str, est_tokens: int) -> Admission:
+        return Admission()
+
+
+def test_raw_asgi_path_reads_chunked_bodies_and_maps_crashes(mock_server) -> None:
+    """The proxied POSTs bypass Starlette's request layer: bodies sent in pieces (no Content-Length)
+    are read whole and checked against the size limit, and a crash inside still becomes a 500 body."""
+    port = mock_server(name="a")
+    sink = ListSink()
+    app = create_app(gateway_config([backend("a", port, "pa")], max_body_bytes=2048), usage_sink=sink)
+    body = orjson.dumps(CHAT)
+    with serve_app(app) as gw, httpx.Client(base_url=f"http://127.0.0.1:{gw}") as c:
+        pieces = [body[:5], body[5:20], body[20:]]
+        r = c.post("/v1/chat/completions", content=iter(pieces), headers={"content-type": "application/json"})
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+        assert int(r.headers["content-length"]) == len(r.content)
+        big = iter([b'{"model": "m", "messages": [', b'"x",' * 600, b'"x"]}'])
+        r = c.post("/v1/chat/completions", content=big)
+        assert r.status_code == 413 and r.json()["error"]["type"] == "invalid_request_error"
+    assert len(sink.records) == 1  # the 413 never reached a backend
+    broken = create_app(gateway_config([backend("a", port, "pa")]), authenticator=BrokenAuth())
+    with serve_app(broken) as gw, httpx.Client(base_url=f"http://127.0.0.1:{gw}") as c:
+        r = c.post("/v1/chat/completions", json=CHAT)
+        assert r.status_code == 500 and r.json()["error"]["message"].startswith("internal error (KeyError)")
