@@ -12,7 +12,8 @@ _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Invoice {{ tenant }} {{ month }}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2rem}table{border-collapse:collapse}
 td,th{padding:.3rem .8rem;border-bottom:1px solid #ddd;text-align:right}td:first-child,td:nth-child(2),
-th:first-child,th:nth-child(2){text-align:left}tfoot td{font-weight:bold}tfoot td:last-child{text-align:right}</style></head>
+th:first-child,th:nth-child(2){text-align:left}tfoot td{font-weight:bold}
+tfoot td:last-child{text-align:right}</style></head>
 <body><h1>Invoice</h1>
 <p>Tenant <strong>{{ tenant }}</strong> &middot; period {{ month }} (UTC) &middot; issued {{ issued }}</p>
 <table><thead><tr><th>Model</th><th>Provider</th><th>Requests</th><th>Prompt tokens</th>
