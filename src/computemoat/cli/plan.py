@@ -172,6 +172,13 @@ def _print_explain(result: PlanResult, time_limit: float) -> None:
     for a in ex.alternatives:
         t.add_row(a.workload_id, a.chosen, a.next_best or "—", a.reason)
     console.print(t)
+    if ex.service_alternatives:
+        t = Table(title="Next-best alternative per inference service (its largest placement)", box=box.SIMPLE_HEAD)
+        for col in ("service", "chosen", "next best", "why it lost"):
+            t.add_column(col)
+        for a in ex.service_alternatives:
+            t.add_row(a.workload_id, a.chosen, a.next_best or "—", a.reason)
+        console.print(t)
 
 
 def _factors(values: list[str], what: str) -> dict[str, float]:

@@ -11,9 +11,11 @@ import numpy as np
 from computemoat.model import InfeasibleError
 from computemoat.planner.flatten import TIERS
 from computemoat.planner.infeasible import relaxations
+from computemoat.planner.rules import residency_allows
 from computemoat.planner.solve import PlanResult, solve_flat
 
 BINDING_FAMILIES = ("capacity", "power", "spend_cap", "gpus_cap")
+HOURS_PER_MONTH = 730.0
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,8 @@ class Alternative:
 class Explanation:
     binding: tuple[str, ...]
     policy_prices: tuple[PolicyPrice, ...]
-    alternatives: tuple[Alternative, ...]
+    alternatives: tuple[Alternative, ...]  # training jobs
+    service_alternatives: tuple[Alternative, ...] = ()  # inference services (largest placement each)
 
 
 def explain(result: PlanResult, *, time_limit_s: float = 20, mip_gap: float = 0.01) -> Explanation:
@@ -47,6 +50,7 @@ def explain(result: PlanResult, *, time_limit_s: float = 20, mip_gap: float = 0.
         binding=binding_constraints(result),
         policy_prices=policy_prices(result, time_limit_s=time_limit_s, mip_gap=mip_gap),
         alternatives=training_alternatives(result),
+        service_alternatives=service_alternatives(result),
     )
 
 
@@ -99,17 +103,24 @@ def policy_prices(result: PlanResult, *, time_limit_s: float, mip_gap: float) ->
     return tuple(out)
 
 
-def training_alternatives(result: PlanResult) -> tuple[Alternative, ...]:
-    """Per training job: the cheapest other (offering, tier) and why the solver did not take it."""
+def _usage(result: PlanResult) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, float]]:
+    """x (chosen training candidates), y (replicas), GPUs used per offering, MW used per site."""
     flat, m = result.flat, result.model
     x = result.col_value[m.cols["x"]] > 0.5
     y = np.rint(result.col_value[m.cols["y"]])
     used = np.zeros(len(flat.offering_ids))
     np.add.at(used, flat.t_off[x], flat.t_gpus[x])
     np.add.at(used, flat.r_off, y * flat.r_gpus_per_replica)
-    site_mw = defaultdict(float)
+    site_mw: dict[int, float] = defaultdict(float)
     for o in range(len(flat.offering_ids)):
         site_mw[flat.off_site[o]] += used[o] * flat.off_mw_per_gpu[o]
+    return x, y, used, site_mw
+
+
+def training_alternatives(result: PlanResult) -> tuple[Alternative, ...]:
+    """Per training job: the cheapest other (offering, tier) and why the solver did not take it."""
+    flat = result.flat
+    x, _, used, site_mw = _usage(result)
     out: list[Alternative] = []
     for j, job_id in enumerate(flat.job_ids):
         cands = np.flatnonzero(flat.t_job == j)
@@ -137,3 +148,159 @@ def training_alternatives(result: PlanResult) -> tuple[Alternative, ...]:
                 reason = f"${-delta:,.0f} cheaper but breaks a provider cap or N+k elsewhere"
         out.append(Alternative(job_id, label, alt_label, float(flat.t_cost_usd[alt]), reason))
     return tuple(out)
+
+
+def service_alternatives(result: PlanResult) -> tuple[Alternative, ...]:
+    """Per inference service, for its largest placement (by cost): the cheapest other offering the
+    service may use within the SLO and residency of at least one region that placement serves, and
+    why the solver did not move the placement's replicas there. Reasons, first that applies: dearer
+    per replica (USD per replica-month, 730 h); cheaper but out of SLO or barred by residency for a
+    region the placement serves; too few GPUs or too little site power left there; N+k coverage
+    would break (a provider-loss set leaves fewer replicas than demand needs); a provider's share
+    would pass its cap. Pure arithmetic on the solved plan: no re-solve."""
+    flat, m = result.flat, result.model
+    sc = flat.scenario
+    _, y, used, site_mw = _usage(result)
+    z = result.col_value[m.cols["z"]]
+    out: list[Alternative] = []
+    for s, svc_id in enumerate(flat.service_ids):
+        svc = sc.inference_services[s]
+        vs = np.flatnonzero((flat.r_svc == s) & (y > 0))
+        if len(vs) == 0:
+            out.append(Alternative(svc_id, "—", None, None, "not placed"))
+            continue
+        v_now = vs[np.argmax(y[vs] * flat.r_cost_usd_per_replica[vs])]
+        o_now, n = flat.r_off[v_now], int(y[v_now])
+        label = f"{flat.offering_ids[o_now]} ({n} replica{'s' if n != 1 else ''})"
+        site_now = flat.off_site[o_now]
+        # regions this placement's site serves (nominally or under some provider loss)
+        served_a = (z > 1e-9) & (flat.a_site == site_now) & (flat.d_svc[flat.a_dem] == s)
+        regions = sorted({int(flat.d_region[d]) for d in flat.a_dem[served_a]})
+        if not regions:  # idle replicas (min_replicas): judge against every region of the service
+            regions = sorted({int(r) for r in flat.d_region[flat.d_svc == s]})
+        cands = [
+            v
+            for v in np.flatnonzero(flat.r_svc == s)
+            if v != v_now and any(_reaches(flat, svc, r, flat.r_off[v]) for r in regions)
+        ]
+        if not cands:
+            out.append(Alternative(svc_id, label, None, None, "no other offering is allowed within SLO"))
+            continue
+        alt = min(cands, key=lambda v: (flat.r_cost_usd_per_replica[v], v))
+        o = flat.r_off[alt]
+        cost_alt = float(flat.r_cost_usd_per_replica[alt])
+        per_month = (cost_alt - flat.r_cost_usd_per_replica[v_now]) / sc.horizon_hours * HOURS_PER_MONTH
+        out.append(
+            Alternative(
+                svc_id,
+                label,
+                flat.offering_ids[o],
+                cost_alt,
+                _service_reason(result, s, v_now, alt, regions, per_month, y, used, site_mw),
+            )
+        )
+    return tuple(out)
+
+
+def _reaches(flat, svc, r: int, o: int) -> bool:  # type: ignore[no-untyped-def]
+    """Offering o may serve region r: within the SLO and allowed by residency."""
+    prov = flat.scenario.providers[flat.off_provider[o]]
+    return bool(flat.rtt_ms[r, flat.off_site[o]] <= svc.latency_slo_ms) and residency_allows(
+        flat.scenario, flat.region_names[r], prov
+    )
+
+
+def _service_reason(  # type: ignore[no-untyped-def]
+    result: PlanResult, s: int, v_now: int, alt: int, regions: list[int], per_month: float, y, used, site_mw
+) -> str:
+    flat = result.flat
+    sc = flat.scenario
+    svc = sc.inference_services[s]
+    o, o_now = flat.r_off[alt], flat.r_off[v_now]
+    if per_month >= 0:
+        return f"dearer: +${per_month:,.0f} per replica-month"
+    head = f"${-per_month:,.0f} per replica-month cheaper but"
+    prov = sc.providers[flat.off_provider[o]]
+    site = flat.off_site[o]
+    far = [r for r in regions if flat.rtt_ms[r, site] > svc.latency_slo_ms]
+    if far:
+        what = ", ".join(f"{flat.region_names[r]} ({flat.rtt_ms[r, site]:.0f} ms)" for r in far[:3])
+        what += f" and {len(far) - 3} more regions" if len(far) > 3 else ""
+        return f"{head} out of its {svc.latency_slo_ms:g} ms SLO for {what}"
+    barred = [r for r in regions if not residency_allows(sc, flat.region_names[r], prov)]
+    if barred:
+        what = ", ".join(flat.region_names[r] for r in barred[:3])
+        what += f" and {len(barred) - 3} more regions" if len(barred) > 3 else ""
+        return f"{head} residency bars {prov.jurisdiction} ({prov.name}) for {what}"
+    n = y[v_now]
+    need_gpus = n * flat.r_gpus_per_replica[v_now]
+    free_gpus = flat.off_capacity_gpus[o] - used[o]
+    if free_gpus < need_gpus:
+        return f"{head} only {free_gpus:.0f} GPUs left there (needs {need_gpus:.0f})"
+    extra_mw = need_gpus * flat.off_mw_per_gpu[o] - (
+        need_gpus * flat.off_mw_per_gpu[o_now] if site == flat.off_site[o_now] else 0
+    )
+    free_mw = flat.site_power_cap_mw[site] - site_mw[site]
+    if free_mw < extra_mw - 1e-9:
+        return f"{head} the site has only {free_mw:.2f} MW of power left"
+    # move the n replicas from o_now to o: does every provider-loss set keep enough replicas?
+    y_new = y.copy()
+    y_new[v_now] = 0
+    y_new[alt] += n
+    broken = _nk_shortfall(flat, s, y_new)
+    if broken:
+        return f"{head} breaks N+{svc.redundancy_k}: {broken}"
+    cap = _cap_breach(result, v_now, alt, n)
+    if cap:
+        return f"{head} {cap}"
+    return f"{head} not taken by the solver (within the MIP gap, or the move breaks N+k coverage elsewhere)"
+
+
+def _nk_shortfall(flat, s: int, y_new: np.ndarray) -> str | None:  # type: ignore[no-untyped-def]
+    """First (region, failure set) whose usable surviving replicas fall below ceil(rps / rps_per_replica)."""
+    svc = flat.scenario.inference_services[s]
+    vs = np.flatnonzero((flat.r_svc == s) & (y_new > 0))
+    for f in np.flatnonzero(flat.f_svc == s):
+        failed = flat.f_failed[f]
+        for d in np.flatnonzero(flat.d_svc == s):
+            r = int(flat.d_region[d])
+            have = sum(
+                y_new[v]
+                for v in vs
+                if flat.off_provider[flat.r_off[v]] not in failed and _reaches(flat, svc, r, flat.r_off[v])
+            )
+            need = int(np.ceil(flat.d_rps[d] / svc.rps_per_replica - 1e-9))
+            if have < need:
+                lost = "+".join(sorted(flat.provider_names[p] for p in failed))
+                when = f" without {lost}" if lost else ""
+                return f"{flat.region_names[r]}{when} would have {have:.0f} of {need} replicas needed"
+    return None
+
+
+def _cap_breach(result: PlanResult, v_now: int, alt: int, n: float) -> str | None:
+    """The concentration cap the move would break, read off the model's own cap rows
+    (``gpus_p - cap x G <= 0`` with G, T the counted totals, which the move leaves unchanged)."""
+    flat, m = result.flat, result.model
+    pol = flat.scenario.policy
+    p_now = flat.off_provider[flat.r_off[v_now]]
+    p_alt = flat.off_provider[flat.r_off[alt]]
+    if p_now == p_alt:
+        return None
+    name = flat.provider_names[p_alt]
+    for family, total, cap, add in (
+        ("gpus_cap", "G", pol.max_provider_share_gpus, n * flat.r_gpus_per_replica[alt]),
+        ("spend_cap", "T", pol.max_provider_share_spend, n * flat.r_cost_usd_per_replica[alt]),
+    ):
+        rows = m.rows.get(family)
+        if rows is None or cap is None:
+            continue
+        row_name = f"{family}[{name}]"
+        k = next((k for k in range(rows.start, rows.stop) if m.row_names[k] == row_name), None)
+        counted = float(result.col_value[m.cols[total]][0])
+        if k is None or counted <= 0:
+            continue
+        if result.row_value[k] + add > m.row_upper[k] + 1e-6 * max(1.0, counted):
+            share = (result.row_value[k] + add) / counted + cap  # row = own - cap x total
+            what = "GPUs" if total == "G" else "spend"
+            return f"puts {name} at {share:.2%} of counted {what} (cap {cap:.0%})"
+    return None
