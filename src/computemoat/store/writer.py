@@ -8,8 +8,8 @@ commits the batch in one transaction (``synchronous=FULL`` on SQLite, so the com
 then makes *one* ``call_soon_threadsafe`` call that resolves every future of the batch. Rows that
 arrive while a batch is committing form the next batch, handed over when both its linger is over and
 the commit is back. Per record there is no thread hop and no executor job: only a list append and a
-future; per batch, four statements compiled once per dialect and run through the driver
-(``executemany`` for the rows).
+future; per batch, three statements compiled once per dialect and run through the driver, and the rows
+themselves by ``COPY`` on PostgreSQL (``executemany`` of an ``INSERT`` on SQLite).
 
 Durability: a waiter returns only when its row is committed, so if the process is killed before the
 commit no waiter was resolved and no client got its response. If the commit fails, every waiter of the
@@ -188,11 +188,37 @@ def _driver(conn: Connection, name: str, params: Any, *, many: bool = False) -> 
     return conn.exec_driver_sql(sql, params)
 
 
+_COPY_SQL = f"COPY {UsageRecordRow.__tablename__} ({', '.join((*USAGE_FIELDS, 'cost_usd'))}) FROM STDIN"
+
+
+def _copy_rows(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """PostgreSQL: stream ``rows`` into ``usage_records`` with COPY on the connection (and so in the
+    transaction) of ``conn``. Per row this is one ``write_row`` in psycopg's C code, no statement."""
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(_COPY_SQL) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
 def commit_rows(db: Database, rows: list[UsageRecord]) -> int:
     """Insert ``rows`` (skipping request ids already stored) and update monthly spend; one transaction.
-    Returns how many rows were new. The insert is one ``executemany`` of a Core ``INSERT ... ON CONFLICT
-    DO NOTHING`` (psycopg pipelines it; sqlite3 loops in C), never ORM objects."""
+    Returns how many rows were new. On PostgreSQL the rows go in by ``COPY``; elsewhere by one
+    ``executemany`` of a Core ``INSERT ... ON CONFLICT DO NOTHING`` (sqlite3 loops in C), never ORM
+    objects. COPY has no ``ON CONFLICT``: if another transaction stored one of the ids after this one
+    looked (a unique violation), the transaction is rolled back and the batch is written again with
+    the ``INSERT ... ON CONFLICT DO NOTHING`` path, so the result is the same as that path's."""
     unique = {r.request_id: r for r in rows}
+    if db.durable_engine.dialect.name == "postgresql":
+        from psycopg.errors import UniqueViolation
+
+        try:
+            return _commit_unique(db, unique, copy=True)
+        except UniqueViolation:
+            pass
+    return _commit_unique(db, unique, copy=False)
+
+
+def _commit_unique(db: Database, unique: dict[str, UsageRecord], *, copy: bool) -> int:
     ids: Any = list(unique)
     with write_tx(db, durable=True) as conn:
         if conn.dialect.name != "postgresql":
@@ -202,18 +228,24 @@ def commit_rows(db: Database, rows: list[UsageRecord]) -> int:
         if not new:
             return 0
         prices = {(m, p): (pu, cu) for m, p, pu, cu in _driver(conn, "prices", {})}
-        values = []
+        values: list[Any] = []
         spend: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
         for r in new:
             p_usd, c_usd = prices.get((r.model, r.provider)) or prices.get((r.model, "*")) or (0.0, 0.0)
             cost_usd = (r.prompt_tokens * p_usd + r.completion_tokens * c_usd) / 1e6
-            row = dict(zip(USAGE_FIELDS, USAGE_FIELDS_OF(r), strict=True))
-            row["cost_usd"] = cost_usd
-            values.append(row)
+            if copy:
+                values.append((*USAGE_FIELDS_OF(r), cost_usd))
+            else:
+                row = dict(zip(USAGE_FIELDS, USAGE_FIELDS_OF(r), strict=True))
+                row["cost_usd"] = cost_usd
+                values.append(row)
             acc = spend[(r.tenant_id, month_of(r.time_unix_s))]
             acc[0] += cost_usd
             acc[1] += 1
-        _driver(conn, "insert", values, many=True)
+        if copy:
+            _copy_rows(conn, values)
+        else:
+            _driver(conn, "insert", values, many=True)
         _driver(conn, "spend", [{"tenant_id": t, "month": m, "usd": usd, "requests": int(n)}
                                 for (t, m), (usd, n) in spend.items()], many=True)
     return len(new)
