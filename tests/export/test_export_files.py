@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from computemoat.export import gateway_yaml, skypilot_tasks, write_skypilot_tasks
+from computemoat.export import gateway_yaml, write_skypilot_tasks
 from computemoat.gateway.config import load_config
 from computemoat.model import (
     Accelerator,
@@ -128,8 +128,21 @@ def test_url_template_fields_and_mistakes(planned: tuple[Scenario, Plan]) -> Non
         gateway_yaml(sc, p, url_template="http://{port}")
 
 
-def test_plan_from_another_scenario_is_a_user_error(planned: tuple[Scenario, Plan]) -> None:
+def test_plan_from_another_scenario_is_a_user_error(planned: tuple[Scenario, Plan], tmp_path: Path) -> None:
+    """Every command reads plans through read_plan, which refuses placements the scenario lacks."""
+    from computemoat.planner.plan_file import read_plan
+
     sc, p = planned
-    other = sc.model_copy(update={"training_jobs": ()})
-    with pytest.raises(UserError, match="does not match scenario"):
-        skypilot_tasks(other, p)
+    path = tmp_path / "plan.json"
+    path.write_text(p.model_dump_json())
+    assert read_plan(path, sc) == p
+    for other in (
+        sc.model_copy(update={"training_jobs": ()}),
+        sc.model_copy(update={"inference_services": ()}),
+        sc.model_copy(update={"offerings": sc.offerings[:0]}),
+    ):
+        with pytest.raises(UserError, match="does not match scenario"):
+            read_plan(path, other)
+    path.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(UserError, match="not a computemoat plan"):
+        read_plan(path, sc)

@@ -70,10 +70,16 @@ def test_duplicate_backend_names_are_refused(tmp_path: Path) -> None:
 def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
     p = tmp_path / "gw.yaml"
     p.write_text("backends: [\n  - {name: a\n")
-    with pytest.raises(UserError, match=r"gw.yaml:\d+: not valid YAML"):
+    with pytest.raises(UserError, match=r"gw.yaml:\d+: malformed YAML"):
         load_config(p)
-    with pytest.raises(UserError, match="cannot read the gateway config"):
+    with pytest.raises(UserError, match=r"nope\.yaml: no such file"):
         load_config(tmp_path / "nope.yaml")
+    p.write_text("backends:\n  - {name: a, name: b}\n")
+    with pytest.raises(UserError, match=r"gw\.yaml:2: malformed YAML: duplicate key 'name'"):
+        load_config(p)
+    p.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(UserError, match="not UTF-8"):
+        load_config(p)
 
 
 def test_serve_with_a_bad_config_prints_one_line_and_exits_2(tmp_path: Path) -> None:

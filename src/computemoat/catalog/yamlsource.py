@@ -66,9 +66,11 @@ def read_yaml(path: str | Path) -> YamlDoc:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UserError(f"{p}: no such file (give the path of a scenario YAML file)") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
-        raise UserError(f"{p}: cannot read: {e}") from None
+        raise UserError(f"{p}: no such file (check the path)") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{p}: not UTF-8 text (byte {e.start}); save the file as UTF-8 YAML") from None
+    except OSError as e:
+        raise UserError(f"{p}: cannot read ({e.strerror or e})") from None
     try:
         node = yaml.compose(text, Loader=_UniqueKeyLoader)
         data = yaml.load(text, Loader=_UniqueKeyLoader)

@@ -24,12 +24,18 @@ EXIT_USER_ERROR = 2
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn a ``UserError`` into its lines on stderr and exit code 2; anything else is a bug."""
+    """Turn a ``UserError`` (and an ``OSError``: a path or address the machine refused) into one line
+    per problem on stderr and exit code 2; anything else is a bug and keeps its traceback."""
     try:
         yield
     except UserError as e:
         for line in e.lines:
             err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_USER_ERROR) from None
+    except OSError as e:  # the machine refused: unwritable --out, port in use, missing directory
+        where = f"{e.filename}: " if e.filename else ""
+        err_console.print(f"[red]error:[/red] {where}{e.strerror or e} (check the path or address)",
+                          highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USER_ERROR) from None
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -15,7 +15,7 @@ def dashboard(
     plan: Annotated[Path | None, typer.Option("--plan", help="plan JSON from `computemoat plan --out`")] = None,
     solve: Annotated[bool, typer.Option("--solve/--no-solve", help="plan at start-up when no --plan")] = True,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8050,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8050,
 ) -> None:
     """Serve the web dashboard: providers and shares vs caps, the plan, a world map with RTTs, the catalog."""
     import uvicorn

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Annotated
 
@@ -11,32 +10,10 @@ import typer
 from computemoat.cli.common import console, user_errors
 
 
-def _tenancy_available() -> bool:
-    try:
-        return importlib.util.find_spec("computemoat.gateway.tenancy") is not None
-    except ImportError:
-        return False
-
-
 def serve(
     config: Annotated[Path, typer.Argument(help="gateway YAML (written by `export gateway` or by hand)")],
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
-    workers: Annotated[int, typer.Option(min=1, help="worker processes (each with its own routing state)")] = 1,
-) -> None:
-    """Serve the OpenAI-compatible gateway: latency-aware routing, health checks, failover, streaming."""
-    from computemoat.gateway.server import serve as run
-
-    with user_errors():
-        console.print(f"computemoat gateway on http://{host}:{port} (config {config})", highlight=False)
-        run(config, host=host, port=port, log_level=log_level, workers=workers)
-
-
-def serve_with_tenancy(
-    config: Annotated[Path, typer.Argument(help="gateway YAML (written by `export gateway` or by hand)")],
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
     workers: Annotated[int, typer.Option(min=1, help="worker processes (each with its own routing state)")] = 1,
     database_url: Annotated[
@@ -48,14 +25,16 @@ def serve_with_tenancy(
     and (with --database-url) API keys, rate limits and durable metering."""
     from computemoat.gateway.server import serve as run
 
-    with user_errors():
+    def announce() -> None:
         console.print(f"computemoat gateway on http://{host}:{port} (config {config})", highlight=False)
+
+    with user_errors():
         run(config, host=host, port=port, log_level=log_level, database_url=database_url,
-            admin_token=admin_token, workers=workers)
+            admin_token=admin_token, workers=workers, on_ready=announce)
 
 
 def mock_backend(
-    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 9001,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port on 127.0.0.1")] = 9001,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     latency_ms: Annotated[float, typer.Option(min=0, help="delay before answering")] = 0.0,
     fail_rate: Annotated[float, typer.Option(min=0, max=1, help="share of requests answered 500")] = 0.0,
@@ -84,5 +63,5 @@ def mock_backend(
 
 def register(app: typer.Typer) -> None:
     # --database-url/--admin-token exist only once gateway/tenancy.py (tenancy and metering) does.
-    app.command("serve")(serve_with_tenancy if _tenancy_available() else serve)
+    app.command("serve")(serve)
     app.command("mock-backend")(mock_backend)

@@ -32,6 +32,11 @@ def _rtt(scenario: Scenario) -> np.ndarray:
         return rtt_matrix(scenario).rtt_ms
 
 
+def _check_writable(out: Path | None) -> None:
+    if out is not None and (out.is_dir() or not out.parent.is_dir()):
+        raise UserError(f"--out {out}: not a file in an existing directory (create the directory first)")
+
+
 def _usd(v: float) -> str:
     return f"${v:,.0f}"
 
@@ -127,6 +132,7 @@ def plan(
         from computemoat.planner import plan as run_plan
         from computemoat.planner import validate_plan
 
+        _check_writable(out)  # before minutes of solving, not after
         sc = load_scenario_arg(scenario)
         rtt_ms = _rtt(sc)
         with console.status("solving…") as status:
@@ -212,6 +218,7 @@ def replan(
         from computemoat.planner import replan as run_replan
         from computemoat.planner.plan_file import read_plan
 
+        _check_writable(out)
         sc = load_scenario_arg(scenario)
         old = read_plan(plan_file, sc)
         change = Change(

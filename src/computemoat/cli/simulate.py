@@ -23,7 +23,9 @@ PlanArg = Annotated[
 ]
 ScenarioOpt = Annotated[Path | None, typer.Option("--scenario", help="scenario YAML (default: bundled)")]
 FaultsOpt = Annotated[Path | None, typer.Option("--faults", help="fault-model YAML overriding the defaults")]
-MonthsOpt = Annotated[float, typer.Option("--months", min=0.01, help="simulated months (730 h each)")]
+MonthsOpt = Annotated[
+    float, typer.Option("--months", min=0.01, max=1200, help="simulated months (730 h each; at most 100 years)")
+]
 PolicyOpt = Annotated[
     str | None, typer.Option("--outage-policy", help="training jobs on a site outage: wait | migrate | auto")
 ]
@@ -97,7 +99,7 @@ def simulate(
     plan: PlanArg = None,
     scenario: ScenarioOpt = None,
     months: MonthsOpt = 6.0,
-    seed: Annotated[int, typer.Option("--seed", help="random seed (same seed, same run)")] = 1,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="random seed (same seed, same run)")] = 1,
     faults: FaultsOpt = None,
     outage_policy: PolicyOpt = None,
     out: Annotated[Path | None, typer.Option("--out", help="directory for jobs/services Parquet + JSON")] = None,
@@ -150,7 +152,7 @@ def sweep(
     scenario: ScenarioOpt = None,
     runs: Annotated[int, typer.Option("--runs", min=1, help="replications per grid point")] = 100,
     months: MonthsOpt = 6.0,
-    seed: Annotated[int, typer.Option("--seed", help="first seed; run i uses seed + i")] = 1,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="first seed; run i uses seed + i")] = 1,
     faults: FaultsOpt = None,
     frontier: Annotated[bool, typer.Option("--frontier", help="grid k = 0,1,2 x caps (replans each)")] = False,
     caps: Annotated[

@@ -25,12 +25,7 @@ def gateway_config(
     sites = {s.id: s for s in scenario.sites}
     backends = []
     for p in plan.inference:
-        svc, site = services.get(p.service_id), sites.get(p.site_id)
-        if svc is None or site is None:
-            raise UserError(
-                f"plan: inference placement {p.service_id} at {p.site_id} does not match scenario {scenario.name} "
-                "(pass the scenario the plan was made from with --scenario)"
-            )
+        svc, site = services[p.service_id], sites[p.site_id]  # ids checked by read_plan
         fields = {
             "provider": p.provider,
             "region": site.region,

@@ -38,15 +38,10 @@ SKYPILOT_CLOUDS = frozenset(
 
 
 def _task(scenario: Scenario, p: TrainingPlacement) -> str:
-    try:
-        off = scenario.offering(p.offering_id)
-        site = scenario.site(p.site_id)
-        job = next(j for j in scenario.training_jobs if j.id == p.job_id)
-    except StopIteration:
-        raise UserError(
-            f"plan: training placement {p.job_id} on {p.offering_id} does not match scenario {scenario.name} "
-            "(pass the scenario the plan was made from with --scenario)"
-        ) from None
+    # read_plan has checked that the plan's ids exist in the scenario
+    off = scenario.offering(p.offering_id)
+    site = scenario.site(p.site_id)
+    job = next(j for j in scenario.training_jobs if j.id == p.job_id)
     resources: dict[str, object] = {}
     if p.provider in SKYPILOT_CLOUDS:
         resources["cloud"] = p.provider

@@ -10,9 +10,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from computemoat.catalog.yamlsource import read_yaml
 from computemoat.model.base import Frozen
 from computemoat.model.errors import UserError
 
@@ -156,16 +156,7 @@ def parse_config(data: Any, source: str = "<config>") -> GatewayConfig:
 
 def load_config(path: str | Path) -> GatewayConfig:
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as e:
-        raise UserError(f"{p}: cannot read the gateway config ({e.strerror}); check the path") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{p}:{mark.line + 1}" if mark else str(p)
-        raise UserError(f"{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    data = read_yaml(p).data  # shared reader: UTF-8, duplicate keys refused, one-line errors with the line
     cfg = parse_config(data, str(p))
     # a relative ca_file is read next to the config, not from wherever the server was started
     backends = tuple(

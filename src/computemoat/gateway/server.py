@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,16 +72,21 @@ def serve(
     admin_token: str | None = None,
     log_level: str = "warning",
     workers: int = 1,
+    on_ready: Callable[[], None] | None = None,
 ) -> None:
     """Load the config (UserError on mistakes), wire tenancy when a database is named, and serve in
-    ``workers`` processes. Mistakes surface here, in the parent, before any worker starts."""
+    ``workers`` processes. Mistakes surface here, in the parent, before any worker starts;
+    ``on_ready`` runs once they are all checked (the CLI announces the address there)."""
     from computemoat.gateway.upstream import Origin
 
     cfg = load_config(config_path)
     for b in cfg.backends:
         Origin.from_backend(b)  # provider key variables set, CA files readable
     if workers <= 1:
-        _uvicorn_run(build_app(cfg, database_url, admin_token), host, port, log_level)
+        app = build_app(cfg, database_url, admin_token)
+        if on_ready is not None:
+            on_ready()
+        _uvicorn_run(app, host, port, log_level)
         return
     os.environ[ENV_CONFIG] = str(Path(config_path).resolve())
     for name, value in ((ENV_DATABASE_URL, database_url), (ENV_ADMIN_TOKEN, admin_token)):
@@ -88,6 +94,8 @@ def serve(
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+    if on_ready is not None:
+        on_ready()
     _uvicorn_run(APP_FACTORY, host, port, log_level, workers)
 
 

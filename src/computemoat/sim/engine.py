@@ -6,7 +6,6 @@ adapts ``computemoat.planner.replan.replan`` to it."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -193,6 +192,9 @@ def _eligibility(scenario: Scenario, plans: list[Plan], rtt_ms: NDArray[np.float
     return out
 
 
+MAX_MONTHS = 1200  # 100 years: the int64 nanosecond clock overflows near 292 years, draws need headroom
+
+
 def simulate(
     scenario: Scenario,
     plan: Plan,
@@ -211,8 +213,10 @@ def simulate(
     of redundant services (their standby sites serve nobody in the nominal assignment)."""
     faults = faults or FaultModel()
     faults.check_against(scenario)
-    if not months > 0 or not math.isfinite(months):
-        raise UserError(f"--months must be a positive number, got {months}")
+    if not 0 < months <= MAX_MONTHS:
+        raise UserError(f"--months must be in (0, {MAX_MONTHS}] (int64 nanosecond clock), got {months}")
+    if seed < 0:
+        raise UserError(f"--seed must be >= 0, got {seed}")
     horizon_ns = hours_to_ns(months * HOURS_PER_MONTH)
     rng = np.random.default_rng(seed)
     timeline = draw_timeline(scenario, faults, horizon_ns, rng)

@@ -20,7 +20,7 @@ from importlib import resources
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from computemoat.model.errors import UserError
 
@@ -102,7 +102,13 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Database:
         engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
         db = Database(url, engine, engine)
     if migrate:
-        upgrade(db)
+        try:
+            upgrade(db)
+        except OperationalError as e:  # no such directory, server down, wrong password...
+            db.dispose()
+            shown = make_url(url).render_as_string(hide_password=True)
+            reason = " ".join(str(e.orig).split())  # drivers answer on several lines; one line here
+            raise UserError(f"--database-url {shown}: cannot open the database ({reason})") from None
     return db
 
 
