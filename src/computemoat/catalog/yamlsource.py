@@ -72,8 +72,12 @@ def read_yaml(path: str | Path) -> YamlDoc:
     except OSError as e:
         raise UserError(f"{p}: cannot read ({e.strerror or e})") from None
     try:
-        node = yaml.compose(text, Loader=_UniqueKeyLoader)
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
+        loader = _UniqueKeyLoader(text)  # one parse: the node tree gives lines, the same tree the data
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = f"{mark.line + 1}" if mark else "1"
