@@ -164,7 +164,7 @@ def admin_router(db: Database, admin_token: str | None) -> Any:
 
     from computemoat.model.errors import UserError
     from computemoat.store.errors import ConflictError, NotFoundError
-    from computemoat.store.usage import usage_by_model
+    from computemoat.store.usage import UsageLine, usage_by_model
 
     def _clean(v: str) -> str:
         if not v.isprintable():
@@ -181,15 +181,6 @@ def admin_router(db: Database, admin_token: str | None) -> Any:
     class TenantIn(Strict):
         id: str = Field(pattern=repo.TENANT_ID_RE.pattern, description=repo.TENANT_ID_HINT)
 
-    class TenantOut(Strict):
-        id: str
-        created_unix_s: float
-        disabled: bool
-        rpm: int | None
-        tpm: int | None
-        monthly_budget_usd: float | None
-        active_keys: int
-
     class KeyIn(Strict):
         name: Annotated[str, Field(max_length=64), AfterValidator(_clean)] = ""
 
@@ -199,14 +190,6 @@ def admin_router(db: Database, admin_token: str | None) -> Any:
         api_key: str = Field(description="shown once; only its SHA-256 is stored")
         prefix: str
 
-    class KeyOut(Strict):
-        key_id: str
-        tenant_id: str
-        prefix: str
-        name: str
-        created_unix_s: float
-        revoked: bool
-
     class LimitsIn(Strict):
         """Fields left out stay as they are; ``null`` removes a limit."""
 
@@ -214,29 +197,16 @@ def admin_router(db: Database, admin_token: str | None) -> Any:
         tpm: int | None = Field(default=None, ge=1, le=2_000_000_000)
         monthly_budget_usd: float | None = Field(default=None, gt=0, le=1e12, allow_inf_nan=False)
 
-    class LimitsOut(Strict):
-        rpm: int | None
-        tpm: int | None
-        monthly_budget_usd: float | None
-
     class PriceIn(Strict):
         model: Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_clean)]
         provider: Text = Field(description="'*' prices the model on every provider without its own row")
         usd_per_mtok_prompt: float = Field(ge=0, lt=1e6, allow_inf_nan=False)
         usd_per_mtok_completion: float = Field(ge=0, lt=1e6, allow_inf_nan=False)
 
-    class UsageLineOut(Strict):
-        model: str
-        provider: str
-        requests: int
-        prompt_tokens: int
-        completion_tokens: int
-        cost_usd: float
-
     class UsageOut(Strict):
         tenant_id: str
         month: str
-        lines: list[UsageLineOut]
+        lines: list[UsageLine]
         total_cost_usd: float
 
     def bearer(authorization: Annotated[str | None, Header()] = None) -> str | None:
@@ -270,25 +240,25 @@ def admin_router(db: Database, admin_token: str | None) -> Any:
     router = APIRouter()
 
     @router.post("/tenants", status_code=status.HTTP_201_CREATED, dependencies=admin)
-    def create_tenant(body: TenantIn) -> TenantOut:
-        return TenantOut(**asdict(call(repo.create_tenant, db, body.id)))
+    def create_tenant(body: TenantIn) -> repo.TenantInfo:
+        return call(repo.create_tenant, db, body.id)
 
     @router.get("/tenants", dependencies=admin)
-    def list_tenants() -> list[TenantOut]:
-        return [TenantOut(**asdict(t)) for t in call(repo.list_tenants, db)]
+    def list_tenants() -> list[repo.TenantInfo]:
+        return call(repo.list_tenants, db)
 
     @router.post("/tenants/{tenant_id}/disable", dependencies=admin)
-    def disable_tenant(tenant_id: TenantId) -> TenantOut:
+    def disable_tenant(tenant_id: TenantId) -> repo.TenantInfo:
         call(repo.disable_tenant, db, tenant_id)
-        return next(TenantOut(**asdict(t)) for t in repo.list_tenants(db) if t.id == tenant_id)
+        return next(t for t in repo.list_tenants(db) if t.id == tenant_id)
 
     @router.post("/tenants/{tenant_id}/keys", status_code=status.HTTP_201_CREATED, dependencies=admin)
     def create_key(tenant_id: TenantId, body: KeyIn) -> NewKeyOut:
         return NewKeyOut(**asdict(call(repo.create_key, db, tenant_id, body.name)))
 
     @router.get("/tenants/{tenant_id}/keys", dependencies=admin)
-    def list_keys(tenant_id: TenantId) -> list[KeyOut]:
-        return [KeyOut(**asdict(k)) for k in call(repo.list_keys, db, tenant_id)]
+    def list_keys(tenant_id: TenantId) -> list[repo.KeyInfo]:
+        return call(repo.list_keys, db, tenant_id)
 
     @router.delete("/keys/{key_id}", dependencies=admin)
     def revoke_key(key_id: Annotated[str, Path(pattern=r"^key_[0-9a-f]{16}$")]) -> dict[str, Any]:
@@ -296,13 +266,13 @@ def admin_router(db: Database, admin_token: str | None) -> Any:
         return {"key_id": key_id, "revoked": True}
 
     @router.get("/tenants/{tenant_id}/limits", dependencies=admin)
-    def get_limits(tenant_id: TenantId) -> LimitsOut:
-        return LimitsOut(**asdict(call(repo.get_limits, db, tenant_id)))
+    def get_limits(tenant_id: TenantId) -> repo.Limits:
+        return call(repo.get_limits, db, tenant_id)
 
     @router.put("/tenants/{tenant_id}/limits", dependencies=admin)
-    def set_limits(tenant_id: TenantId, body: LimitsIn) -> LimitsOut:
+    def set_limits(tenant_id: TenantId, body: LimitsIn) -> repo.Limits:
         changes = {f: getattr(body, f) for f in body.model_fields_set}
-        return LimitsOut(**asdict(call(repo.set_limits, db, tenant_id, **changes)))
+        return call(repo.set_limits, db, tenant_id, **changes)
 
     @router.put("/prices", dependencies=admin)
     def set_price(body: PriceIn) -> PriceIn:
@@ -323,7 +293,7 @@ def admin_router(db: Database, admin_token: str | None) -> Any:
             if owner[0] != tenant_id:
                 raise HTTPException(403, "this API key belongs to another tenant; it can read only its own usage")
         lines = call(usage_by_model, db, tenant_id, month)
-        return UsageOut(tenant_id=tenant_id, month=month, lines=[UsageLineOut(**asdict(x)) for x in lines],
+        return UsageOut(tenant_id=tenant_id, month=month, lines=lines,
                         total_cost_usd=sum(x.cost_usd for x in lines))
 
     return router
