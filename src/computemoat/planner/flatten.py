@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from computemoat.model import InfeasibleError, Offering, Scenario, Tier
+from computemoat.model import InfeasibleError, InferencePlacement, Offering, Scenario, Tier, TrainingPlacement
 from computemoat.planner.rules import (
     energy_usd_per_gpu_hour,
     provider_block_reason,
@@ -80,6 +80,33 @@ class FlatProblem:
     def nominal_fail(self) -> np.ndarray:
         """Boolean mask over failure sets: True for the no-failure set of each service."""
         return np.array([len(f) == 0 for f in self.f_failed], dtype=bool)
+
+    def training_placement(self, c: int) -> TrainingPlacement:
+        """Training candidate ``c`` as a placement (used by the MILP's unflatten and by greedy)."""
+        o = self.t_off[c]
+        return TrainingPlacement(
+            job_id=self.job_ids[self.t_job[c]],
+            offering_id=self.offering_ids[o],
+            site_id=self.site_ids[self.off_site[o]],
+            provider=self.provider_names[self.off_provider[o]],
+            tier=TIERS[self.t_tier[c]],
+            gpus=int(self.t_gpus[c]),
+            cost_usd=float(self.t_cost_usd[c]),
+        )
+
+    def inference_placement(self, v: int, replicas: int) -> InferencePlacement:
+        """``replicas`` of replica variable ``v`` (a service at an offering, on-demand) as a placement."""
+        o = self.r_off[v]
+        return InferencePlacement(
+            service_id=self.service_ids[self.r_svc[v]],
+            offering_id=self.offering_ids[o],
+            site_id=self.site_ids[self.off_site[o]],
+            provider=self.provider_names[self.off_provider[o]],
+            tier=Tier.on_demand,
+            replicas=int(replicas),
+            gpus=int(replicas * self.r_gpus_per_replica[v]),
+            cost_usd=float(replicas * self.r_cost_usd_per_replica[v]),
+        )
 
 
 def prune_dominated(scenario: Scenario) -> tuple[list[Offering], list[str]]:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from computemoat.model import Assignment, InferencePlacement, Plan, Scenario, Tier, TrainingPlacement
-from computemoat.planner.flatten import TIERS, flatten
+from computemoat.model import Assignment, InferencePlacement, Plan, Scenario, TrainingPlacement
+from computemoat.planner.flatten import flatten
 
 
 @dataclass(frozen=True)
@@ -50,17 +50,7 @@ def greedy_plan(scenario: Scenario, rtt_ms: np.ndarray) -> GreedyResult:
             o = flat.t_off[c]
             if fits(o, flat.t_gpus[c]):
                 take(o, flat.t_gpus[c])
-                training.append(
-                    TrainingPlacement(
-                        job_id=job_id,
-                        offering_id=flat.offering_ids[o],
-                        site_id=flat.site_ids[flat.off_site[o]],
-                        provider=flat.provider_names[flat.off_provider[o]],
-                        tier=TIERS[flat.t_tier[c]],
-                        gpus=int(flat.t_gpus[c]),
-                        cost_usd=float(flat.t_cost_usd[c]),
-                    )
-                )
+                training.append(flat.training_placement(c))
                 break
         else:
             unplaced.append(job_id)
@@ -121,19 +111,7 @@ def greedy_plan(scenario: Scenario, rtt_ms: np.ndarray) -> GreedyResult:
             unplaced.append(svc_id)
         for v, n in replicas.items():
             if n > 0:
-                o = flat.r_off[v]
-                inference.append(
-                    InferencePlacement(
-                        service_id=svc_id,
-                        offering_id=flat.offering_ids[o],
-                        site_id=flat.site_ids[flat.off_site[o]],
-                        provider=flat.provider_names[flat.off_provider[o]],
-                        tier=Tier.on_demand,
-                        replicas=n,
-                        gpus=int(n * flat.r_gpus_per_replica[v]),
-                        cost_usd=float(n * flat.r_cost_usd_per_replica[v]),
-                    )
-                )
+                inference.append(flat.inference_placement(v, n))
     training.sort(key=lambda p: p.job_id)
     inference.sort(key=lambda p: (p.service_id, p.offering_id))
     total = sum(p.cost_usd for p in training) + sum(p.cost_usd for p in inference)

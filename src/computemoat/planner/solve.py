@@ -12,11 +12,8 @@ import numpy as np
 from computemoat.model import (
     Assignment,
     InfeasibleError,
-    InferencePlacement,
     Plan,
     Scenario,
-    Tier,
-    TrainingPlacement,
 )
 from computemoat.planner.flatten import TIERS, FlatProblem, flatten
 from computemoat.planner.milp import MilpModel, build
@@ -285,35 +282,8 @@ def unflatten(
     x = col_value[model.cols["x"]]
     y = np.rint(col_value[model.cols["y"]]).astype(np.int64)
     z = col_value[model.cols["z"]]
-    training: list[TrainingPlacement] = []
-    for c in np.flatnonzero(x > 0.5):
-        o = flat.t_off[c]
-        training.append(
-            TrainingPlacement(
-                job_id=flat.job_ids[flat.t_job[c]],
-                offering_id=flat.offering_ids[o],
-                site_id=flat.site_ids[flat.off_site[o]],
-                provider=flat.provider_names[flat.off_provider[o]],
-                tier=TIERS[flat.t_tier[c]],
-                gpus=int(flat.t_gpus[c]),
-                cost_usd=float(flat.t_cost_usd[c]),
-            )
-        )
-    inference: list[InferencePlacement] = []
-    for v in np.flatnonzero(y > 0):
-        o = flat.r_off[v]
-        inference.append(
-            InferencePlacement(
-                service_id=flat.service_ids[flat.r_svc[v]],
-                offering_id=flat.offering_ids[o],
-                site_id=flat.site_ids[flat.off_site[o]],
-                provider=flat.provider_names[flat.off_provider[o]],
-                tier=Tier.on_demand,
-                replicas=int(y[v]),
-                gpus=int(y[v] * flat.r_gpus_per_replica[v]),
-                cost_usd=float(y[v] * flat.r_cost_usd_per_replica[v]),
-            )
-        )
+    training = [flat.training_placement(c) for c in np.flatnonzero(x > 0.5)]
+    inference = [flat.inference_placement(v, y[v]) for v in np.flatnonzero(y > 0)]
     nominal = flat.nominal_fail[flat.a_fail]
     assignments = [
         Assignment(
