@@ -120,7 +120,7 @@ def _matrix(s: Scenario, out: Path) -> None:
         else:
             frame.to_parquet(out, index=False)
     except OSError as e:
-        raise UserError(f"{out}: cannot write ({e.strerror}); check --out") from None
+        raise UserError(f"{out}: cannot write ({e.strerror or e}); check --out") from None
     leo_best = int((m.path_kind == "leo").sum())
     console.print(
         f"wrote {out}: {len(m.users)} users x {len(m.sites)} sites, LEO best for {leo_best} pairs, "
