@@ -8,32 +8,31 @@ work, and the job finishes in the first run long enough for the remaining work. 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from computemoat.model import Scenario, Tier, TrainingJob, TrainingPlacement
-from computemoat.sim.faults import HOURS_PER_YEAR, FaultModel
+from computemoat.model import Scenario, TrainingJob, TrainingPlacement
+from computemoat.reliability import (
+    FaultModel,
+    checkpoint_interval_s,
+    interruptions_per_hour,
+    site_outages_per_hour,
+)
 from computemoat.sim.timeline import NS_PER_HOUR, NS_PER_S
 
 NO_CHECKPOINT_NS = 2**61  # "never": interval when nothing fails
 
 
-def young_daly_interval_s(checkpoint_write_s: float, mtbf_s: float) -> float:
-    """Young's first-order optimum τ = sqrt(2 δ M): balances checkpoint cost δ/τ against lost work τ/(2M)."""
-    return math.sqrt(2.0 * checkpoint_write_s * mtbf_s)
-
-
-def interruptions_per_hour(scenario: Scenario, faults: FaultModel, placement: TrainingPlacement) -> float:
+def placement_interruptions_per_hour(scenario: Scenario, faults: FaultModel, placement: TrainingPlacement) -> float:
     """GPU/node failures for ``placement.gpus`` plus spot preemption of any of its instances."""
-    if not faults.random_faults:
-        return 0.0
-    rate = placement.gpus / faults.gpu.gpu_hours_per_interruption
-    if placement.tier == Tier.spot:
-        instances = math.ceil(placement.gpus / scenario.offering(placement.offering_id).gpus_per_instance)
-        rate += instances * faults.spot_per_instance_hour(placement.provider)
-    return rate
+    return interruptions_per_hour(
+        faults,
+        gpus=placement.gpus,
+        tier=placement.tier,
+        gpus_per_instance=scenario.offering(placement.offering_id).gpus_per_instance,
+        provider=placement.provider,
+    )
 
 
 @dataclass
@@ -90,23 +89,12 @@ def new_state(scenario: Scenario, faults: FaultModel, job: TrainingJob, placemen
 def set_placement(scenario: Scenario, faults: FaultModel, state: JobState, placement: TrainingPlacement) -> None:
     """Rates and checkpoint interval follow the placement (spot and GPU count change the MTBF)."""
     state.placement = placement
-    rate_h = interruptions_per_hour(scenario, faults, placement)
+    rate_h = placement_interruptions_per_hour(scenario, faults, placement)
     state.lam_per_ns = rate_h / NS_PER_HOUR
     # the MTBF that sets τ counts site outages too: they also cost the work since the last checkpoint
-    all_rate_h = rate_h + (
-        (faults.site_outages_per_year(placement.provider) + faults.provider_wide_per_year(placement.provider))
-        / HOURS_PER_YEAR
-        if faults.random_faults
-        else 0.0
-    )
-    fixed_s = faults.checkpoint_interval_s.get(state.job.id)
-    if fixed_s is not None:
-        state.tau_ns = max(1, round(fixed_s * NS_PER_S))
-    elif all_rate_h > 0:
-        mtbf_s = 3600.0 / all_rate_h
-        state.tau_ns = max(1, round(young_daly_interval_s(state.job.checkpoint_write_s, mtbf_s) * NS_PER_S))
-    else:
-        state.tau_ns = NO_CHECKPOINT_NS
+    all_rate_h = rate_h + site_outages_per_hour(faults, placement.provider)
+    tau_s = checkpoint_interval_s(faults, state.job.id, state.job.checkpoint_write_s, all_rate_h)
+    state.tau_ns = NO_CHECKPOINT_NS if tau_s is None else max(1, round(tau_s * NS_PER_S))
 
 
 def advance(state: JobState, until_ns: int, rng: np.random.Generator, *, final_checkpoint: bool = False) -> None:

@@ -1,0 +1,55 @@
+"""The failure and checkpoint model: interruption rates by cause (sourced), Young/Daly intervals,
+expected goodput and wall-clock hours. One model that the planner plans with and the simulator samples
+from, so a plan never promises what the simulation then misses."""
+
+from computemoat.reliability.faults import (
+    AWS_SPOT_PER_INSTANCE_HOUR,
+    DEFAULT_SLA_UPTIME,
+    GCP_SPOT_PER_INSTANCE_HOUR,
+    HOURS_PER_MONTH,
+    HOURS_PER_YEAR,
+    LLAMA3_CAUSE_COUNTS,
+    LLAMA3_GPU_HOURS_PER_INTERRUPTION,
+    SLA_UPTIME,
+    SPOT_PER_INSTANCE_HOUR,
+    FaultModel,
+    GpuInterruptions,
+    OutagePolicy,
+    ProviderFaults,
+    Withdrawal,
+)
+from computemoat.reliability.goodput import (
+    JobReliability,
+    checkpoint_interval_s,
+    expected_wall_clock_hours,
+    interruptions_per_hour,
+    job_reliability,
+    site_outages_per_hour,
+    stretch_hours,
+    young_daly_interval_s,
+)
+
+__all__ = [
+    "AWS_SPOT_PER_INSTANCE_HOUR",
+    "DEFAULT_SLA_UPTIME",
+    "GCP_SPOT_PER_INSTANCE_HOUR",
+    "HOURS_PER_MONTH",
+    "HOURS_PER_YEAR",
+    "LLAMA3_CAUSE_COUNTS",
+    "LLAMA3_GPU_HOURS_PER_INTERRUPTION",
+    "SLA_UPTIME",
+    "SPOT_PER_INSTANCE_HOUR",
+    "FaultModel",
+    "GpuInterruptions",
+    "JobReliability",
+    "OutagePolicy",
+    "ProviderFaults",
+    "Withdrawal",
+    "checkpoint_interval_s",
+    "expected_wall_clock_hours",
+    "interruptions_per_hour",
+    "job_reliability",
+    "site_outages_per_hour",
+    "stretch_hours",
+    "young_daly_interval_s",
+]
