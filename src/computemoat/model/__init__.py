@@ -1,6 +1,16 @@
 """Domain types only: pydantic, frozen, no I/O, no math beyond trivial derived views."""
 
 from computemoat.model.errors import InfeasibleError, UserError
+from computemoat.model.horizon import (
+    CapScope,
+    CommitmentOption,
+    Dataset,
+    DemandSeries,
+    Horizon,
+    OfferingSchedule,
+    PeriodKind,
+    TrainingWindow,
+)
 from computemoat.model.network import C_VACUUM_KM_PER_S, LeoShell, NetworkSettings
 from computemoat.model.plan import Assignment, InferencePlacement, Plan, TrainingPlacement
 from computemoat.model.policy import Policy
@@ -13,12 +23,19 @@ __all__ = [
     "C_VACUUM_KM_PER_S",
     "Accelerator",
     "Assignment",
+    "CapScope",
+    "CommitmentOption",
+    "Dataset",
+    "DemandSeries",
+    "Horizon",
     "InfeasibleError",
     "InferencePlacement",
     "InferenceService",
     "LeoShell",
     "NetworkSettings",
     "Offering",
+    "OfferingSchedule",
+    "PeriodKind",
     "PlacementRules",
     "Plan",
     "Policy",
@@ -29,6 +46,7 @@ __all__ = [
     "Tier",
     "TrainingJob",
     "TrainingPlacement",
+    "TrainingWindow",
     "UnknownReference",
     "UsageRecord",
     "UserError",
