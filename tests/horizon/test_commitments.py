@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from tests.horizon.kit import HOURS, START, near, offering, provider, scenario, service, site
 
 from computemoat.model import CommitmentOption, DemandSeries, Horizon
 from computemoat.planner.horizon import plan_horizon
 from computemoat.reliability import FaultModel
-from tests.horizon.kit import HOURS, START, near, offering, provider, scenario, service, site
 
 OD = 2.0  # on-demand $/GPU-h
 GPUS = 8  # one replica = one 8-GPU instance

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from tests.horizon.kit import HOURS, START, job, near, offering, provider, scenario, service, site
 
 from computemoat.model import Dataset, Horizon, InfeasibleError, OfferingSchedule, Policy, Tier, TrainingWindow
 from computemoat.planner.horizon import plan_horizon
 from computemoat.reliability import FaultModel, job_reliability
-from tests.horizon.kit import HOURS, START, job, near, offering, provider, scenario, service, site
 
 
 def _two_sites(egress_a: float = 0.05, egress_b: float = 0.09) -> dict[str, list]:  # type: ignore[type-arg]

@@ -101,7 +101,8 @@ def inference_structure(
             continue
         d0 = len(d_rows)
         d_rows.extend((s, r, demand[r]) for r in regions)
-        sets: list[frozenset[int]] = [frozenset()] + [frozenset(c) for c in itertools.combinations(providers_s, svc.redundancy_k) if c]
+        combos = itertools.combinations(providers_s, svc.redundancy_k)
+        sets: list[frozenset[int]] = [frozenset(), *(frozenset(c) for c in combos if c)]
         for failed in sets:
             f = len(f_failed)
             f_svc.append(s)
