@@ -73,6 +73,7 @@ def scenario(
     jobs: tuple[TrainingJob, ...] = (),
     horizon: Horizon | None = None,
     policy: Policy | None = None,
+    regions: tuple[UserRegion, ...] | None = None,
 ) -> Scenario:
     return Scenario(
         name="kit",
@@ -80,7 +81,9 @@ def scenario(
         sites=tuple(sites),
         accelerators=(H100,),
         offerings=tuple(offerings),
-        user_regions=(UserRegion(name="r", lat_deg=0.0, lon_deg=0.0),) if services else (),
+        user_regions=regions
+        if regions is not None
+        else ((UserRegion(name="r", lat_deg=0.0, lon_deg=0.0),) if services else ()),
         training_jobs=jobs,
         inference_services=services,
         horizon=horizon,
