@@ -97,9 +97,8 @@ def reference_cost(sc: Scenario, rtt_ms: np.ndarray) -> float:
                 z = {}
                 for r, rps in demand.items():
                     for o in offs:
-                        if ok[(r, o.id)] and prov_of[o.id] not in failed:
-                            if (r, o.site) not in z:
-                                z[(r, o.site)] = h.addVariable(lb=0)
+                        if ok[(r, o.id)] and prov_of[o.id] not in failed and (r, o.site) not in z:
+                            z[(r, o.site)] = h.addVariable(lb=0)
                     mine = [v for (rr, _), v in z.items() if rr == r]
                     assert mine or rps * scale[t] <= 0, "Infeasible: a region no surviving site can serve"
                     if mine:

@@ -9,13 +9,13 @@ import random
 
 import numpy as np
 import pytest
+from tests.horizon.kit import job, offering, provider, scenario, service, site
+from tests.horizon.reference import reference_cost
 
 from computemoat.model import CommitmentOption, DemandSeries, Horizon, InfeasibleError, Policy, UserRegion
 from computemoat.planner import plan
 from computemoat.planner.horizon import plan_horizon
 from computemoat.reliability import FaultModel
-from tests.horizon.kit import job, offering, provider, scenario, service, site
-from tests.horizon.reference import reference_cost
 
 
 def _random_case(seed: int, *, periods: int | None, commitments: bool, caps: bool):  # type: ignore[no-untyped-def]
@@ -52,7 +52,8 @@ def _random_case(seed: int, *, periods: int | None, commitments: bool, caps: boo
             )  # fmt: skip
         demand = tuple(DemandSeries(service=s.id, growth_per_year=rng.choice([0.0, 1.0, 3.0])) for s in services)
         horizon = Horizon(start=dt.date(2027, 1, 1), periods=periods, reserved_term_periods=None,
-                          price_decline_per_year=rng.choice([0.0, 0.3]), commitments=options, demand=demand)  # fmt: skip
+                          price_decline_per_year=rng.choice([0.0, 0.3]), commitments=options,
+                          demand=demand)  # fmt: skip
     policy = Policy()
     if caps:
         policy = Policy(max_provider_share_gpus=rng.choice([None, 0.6, 0.8]),
