@@ -12,6 +12,7 @@ from computemoat.model.horizon import (
     TrainingWindow,
 )
 from computemoat.model.network import C_VACUUM_KM_PER_S, LeoShell, NetworkSettings
+from computemoat.model.offer import Offer, OfferCapacity
 from computemoat.model.plan import Assignment, InferencePlacement, Plan, TrainingPlacement
 from computemoat.model.policy import Policy
 from computemoat.model.provider import Accelerator, Offering, Provider, ProviderKind, Site, Tier
@@ -33,6 +34,8 @@ __all__ = [
     "InferenceService",
     "LeoShell",
     "NetworkSettings",
+    "Offer",
+    "OfferCapacity",
     "Offering",
     "OfferingSchedule",
     "PeriodKind",

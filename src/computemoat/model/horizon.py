@@ -58,6 +58,7 @@ class OfferingSchedule(Frozen):
     capacity_gpus: tuple[int, ...] | None = Field(default=None, description="GPUs per period (one per period)")
     price_scale: tuple[float, ...] | None = Field(default=None, description="multiplier on every price, per period")
     price_decline_per_year: float | None = Field(default=None, ge=0, lt=1, description="overrides the horizon's")
+    commitment_only: bool = Field(default=False, description="sold only through commitments (no on-demand/spot)")
 
     @model_validator(mode="after")
     def _values(self) -> OfferingSchedule:

@@ -4,7 +4,7 @@ egress in the objective, and caps/N+k in every period. The formulation is in :mo
 
 from computemoat.planner.horizon.problem import HorizonProblem, flatten_horizon
 from computemoat.planner.horizon.result import HorizonPlan, InferenceRental, SignedCommitment, TrainingRun
-from computemoat.planner.horizon.solve import HorizonSolution, plan_horizon, solve_problem
+from computemoat.planner.horizon.solve import HorizonSolution, plan_horizon, replan_from, solve_problem
 
 __all__ = [
     "HorizonPlan",
@@ -15,5 +15,6 @@ __all__ = [
     "TrainingRun",
     "flatten_horizon",
     "plan_horizon",
+    "replan_from",
     "solve_problem",
 ]

@@ -105,6 +105,7 @@ class HorizonModel:
     row_lower: np.ndarray
     row_upper: np.ndarray
     col_names: list[str]
+    col_period: np.ndarray  # last period each column's decision belongs to (Columns.period)
     row_names: list[str]
     blocks: dict[str, slice]
     rows: dict[str, slice]
@@ -117,8 +118,8 @@ class HorizonModel:
     kst_t: np.ndarray
 
 
-def build(p: HorizonProblem, *, fix: dict[int, float] | None = None) -> HorizonModel:
-    """Assemble the MILP above; ``fix`` pins columns (index -> value), e.g. the past of a re-plan."""
+def build(p: HorizonProblem) -> HorizonModel:
+    """Assemble the MILP above."""
     cols, rows = Columns(), Rows()
     rented, pool, spend = Entries(), Entries(), Entries()
     _training(p, cols, rented, pool, spend)
@@ -137,8 +138,6 @@ def build(p: HorizonProblem, *, fix: dict[int, float] | None = None) -> HorizonM
     cost = cols.cost()
     np.add.at(cost, s_col, p.grid.discount[s_t] * s_usd)
     lower, upper = cols.lower(), cols.upper()
-    for c, v in (fix or {}).items():
-        lower[c] = upper[c] = v
     cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)  # noqa: E731
     matrix = sp.csc_matrix((cat(rows.v), (cat(rows.r), cat(rows.c))), shape=(rows.n, cols.n))
     return HorizonModel(
@@ -151,6 +150,7 @@ def build(p: HorizonProblem, *, fix: dict[int, float] | None = None) -> HorizonM
         row_lower=cat(rows.lo),
         row_upper=cat(rows.hi),
         col_names=cols.names,
+        col_period=cols.period(),
         row_names=rows.names,
         blocks=cols.blocks,
         rows=rows.groups,
@@ -176,7 +176,7 @@ def _training(p: HorizonProblem, cols: Columns, rented: Entries, pool: Entries, 
         f"x[{sc.training_jobs[j].id}|{p.offs.ids[o]}|{TIER_NAMES[t]}|p{s}]"
         for j, o, t, s in zip(tc.job, tc.off, tc.tier, tc.start, strict=True)
     ]
-    x = cols.add("x", names, upper=1.0, integer=True)
+    x = cols.add("x", names, upper=1.0, integer=True, period=tc.start + tc.periods - 1)
     committed = tc.tier[tc.e_c] == COMMITTED
     for mask, entries in ((~committed, rented), (committed, pool)):
         c = tc.e_c[mask]
@@ -192,7 +192,8 @@ def _units(p: HorizonProblem, cols: Columns, rented: Entries, pool: Entries, spe
         for k in range(n)
     ]
     upper = np.floor(p.grid.capacity_gpus[inf.v_off] / inf.v_gpus[:, None]).ravel()
-    u = cols.add("u", names, upper=upper, integer=True).reshape(-1, n)
+    every_t = np.tile(np.arange(n), len(inf.v_svc))
+    u = cols.add("u", names, upper=upper, integer=True, period=every_t).reshape(-1, n)
     t = np.broadcast_to(np.arange(n), u.shape)
     off = np.broadcast_to(inf.v_off[:, None], u.shape)
     gpus = np.broadcast_to(inf.v_gpus[:, None], u.shape)
@@ -207,7 +208,9 @@ def _assignments(p: HorizonProblem, cols: Columns) -> None:
     inf, n = p.inf, p.grid.n
     scale = p.grid.demand_scale[inf.d_svc[inf.a_dem]]  # [a, t]
     names = [f"z[{a}|p{t}]" for a in range(len(inf.a_dem)) for t in range(n)]
-    cols.add("z", names, upper=(inf.d_rps[inf.a_dem][:, None] * scale).ravel())
+    cols.add(
+        "z", names, upper=(inf.d_rps[inf.a_dem][:, None] * scale).ravel(), period=np.tile(np.arange(n), len(inf.a_dem))
+    )
 
 
 def _commitments(
@@ -229,7 +232,9 @@ def _commitments(
     )
     top = np.array([o.max_gpus or np.inf for o in opt], dtype=float)
     n_upper = np.floor(np.minimum(cap_max, top) / gpi)
-    n = cols.add("n", [f"n[{o.id}|p{s}]" for o, s in zip(opt, ks_s, strict=True)], upper=n_upper, integer=True)
+    n = cols.add(
+        "n", [f"n[{o.id}|p{s}]" for o, s in zip(opt, ks_s, strict=True)], upper=n_upper, integer=True, period=ks_s
+    )
     prov = offs.provider[off]
     spend.add(n, ks_s, prov, np.array([o.upfront_usd_per_gpu for o in opt]) * gpi)
     # (k, s, t) triples over each term
@@ -240,8 +245,8 @@ def _commitments(
     rented.add(n[kst], kst_t, off[kst], gpi[kst])
     spend.add(n[kst], kst_t, prov[kst], grid.hours * price * theta * gpi[kst])
     tnames = [f"{opt[i].id}|p{ks_s[i]}|p{t}" for i, t in zip(kst, kst_t, strict=True)]
-    w = cols.add("w", [f"w[{s}]" for s in tnames])
-    e = cols.add("e", [f"e[{s}]" for s in tnames])
+    w = cols.add("w", [f"w[{s}]" for s in tnames], period=kst_t)
+    e = cols.add("e", [f"e[{s}]" for s in tnames], period=kst_t)
     spend.add(e, kst_t, prov[kst], grid.hours * price)
     pool.add(w, kst_t, off[kst], -1.0)
     m = len(kst)
@@ -253,7 +258,7 @@ def _commitments(
     minimum = np.array([o.min_gpus for o in opt], dtype=float)
     need = np.flatnonzero(minimum > 0)
     if len(need):
-        b = cols.add("b", [f"b[{opt[i].id}|p{ks_s[i]}]" for i in need], upper=1.0, integer=True)
+        b = cols.add("b", [f"b[{opt[i].id}|p{ks_s[i]}]" for i in need], upper=1.0, integer=True, period=ks_s[need])
         q = len(need)
         rows.add("commit_min", [f"commit_min[{opt[i].id}|p{ks_s[i]}]" for i in need], np.tile(np.arange(q), 2),
                  np.concatenate([n[need], b]), np.concatenate([gpi[need], -minimum[need]]), 0.0, np.inf)  # fmt: skip

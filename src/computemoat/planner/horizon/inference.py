@@ -89,7 +89,8 @@ def inference_structure(
         reachable = sorted({i for _, i in ok})
         for i in reachable:
             gpus, reps = unit_shape(svc.gpus_per_replica, int(offs.gpus_per_instance[i]))
-            v_rows.append((s, i, ON_DEMAND, gpus, reps))
+            if np.isfinite(offs.usd_per_gpu_hour[i, 0]).all():
+                v_rows.append((s, i, ON_DEMAND, gpus, reps))
             if committable[i]:
                 v_rows.append((s, i, COMMITTED_UNIT, gpus, reps))
         providers_s = sorted({int(offs.provider[i]) for i in reachable})

@@ -54,6 +54,11 @@ def offering_arrays(scenario: Scenario, grid: PeriodGrid) -> OfferingArrays:
             list_price = o.price(tier)
             if list_price is not None:
                 price[i, k] = list_price * mult[site.provider] * grid.price_scale[i] + energy
+    if sc.horizon is not None:
+        off_index = {o.id: i for i, o in enumerate(sc.offerings)}
+        for sched in sc.horizon.offerings:
+            if sched.commitment_only:
+                price[off_index[sched.offering]] = np.nan
     return OfferingArrays(
         ids=tuple(o.id for o in sc.offerings),
         site=np.array([s_index[o.site] for o in sc.offerings], dtype=np.int64),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections import defaultdict
@@ -45,21 +46,51 @@ def solve_problem(
     *,
     time_limit_s: float = 60.0,
     mip_gap: float = 0.01,
-    fix: dict[int, float] | None = None,
     t0: float | None = None,
 ) -> HorizonSolution:
     t0 = time.perf_counter() if t0 is None else t0
-    model = build(problem, fix=fix)
-    status, objective, bound, x = run_highs(model, time_limit_s=max(0.5, time_limit_s - (time.perf_counter() - t0)),
-                                            mip_gap=mip_gap)  # fmt: skip
+    return solve_model(build(problem), time_limit_s=time_limit_s, mip_gap=mip_gap, t0=t0)
+
+
+def replan_from(
+    previous: HorizonSolution,
+    scenario: Scenario,
+    rtt_ms: np.ndarray,
+    *,
+    from_period: int,
+    faults: FaultModel | None = None,
+    time_limit_s: float = 60.0,
+    mip_gap: float = 0.01,
+) -> HorizonSolution:
+    """Re-plan the changed ``scenario`` keeping every decision of ``previous`` that belongs to a period
+    before ``from_period`` (columns matched by name: what ran, what was rented, what was signed)."""
+    t0 = time.perf_counter()
+    model = build(flatten_horizon(scenario, rtt_ms, faults))
+    value = dict(zip(previous.model.col_names, previous.col_value, strict=True))
+    lower, upper = model.col_lower.copy(), model.col_upper.copy()
+    for c in np.flatnonzero(model.col_period < from_period):
+        v = value.get(model.col_names[c])
+        if v is not None:
+            lower[c] = upper[c] = float(np.rint(v)) if model.integrality[c] else v
+    upper = np.maximum(upper, lower)
+    fixed = dataclasses.replace(model, col_lower=lower, col_upper=upper)
+    return solve_model(fixed, time_limit_s=time_limit_s, mip_gap=mip_gap, t0=t0)
+
+
+def solve_model(
+    model: HorizonModel, *, time_limit_s: float = 60.0, mip_gap: float = 0.01, t0: float | None = None
+) -> HorizonSolution:
+    t0 = time.perf_counter() if t0 is None else t0
+    left = max(0.5, time_limit_s - (time.perf_counter() - t0))
+    status, objective, bound, x = run_highs(model, time_limit_s=left, mip_gap=mip_gap)
     if x is None:
-        name = problem.scenario.name
+        name = model.problem.scenario.name
         if status == "Infeasible":
             raise InfeasibleError(f"scenario {name}: no multi-period plan satisfies every constraint")
         raise InfeasibleError(f"scenario {name}: no plan found within time_limit_s {time_limit_s:g} (status {status})")
     gap = None if bound is None else max(0.0, (objective - bound) / max(abs(objective), 1e-9))
-    plan = decode(model, x, status="optimal" if status == "Optimal" else "feasible (time limit)", mip_gap=gap,
-                  solve_time_s=time.perf_counter() - t0)  # fmt: skip
+    state = "optimal" if status == "Optimal" else "feasible (time limit)"
+    plan = decode(model, x, status=state, mip_gap=gap, solve_time_s=time.perf_counter() - t0)
     return HorizonSolution(plan, model, x)
 
 

@@ -110,8 +110,8 @@ def training_candidates(
             paid = math.ceil(job.gpus / gpi) * gpi
             if paid > max_cap[i]:
                 continue
-            tiers = [0]
-            if job.spot_allowed and np.isfinite(offs.usd_per_gpu_hour[i, 1]).any():
+            tiers = [0] if np.isfinite(offs.usd_per_gpu_hour[i, 0]).all() else []
+            if job.spot_allowed and np.isfinite(offs.usd_per_gpu_hour[i, 1]).all():
                 tiers.append(1)
             if job.reserved_allowed and committable[i]:
                 tiers.append(COMMITTED)
