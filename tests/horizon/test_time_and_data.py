@@ -132,3 +132,16 @@ def test_spend_cap_scope_compares_like_with_like() -> None:
     assert horizon.total_usd == pytest.approx(JOB + 4 * A_UNIT + 2 * B_UNIT)
     assert sum(horizon.spend_usd_by_provider["a"]) / horizon.total_usd <= 0.6 + 1e-9
     assert max(horizon.spend_share("a")) > 0.6
+
+
+def test_a_window_deadline_replaces_deadline_hours() -> None:
+    # deadline_hours 100 h cannot be met in expectation (rel.expected_hours > 100) -> no plan without a window;
+    # with a window ending after the job's single period, the date is the deadline.
+    big = job(gpus=4096, hours=100.0, deadline_hours=100.0)
+    h = Horizon(start=START, periods=2)
+    sc = scenario([provider("a")], [site("a")], [offering("a:x", 2.0, capacity=4096)], jobs=(big,), horizon=h)
+    with pytest.raises(InfeasibleError):
+        plan_horizon(sc, near(sc), faults=FaultModel())
+    w = TrainingWindow(job="train", earliest_start=START, deadline=dt.date(2027, 2, 1))
+    windowed = sc.model_copy(update={"horizon": h.model_copy(update={"training_windows": (w,)})})
+    assert plan_horizon(windowed, near(sc), faults=FaultModel()).plan.training[0].start_period == 0

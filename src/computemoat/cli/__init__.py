@@ -16,7 +16,7 @@ app = typer.Typer(
 )
 
 # Order here is the order in --help.
-_COMMAND_MODULES = ("catalog", "latency", "plan", "simulate", "gateway", "tenants", "dashboard")
+_COMMAND_MODULES = ("catalog", "latency", "plan", "deal", "simulate", "gateway", "tenants", "dashboard")
 
 for _name in _COMMAND_MODULES:
     importlib.import_module(f"computemoat.cli.{_name}").register(app)

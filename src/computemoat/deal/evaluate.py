@@ -49,7 +49,7 @@ MAX_BRACKET_STEPS = 6
 class DealSettings:
     faults: FaultModel | None = None  # None: the simulator's default failure/checkpoint model
     time_limit_s: float = 60.0
-    mip_gap: float = 0.002
+    mip_gap: float = 0.005
     seed: int = 0
 
 
@@ -60,17 +60,18 @@ def evaluate_deal(scenario: Scenario, offer: Offer, rtt_fn: RttFn, settings: Dea
     with_sc = apply_offer(scenario, offer)
     rtt_base, rtt_with = rtt_fn(base), rtt_fn(with_sc)
 
-    def solve(sc: Scenario, rtt: np.ndarray) -> HorizonSolution:
-        return plan_horizon(sc, rtt, faults=cfg.faults, time_limit_s=cfg.time_limit_s, mip_gap=cfg.mip_gap)
+    def solve(sc: Scenario, rtt: np.ndarray, start: HorizonSolution | None = None) -> HorizonSolution:
+        return plan_horizon(sc, rtt, faults=cfg.faults, time_limit_s=cfg.time_limit_s, mip_gap=cfg.mip_gap,
+                            start=start)  # fmt: skip
 
     without = solve(base, rtt_base)
-    with_ = solve(with_sc, rtt_with)
+    with_ = solve(with_sc, rtt_with, without)  # the plan without the offer is a feasible start
     solves = 2
 
     def at_price(price: float) -> HorizonPlan:
         nonlocal solves
         solves += 1
-        return solve(apply_offer(scenario, offer, usd_per_gpu_hour=price), rtt_with).plan
+        return solve(apply_offer(scenario, offer, usd_per_gpu_hour=price), rtt_with, without).plan
 
     breakeven, at_breakeven = _break_even(offer, with_.plan, at_price)
     curve = _exposure(scenario, offer, with_, without.plan, rtt_with, cfg)

@@ -34,11 +34,12 @@ def plan_horizon(
     faults: FaultModel | None = None,
     time_limit_s: float = 60.0,
     mip_gap: float = 0.01,
+    start: HorizonSolution | None = None,
 ) -> HorizonSolution:
     """Cost-optimal multi-period plan (see :mod:`formulation`); raises InfeasibleError when none exists."""
     t0 = time.perf_counter()
-    problem = flatten_horizon(scenario, rtt_ms, faults)
-    return solve_problem(problem, time_limit_s=time_limit_s, mip_gap=mip_gap, t0=t0)
+    model = build(flatten_horizon(scenario, rtt_ms, faults))
+    return solve_model(model, time_limit_s=time_limit_s, mip_gap=mip_gap, t0=t0, start=start)
 
 
 def solve_problem(
@@ -78,11 +79,22 @@ def replan_from(
 
 
 def solve_model(
-    model: HorizonModel, *, time_limit_s: float = 60.0, mip_gap: float = 0.01, t0: float | None = None
+    model: HorizonModel,
+    *,
+    time_limit_s: float = 60.0,
+    mip_gap: float = 0.01,
+    t0: float | None = None,
+    start: HorizonSolution | None = None,
 ) -> HorizonSolution:
+    """``start``: a solution of a related model (e.g. the plan without an offer) whose columns, matched by
+    name (absent ones at 0), are handed to the branch and bound as a first incumbent."""
     t0 = time.perf_counter() if t0 is None else t0
     left = max(0.5, time_limit_s - (time.perf_counter() - t0))
-    status, objective, bound, x = run_highs(model, time_limit_s=left, mip_gap=mip_gap)
+    hint = None
+    if start is not None:
+        value = dict(zip(start.model.col_names, start.col_value, strict=True))
+        hint = np.array([value.get(name, 0.0) for name in model.col_names])
+    status, objective, bound, x = run_highs(model, time_limit_s=left, mip_gap=mip_gap, start=hint)
     if x is None:
         name = model.problem.scenario.name
         if status == "Infeasible":
@@ -98,7 +110,7 @@ OBJECTIVE_SCALE = 1e-3  # the solver sees k$: costs of 1e2..1e8 USD would be bad
 
 
 def run_highs(
-    model: HorizonModel, *, time_limit_s: float, mip_gap: float
+    model: HorizonModel, *, time_limit_s: float, mip_gap: float, start: np.ndarray | None = None
 ) -> tuple[str, float, float | None, np.ndarray | None]:
     """(status, objective, best bound or None, column values or None when there is no solution).
 
@@ -129,7 +141,7 @@ def run_highs(
     if left > 0.2:
         status, m_obj, m_x = _solve(
             model, model.col_lower, model.col_upper, integer=True, time_limit_s=left, gap=mip_gap,
-            start=None if best is None else best[1],
+            start=start if best is None else best[1],
         )  # fmt: skip
         if m_x is not None and (best is None or m_obj <= best[0]):
             best = (m_obj, m_x)
@@ -141,10 +153,14 @@ def run_highs(
 
 def _neighbourhoods(model: HorizonModel, x: np.ndarray, ints: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Restricted MIPs around the LP solution, tightest first: (1) every integer in [floor, ceil] of its
-    LP value (RENS); (2) binaries the LP already set fixed, general integers free."""
+    LP value (RENS; signing decisions may still drop to 0); (2) binaries the LP already set fixed,
+    general integers free."""
     lo, hi = model.col_lower.copy(), model.col_upper.copy()
     lo[ints] = np.maximum(lo[ints], np.floor(x[ints] + 1e-6))
     hi[ints] = np.minimum(hi[ints], np.ceil(x[ints] - 1e-6))
+    for block in ("n", "b"):  # a commitment is all-or-minimum: rounding must be allowed to drop it
+        cols = model.blocks.get(block, slice(0, 0))
+        lo[cols] = model.col_lower[cols]
     lo2, hi2 = model.col_lower.copy(), model.col_upper.copy()
     binary = ints & (model.col_upper <= 1) & (np.abs(x - np.rint(x)) < 1e-6)
     lo2[binary] = hi2[binary] = np.rint(x[binary])

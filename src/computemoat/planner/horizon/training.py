@@ -6,9 +6,10 @@ simulator's failure and checkpoint model), so a plan never promises what the sim
 placement whose expected hours exceed ``deadline_hours`` is never a candidate. A job is a gang: all its
 GPUs at one offering, in consecutive periods ``start .. start + ceil(E / H) - 1``; it holds its GPUs in
 every period it touches (capacity) and pays for the hours it runs in each (``min(H, E - i H)``).
-Without a training window a job starts in period 0, as in the single-period planner; with one it may
-start in any period from ``earliest_start`` whose end (the start of the period after its last) is on
-or before ``deadline``. A scenario without a horizon is one period holding the whole job.
+Without a training window a job starts in period 0, as in the single-period planner, and must meet
+``deadline_hours`` in expectation; with one it may start in any period from ``earliest_start`` whose
+end (the start of the period after its last) is on or before ``deadline`` — the window's dates replace
+``deadline_hours`` (a deadline relative to a start the planner now chooses). A scenario without a horizon is one period holding the whole job.
 
 Egress (in the objective, paid in the start period): a job reading a dataset held at another site pays
 ``size_gb x egress($/GB) of the dataset's provider``; its final checkpoint (and one every
@@ -100,8 +101,10 @@ def training_candidates(
     problems: list[str] = []
     p_index = {p.name: i for i, p in enumerate(sc.providers)}
     max_cap = grid.capacity_gpus.max(axis=1)
+    windows = {w.job for w in sc.horizon.training_windows} if sc.horizon else set()
     for j, job in enumerate(sc.training_jobs):
         before = len(rows)
+        windowed = job.id in windows
         for i, o in enumerate(sc.offerings):
             prov = sc.providers[offs.provider[i]]
             if o.accelerator not in job.accelerators or provider_block_reason(sc, job, prov) is not None:
@@ -128,7 +131,7 @@ def training_candidates(
                     provider=prov.name,
                 )
                 e_h = rel.expected_hours
-                if job.deadline_hours is not None and e_h > job.deadline_hours * (1 + 1e-9):
+                if not windowed and job.deadline_hours is not None and e_h > job.deadline_hours * (1 + 1e-9):
                     continue
                 length = 1 if sc.horizon is None else math.ceil(e_h / grid.hours - 1e-9)
                 egress = _egress(sc, job, o.site, prov.name, e_h)

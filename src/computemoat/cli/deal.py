@@ -1,0 +1,94 @@
+"""`computemoat deal OFFER.yaml`: evaluate a provider's offer over the horizon (thin wrapper over deal/)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich import box
+from rich.table import Table
+
+from computemoat.cli.common import console, load_scenario_arg, user_errors
+from computemoat.model.errors import UserError
+
+if TYPE_CHECKING:
+    from computemoat.deal import DealResult
+
+
+def _usd(v: float) -> str:
+    return f"-${-v:,.0f}" if v < 0 else f"${v:,.0f}"
+
+
+def _pct(v: float) -> str:
+    return f"{v:.0%}"
+
+
+def print_deal(r: DealResult) -> None:
+    console.print(f"[bold]{r.offer}[/bold] from {r.provider} at ${r.offered_usd_per_gpu_hour:.2f}/GPU-h over "
+                  f"{len(r.periods)} periods from {r.periods[0]}", highlight=False)  # fmt: skip
+    t = Table(title="Plan without / with the offer", box=box.SIMPLE_HEAD)
+    for col in ("", "without", "with offer", "savings"):
+        t.add_column(col, justify="left" if not col else "right")
+    t.add_row("total (nominal)", _usd(r.without.total_usd), _usd(r.with_offer.total_usd), _usd(r.savings_usd))
+    t.add_row("NPV", _usd(r.without.objective_usd), _usd(r.with_offer.objective_usd), _usd(r.savings_npv_usd))
+    t.add_row("solver gap", *(f"{p.mip_gap:.2%}" if p.mip_gap is not None else "n/a" for p in (r.without, r.with_offer)),
+              "")  # fmt: skip
+    console.print(t)
+    be = r.break_even
+    price = "none" if be.usd_per_gpu_hour is None else f"${be.usd_per_gpu_hour:.2f}/GPU-h"
+    console.print(f"committed: {r.committed_gpus:,} GPUs; break-even price {price} (± ${be.tolerance_usd_per_gpu_hour:.2f}, "
+                  f"{be.method}, {be.bisection_steps} steps)", highlight=False)  # fmt: skip
+    t = Table(title="Share of spend per period, without -> with (caps from the policy)", box=box.SIMPLE_HEAD)
+    t.add_column("provider")
+    shown = list(range(0, len(r.periods), max(1, len(r.periods) // 6)))
+    for k in shown:
+        t.add_column(r.periods[k], justify="right")
+    for s in r.shares:
+        t.add_row(s.provider, *(f"{_pct(s.spend_share_without[k])}->{_pct(s.spend_share_with[k])}" for k in shown))
+    console.print(t)
+    if r.exposure:
+        t = Table(title=f"If {r.provider} withdraws (policy shift)", box=box.SIMPLE_HEAD)
+        for col in ("at month", "stranded", "re-plan extra cost", "savings left"):
+            t.add_column(col, justify="right")
+        for p in r.exposure:
+            t.add_row(f"{p.month} ({p.date})", _usd(p.stranded_usd), _usd(p.replan_extra_usd), _usd(p.savings_usd))
+        console.print(t)
+    p5, p50, p95 = r.savings_p5_p50_p95_usd
+    console.print(f"withdrawal {r.withdrawal_probability_per_year:.0%}/yr: expected savings {_usd(r.expected_savings_usd)}; "
+                  f"P5/P50/P95 {_usd(p5)} / {_usd(p50)} / {_usd(p95)} (Monte-Carlo over withdrawal timing)",
+                  highlight=False)  # fmt: skip
+    for label, v in (("offered", r.landlord_offered), ("break-even", r.landlord_break_even)):
+        if v is not None and v.usd_per_gpu_hour is not None:
+            console.print(f"landlord at {label} ${v.usd_per_gpu_hour:.2f}: revenue {_usd(v.revenue_usd)}, "
+                          f"{v.committed_gpus:,} GPUs committed, utilization {v.utilization_of_offered:.0%} of offered",
+                          highlight=False)  # fmt: skip
+    console.print(f"{r.solves} solves in {r.elapsed_s:.1f} s", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def deal(
+        offer_file: Annotated[Path, typer.Argument(help="offer YAML (see examples/deal.yaml)")],
+        scenario: Annotated[Path | None, typer.Option("--scenario", help="scenario YAML (default: bundled)")] = None,
+        out: Annotated[Path | None, typer.Option(help="write the result as JSON")] = None,
+        time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, help="per solve (s)")] = 120.0,
+        mip_gap: Annotated[float, typer.Option("--mip-gap", min=0.0, max=1.0, help="relative gap per solve")] = 0.005,
+    ) -> None:
+        """Should we sign this offer, at what price, and what if the provider withdraws?"""
+        from computemoat.deal import DealSettings, evaluate_deal, load_offer
+        from computemoat.latency import rtt_matrix
+
+        with user_errors():
+            if out is not None and (out.is_dir() or not out.parent.is_dir()):
+                raise UserError(f"--out {out}: not a file in an existing directory (create the directory first)")
+            sc = load_scenario_arg(scenario)
+            offer = load_offer(offer_file, sc)
+            with console.status("solving the plans with and without the offer, break-even and withdrawals…"):
+                result = evaluate_deal(sc, offer, lambda s: rtt_matrix(s).rtt_ms,
+                                       DealSettings(time_limit_s=time_limit, mip_gap=mip_gap))  # fmt: skip
+            print_deal(result)
+            if out is not None:
+                out.write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
+                console.print(f"deal written to {out}")
