@@ -127,16 +127,26 @@ def run_highs(
         return status, obj, (obj if x is not None else None), x
     bound = obj
     best: tuple[float, np.ndarray] | None = None
+    if start is not None:  # the hint's integers fixed, its continuous part re-solved as an LP
+        lo, hi = model.col_lower.copy(), model.col_upper.copy()
+        lo[ints] = hi[ints] = np.clip(np.rint(start[ints]), model.col_lower[ints], model.col_upper[ints])
+        _, h_obj, h_x = _solve(model, lo, hi, integer=False, time_limit_s=deadline - time.perf_counter(), gap=mip_gap)
+        if h_x is not None:
+            h_x[ints] = np.rint(h_x[ints])
+            best = (h_obj, h_x)
+            if h_obj - bound <= mip_gap * abs(h_obj):
+                return "Optimal", h_obj, bound, h_x
     for lo, hi in _neighbourhoods(model, x, ints):
         left = deadline - time.perf_counter()
         if left <= 0.2:
             break
         _, r_obj, r_x = _solve(model, lo, hi, integer=True, time_limit_s=max(0.2, 0.4 * left), gap=mip_gap / 2)
         if r_x is not None:
-            best = (r_obj, r_x)
-            if r_obj - bound <= mip_gap * abs(r_obj):
-                return "Optimal", r_obj, bound, r_x
+            if best is None or r_obj < best[0]:
+                best = (r_obj, r_x)
             break
+    if best is not None and best[0] - bound <= mip_gap * abs(best[0]):
+        return "Optimal", best[0], bound, best[1]
     left = deadline - time.perf_counter()
     if left > 0.2:
         status, m_obj, m_x = _solve(

@@ -1,0 +1,108 @@
+"""`computemoat deal` end to end on a small scenario file (real YAML loader, real latency, real HiGHS), and
+every kind of bad input as one `file:line` line with exit code 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from computemoat.cli import app
+
+SCENARIO = """\
+name: tiny
+catalog: {bundled: false}
+providers:
+  - {name: a, kind: hyperscaler, jurisdiction: US}
+  - {name: b, kind: specialized, jurisdiction: US}
+sites:
+  - {provider: a, region: x, lat_deg: 40.0, lon_deg: -74.0}
+  - {provider: b, region: y, lat_deg: 40.5, lon_deg: -74.5}
+accelerators:
+  - {name: H100, board_power_w: 700, memory_gb: 80}
+offerings:
+  - {site: "a:x", accelerator: H100, instance_type: h100x8, usd_per_gpu_hour_on_demand: 2.0, capacity_gpus: 64}
+user_regions:
+  regions:
+    - {name: r, lat_deg: 40.7, lon_deg: -74.0}
+inference_services:
+  - {id: chat, model: m, accelerators: [H100], gpus_per_replica: 8, rps_per_replica: 1, demand_rps: {r: 2},
+     latency_slo_ms: 50}
+horizon:
+  start: 2027-01-01
+  periods: 8
+"""
+
+OFFER = """\
+name: t
+provider: b
+capacity:
+  - {site: "b:y", accelerator: H100, capacity_gpus: 16}
+usd_per_gpu_hour: 1.2
+term_months: 6
+take_or_pay_share: 0.7
+min_commit_gpus: 8
+start: 2027-02-01
+exposure_step_months: 2
+withdrawal_probability_per_year: 0.0
+"""
+
+
+def _files(tmp: Path, scenario: str = SCENARIO, offer: str = OFFER) -> tuple[Path, Path]:
+    (tmp / "s.yaml").write_text(scenario)
+    (tmp / "o.yaml").write_text(offer)
+    return tmp / "s.yaml", tmp / "o.yaml"
+
+
+def test_deal_end_to_end(tmp_path: Path) -> None:
+    s, o = _files(tmp_path)
+    out = tmp_path / "deal.json"
+    result = CliRunner().invoke(app, ["deal", str(o), "--scenario", str(s), "--out", str(out), "--mip-gap", "0"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    unit = 8 * 730.0
+    # hand-worked in tests/deal/test_evaluate.py: months 1-6 move to b at $1.20 instead of $2.00
+    assert data["savings_usd"] == pytest.approx(2 * unit * 0.8 * 6)
+    assert data["break_even"]["usd_per_gpu_hour"] == pytest.approx(2.0, abs=0.0101)
+    assert "break-even price $" in result.output and "If b withdraws" in result.output
+
+
+def _line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+BAD = {
+    "unknown site": ("offer", '"b:y"', '"b:zz"', "capacity[0].site: unknown site 'b:zz'"),
+    "unknown accelerator": ("offer", "accelerator: H100", "accelerator: H999", "unknown accelerator 'H999'"),
+    "term longer than the horizon": ("offer", "term_months: 6", "term_months: 12", "ends after the horizon"),
+    "take-or-pay above 1": ("offer", "take_or_pay_share: 0.7", "take_or_pay_share: 1.5", "take_or_pay_share"),
+    "offer starts before the horizon": ("offer", "start: 2027-02-01", "start: 2026-06-01", "before the horizon start"),
+    "window deadline before its start": (
+        "scenario", "  periods: 8",
+        "  periods: 8\n  training_windows:\n    - {job: j, earliest_start: 2027-05-01, deadline: 2027-03-01}",
+        "is not after earliest_start",
+    ),
+    "demand series of the wrong length": (
+        "scenario", "  periods: 8", "  periods: 8\n  demand:\n    - {service: chat, scale: [1, 1, 1]}",
+        "has 3 values, the horizon has 8 periods",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_is_one_line_with_file_and_line_and_exit_2(case: str, tmp_path: Path) -> None:
+    which, old, new, message = BAD[case]
+    scenario = SCENARIO.replace(old, new) if which == "scenario" else SCENARIO
+    offer = OFFER.replace(old, new) if which == "offer" else OFFER
+    s, o = _files(tmp_path, scenario, offer)
+    result = CliRunner().invoke(app, ["deal", str(o), "--scenario", str(s)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, result.output
+    path, text = (s, scenario) if which == "scenario" else (o, offer)
+    expected_line = _line_of(text, new.splitlines()[-1])  # the line the user wrote
+    assert f"{path}:{expected_line}:" in lines[0], lines[0]
+    assert message in lines[0]
