@@ -33,12 +33,13 @@ def print_deal(r: DealResult) -> None:
         t.add_column(col, justify="left" if not col else "right")
     t.add_row("total (nominal)", _usd(r.without.total_usd), _usd(r.with_offer.total_usd), _usd(r.savings_usd))
     t.add_row("NPV", _usd(r.without.objective_usd), _usd(r.with_offer.objective_usd), _usd(r.savings_npv_usd))
-    t.add_row("solver gap", *(f"{p.mip_gap:.2%}" if p.mip_gap is not None else "n/a" for p in (r.without, r.with_offer)),
-              "")  # fmt: skip
+    gaps = (f"{p.mip_gap:.2%}" if p.mip_gap is not None else "n/a" for p in (r.without, r.with_offer))
+    t.add_row("solver gap", *gaps, "")
     console.print(t)
     be = r.break_even
     price = "none" if be.usd_per_gpu_hour is None else f"${be.usd_per_gpu_hour:.2f}/GPU-h"
-    console.print(f"committed: {r.committed_gpus:,} GPUs; break-even price {price} (± ${be.tolerance_usd_per_gpu_hour:.2f}, "
+    tol = be.tolerance_usd_per_gpu_hour
+    console.print(f"committed: {r.committed_gpus:,} GPUs; break-even price {price} (± ${tol:.2f}, "
                   f"{be.method}, {be.bisection_steps} steps)", highlight=False)  # fmt: skip
     t = Table(title="Share of spend per period, without -> with (caps from the policy)", box=box.SIMPLE_HEAD)
     t.add_column("provider")
@@ -56,7 +57,8 @@ def print_deal(r: DealResult) -> None:
             t.add_row(f"{p.month} ({p.date})", _usd(p.stranded_usd), _usd(p.replan_extra_usd), _usd(p.savings_usd))
         console.print(t)
     p5, p50, p95 = r.savings_p5_p50_p95_usd
-    console.print(f"withdrawal {r.withdrawal_probability_per_year:.0%}/yr: expected savings {_usd(r.expected_savings_usd)}; "
+    risk = r.withdrawal_probability_per_year
+    console.print(f"withdrawal {risk:.0%}/yr: expected savings {_usd(r.expected_savings_usd)}; "
                   f"P5/P50/P95 {_usd(p5)} / {_usd(p50)} / {_usd(p95)} (Monte-Carlo over withdrawal timing)",
                   highlight=False)  # fmt: skip
     for label, v in (("offered", r.landlord_offered), ("break-even", r.landlord_break_even)):

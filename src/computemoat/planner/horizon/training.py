@@ -9,7 +9,8 @@ every period it touches (capacity) and pays for the hours it runs in each (``min
 Without a training window a job starts in period 0, as in the single-period planner, and must meet
 ``deadline_hours`` in expectation; with one it may start in any period from ``earliest_start`` whose
 end (the start of the period after its last) is on or before ``deadline`` — the window's dates replace
-``deadline_hours`` (a deadline relative to a start the planner now chooses). A scenario without a horizon is one period holding the whole job.
+``deadline_hours`` (a deadline relative to a start the planner now chooses). A scenario without a
+horizon is one period holding the whole job.
 
 Egress (in the objective, paid in the start period): a job reading a dataset held at another site pays
 ``size_gb x egress($/GB) of the dataset's provider``; its final checkpoint (and one every
