@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
-from computemoat.latency.constellation import FloatArray, IntArray, inertial_to_earth_fixed
+from computemoat.latency.constellation import FloatArray, IntArray, WalkerShell, inertial_to_earth_fixed
 from computemoat.model.errors import UserError
 
 SECONDS_PER_DAY = 86_400.0
 _MAX_INCLINATION_SPREAD_DEG = 1.0  # one shell: its planes share an inclination (J2 keeps it)
+_U_ZERO_DEG = 0.01  # arguments of latitude within this below 0 deg start a plane's canonical ring
 _TIE_SLOTS = 1e-3  # alignments this close count as equal; then the smallest shift wins (Hypatia: 0)
 
 
@@ -98,6 +99,20 @@ def orbit_elements_deg(r_km: FloatArray, v_km_s: FloatArray) -> tuple[FloatArray
     return np.degrees(raan) % 360, np.degrees(np.arccos(np.clip(h[:, 2], -1, 1))), np.degrees(u) % 360
 
 
+def mean_elements_deg(pairs: list[tuple[str, str]], start_jd: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """SGP4's mean right ascension, inclination and argument of latitude (degrees) of each satellite,
+    carried to ``start_jd`` with SGP4's secular rates (J2 drift of node, perigee and anomaly). Mean
+    elements, not the osculating state: short-period terms would blur planes and slots by ~0.1 deg."""
+    from sgp4.api import Satrec
+
+    sats = [Satrec.twoline2rv(a, b) for a, b in pairs]
+    dt_min = np.array([(start_jd - s.jdsatepoch - s.jdsatepochF) * 1440.0 for s in sats])
+    node = np.array([s.nodeo for s in sats]) + np.array([s.nodedot for s in sats]) * dt_min
+    arg = np.array([s.argpo + s.mo for s in sats]) + np.array([s.argpdot + s.mdot for s in sats]) * dt_min
+    inc = np.array([s.inclo for s in sats])
+    return np.degrees(node) % 360, np.degrees(inc), np.degrees(arg) % 360
+
+
 def group_into_planes(
     raan_deg: FloatArray, inc_deg: FloatArray, u_deg: FloatArray, planes: int, sats_per_plane: int, where: str
 ) -> tuple[IntArray, tuple[int, ...]]:
@@ -131,10 +146,21 @@ def group_into_planes(
         )
     # keep the file's own numbering when it already lists planes in slot order (Hypatia's layout):
     # planes in order of their first satellite in the file, each ring started at that satellite
-    groups.sort(key=lambda g: int(g.min()))
-    rings = [g[np.argsort(u_deg[g], kind="stable")] for g in groups]
-    ordered = [np.roll(r, -int(np.argmin(r))) for r in rings]
-    shifts = tuple(_best_shift(u_deg[ordered[p]], u_deg[ordered[(p + 1) % planes]]) for p in range(planes))
+    # planes in order of right ascension (neighbours link), the cycle started at the file's first one
+    groups.sort(key=lambda g: float(np.degrees(np.angle(np.exp(1j * np.radians(raan_deg[g])).mean()))) % 360)
+    first = int(np.argmin([int(g.min()) for g in groups]))
+    groups = groups[first:] + groups[:first]
+    # canonical: slot 0 at the lowest u, a hair below 0 counting as 0 (SGP4 rounding of u = 0 exactly)
+    u_key = (u_deg + _U_ZERO_DEG) % 360.0
+    rings = [g[np.argsort(u_key[g], kind="stable")] for g in groups]
+    # links are chosen on the canonical numbering (so near-ties break the same way whatever the file
+    # order), then expressed in the file-respecting one: ordered slot j = canonical slot j + r
+    canonical = [_best_shift(u_deg[rings[p]], u_deg[rings[(p + 1) % planes]]) for p in range(planes)]
+    roll = [int(np.argmin(r)) for r in rings]
+    ordered = [np.roll(r, -k) for r, k in zip(rings, roll, strict=True)]
+    shifts = tuple(
+        (canonical[p] + roll[p] - roll[(p + 1) % planes]) % sats_per_plane for p in range(planes)
+    )
     return np.concatenate(ordered).astype(np.int64), shifts
 
 
@@ -172,9 +198,7 @@ def load_tle_file(
         start = julian_date(epoch)
     else:
         start = max(s.jdsatepoch + s.jdsatepochF for s in (Satrec.twoline2rv(a, b) for a, b in pairs))
-    raw = TleConstellation(planes, sats_per_plane, tuple(pairs), start)
-    r, v = raw.teme_km([0.0])
-    raan, inc, u = orbit_elements_deg(r[0], v[0])
+    raan, inc, u = mean_elements_deg(pairs, start)
     order, shifts = group_into_planes(raan, inc, u, planes, sats_per_plane, str(p))
     return TleConstellation(planes, sats_per_plane, tuple(pairs[i] for i in order), start, shifts)
 
@@ -216,3 +240,25 @@ def _read_pairs(p: Path) -> list[tuple[str, str]]:
     if problems:
         raise UserError(*problems)
     return pairs
+
+
+def shell_tle_text(shell: WalkerShell, epoch: datetime, name: str = "SHELL", eccentricity: float = 1e-7) -> str:
+    """A Walker shell written as a 3-line TLE file (zero drag, the elements of each slot at
+    ``epoch``), satellites plane by plane: how Hypatia feeds SGP4 a synthetic constellation.
+    The mean motion is the shell's (Kepler's law from the altitude unless given)."""
+    day_of_year = (epoch - epoch.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)).total_seconds()
+    epoch_field = f"{epoch.year % 100:02d}{1 + day_of_year / SECONDS_PER_DAY:012.8f}"
+    mean_motion = shell.mean_motion_rev_per_day or SECONDS_PER_DAY / shell.period_s
+    phase = shell.plane_phase_slots()
+    out: list[str] = []
+    for k in range(shell.n_sats):
+        plane, slot = divmod(k, shell.sats_per_plane)
+        raan = (shell.raan_offset_deg + 360.0 * plane / shell.planes) % 360.0
+        anomaly = (360.0 * (slot + phase[plane]) / shell.sats_per_plane) % 360.0
+        num = k + 1
+        line1 = f"1 {num:05d}U 00000A   {epoch_field}  .00000000  00000-0  00000-0 0    1"
+        ecc = f"{eccentricity:.7f}"[2:]
+        line2 = (f"2 {num:05d} {shell.inclination_deg:8.4f} {raan:8.4f} {ecc} {0.0:8.4f} {anomaly:8.4f} "
+                 f"{mean_motion:11.8f}    0")
+        out += [f"{name} {k}", line1 + str(tle_checksum(line1)), line2 + str(tle_checksum(line2))]
+    return "\n".join(out) + "\n"
