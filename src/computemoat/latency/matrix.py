@@ -24,7 +24,7 @@ from computemoat.model.network import NetworkSettings
 from computemoat.model.scenario import Scenario
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped]
 
 PATH_FIBER = "fiber"
 PATH_LEO = "leo"

@@ -95,10 +95,10 @@ class StreamStats:
             cum = np.cumsum(flat_hist[lo : lo + block], axis=1, dtype=np.int32)
             bins[lo : lo + block] = np.argmax(cum >= need, axis=1)
             bins[lo : lo + block][cum[:, -1] < need] = -1  # rank falls among the unreachable snapshots
-        bins = bins.reshape(self.anchor_ms.shape)
-        upper = self.anchor_ms * np.exp((bins + 1) * _LOG_STEP)
-        value = np.clip(np.where(bins == BINS, self.max_ms, upper), self.min_ms, np.maximum(self.max_ms, self.min_ms))
-        return np.where(bins < 0, np.inf, value)
+        grid = bins.reshape(self.anchor_ms.shape)
+        upper = self.anchor_ms * np.exp((grid + 1) * _LOG_STEP)
+        value = np.clip(np.where(grid == BINS, self.max_ms, upper), self.min_ms, np.maximum(self.max_ms, self.min_ms))
+        return np.where(grid < 0, np.inf, value)
 
     def result(self) -> LeoStats:
         if self.count == 0:
