@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from computemoat.cli.common import ScenarioArg, console, load_scenario_arg, user_errors
+from computemoat.cli.common import (
+    ScenarioArg,
+    check_port_free,
+    console,
+    examples,
+    load_scenario_arg,
+    require_extra,
+    user_errors,
+)
 
 
 def dashboard(
@@ -18,6 +26,9 @@ def dashboard(
     port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8050,
 ) -> None:
     """Serve the web dashboard: providers and shares vs caps, the plan, a world map with RTTs, the catalog."""
+    with user_errors():
+        require_extra("web", "dashboard")
+        check_port_free(host, port)
     import uvicorn
 
     from computemoat.web import create_dashboard_app
@@ -30,4 +41,7 @@ def dashboard(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(dashboard)
+    app.command(epilog=examples(
+        "computemoat dashboard",
+        "computemoat dashboard my.yaml --plan plan.json --port 8051",
+        "computemoat dashboard --no-solve"))(dashboard)
