@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from computemoat.model import Plan, Scenario, Tier
+from computemoat.model import HOURS_PER_MONTH, Plan, Scenario, Tier
 from computemoat.reliability import ReservedBilling
 from computemoat.reliability.goodput import NODE
 from computemoat.sim.faults import FaultModel
@@ -145,7 +145,7 @@ def build_result(
     interruptions = int(jobs_df["interruptions"].sum()) if len(jobs_df) else 0
     summary: dict[str, Any] = {
         "seed": seed,
-        "months": horizon_h / 730.0,
+        "months": horizon_h / HOURS_PER_MONTH,
         "total_cost_usd": total_cost,
         "plan_cost_usd": plan_cost,
         "wasted_cost_usd": float(jobs_df["wasted_cost_usd"].sum()) if len(jobs_df) else 0.0,
@@ -155,7 +155,7 @@ def build_result(
         "replans": replans,
         "moves": len(moves),
     }
-    return SimResult(seed, horizon_h / 730.0, jobs_df, services_df, tuple(moves), summary, final_plan)
+    return SimResult(seed, horizon_h / HOURS_PER_MONTH, jobs_df, services_df, tuple(moves), summary, final_plan)
 
 
 def _deployment_cost(scenario: Scenario, faults: FaultModel, timeline: Timeline, d: Deployment) -> float:
