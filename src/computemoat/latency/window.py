@@ -26,8 +26,8 @@ from computemoat.model.network import EarthModel, NetworkSettings
 
 LatLon = tuple[FloatArray, FloatArray]
 _TIME_BLOCK = 32  # snapshots whose positions are computed in one numpy call
-# station x satellite x snapshot products above which worker processes pay for their start (~1 s)
-PARALLEL_MIN_WORK = 60_000_000
+# station x satellite x snapshot products above which worker processes pay for their start
+PARALLEL_MIN_WORK = 5_000_000
 
 __all__ = ["LeoStats", "leo_rtt_series_ms", "leo_rtt_stats", "lower_bound_ms"]
 
@@ -121,8 +121,9 @@ def _parallel_stats(
     import multiprocessing as mp
     import queue as queue_mod
 
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["computemoat.latency.window"])
+    # fork: workers start in milliseconds with everything imported, and never re-run the caller's
+    # __main__ (spawn and forkserver do, which breaks scripts without a main guard)
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     q = ctx.Queue()
     total = len(times) * len(groups)
     with ProcessPoolExecutor(len(groups), mp_context=ctx, initializer=_init_worker, initargs=(q,)) as pool:
