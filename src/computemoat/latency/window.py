@@ -125,7 +125,6 @@ def _parallel_stats(
     # __main__ (spawn and forkserver do, which breaks scripts without a main guard)
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     q = ctx.Queue()
-    total = len(times) * len(groups)
     with ProcessPoolExecutor(len(groups), mp_context=ctx, initializer=_init_worker, initargs=(q,)) as pool:
         futures: list[Future[LeoStats]] = [
             pool.submit(_worker_stats, sats, times, (stations[0][g], stations[1][g]), users, network) for g in groups
@@ -136,12 +135,12 @@ def _parallel_stats(
                 q.get(timeout=0.1)
                 done += 1
                 if progress is not None:
-                    progress(min(done, total - 1), total)
+                    progress(min(done // len(groups), len(times) - 1), len(times))
             except queue_mod.Empty:
                 pass
         parts = [f.result() for f in futures]
     if progress is not None:
-        progress(total, total)
+        progress(len(times), len(times))
     return LeoStats.concat(parts, axis=1)
 
 
