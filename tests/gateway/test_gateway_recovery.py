@@ -37,12 +37,14 @@ RECOVERY_BOUND_S = HEALTH["interval_s"] + HEALTH["timeout_s"] + 4.0
 
 
 async def _load(port: int, stop: threading.Event, served: list[tuple[float, int, str]], concurrency: int) -> None:
+    """Closed-loop load; ``served`` gets (time sent, status, backend) per request."""
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
 
         async def worker() -> None:
             while not stop.is_set():
-                r = await c.post("/v1/chat/completions", json=CHAT)
-                served.append((time.monotonic(), r.status_code, r.headers.get("x-computemoat-backend", "")))
+                sent = time.monotonic()  # when it was sent: a request that hung on the victim and ends
+                r = await c.post("/v1/chat/completions", json=CHAT)  # after SIGCONT proves nothing
+                served.append((sent, r.status_code, r.headers.get("x-computemoat-backend", "")))
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
 
@@ -83,7 +85,7 @@ def test_a_backend_that_hung_serves_again_after_it_resumes() -> None:
     assert {s for _, s, _ in served} == {200}, [s for _, s, _ in served if s != 200][:5]
     assert any(b == "victim" for t, _, b in served if t < t_cont - STOP_S)  # it carried load before the stop
     back = [t - t_cont for t, _, b in served if b == "victim" and t > t_cont]
-    assert back, "the victim never served again after SIGCONT"
+    assert back, "the victim never served a request sent after SIGCONT"
     assert min(back) <= RECOVERY_BOUND_S, min(back)
 
 
