@@ -115,17 +115,28 @@ def serve(
     try:
         if on_ready is not None:
             on_ready()
-        _run_workers(settings, host, port, log_level, workers)
+        _run_workers(settings, host, port, log_level, workers, metrics_dir)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def _run_workers(settings: WorkerSettings, host: str, port: int, log_level: str, workers: int) -> None:
+def _run_workers(
+    settings: WorkerSettings, host: str, port: int, log_level: str, workers: int, metrics_dir: str
+) -> None:
     """What ``uvicorn.run(..., workers=N)`` does, with a factory object instead of an import string."""
     import uvicorn
+    from prometheus_client import multiprocess
     from uvicorn.supervisors import Multiprocess
 
     class Supervisor(Multiprocess):
+        def keep_subprocess_alive(self) -> None:
+            """As uvicorn's, and a replaced worker's gauges stop counting (prometheus' live modes)."""
+            before = {p.pid for p in self.processes}
+            super().keep_subprocess_alive()
+            for pid in before - {p.pid for p in self.processes}:
+                if pid is not None:
+                    multiprocess.mark_process_dead(pid, metrics_dir)
+
         def handle_hup(self) -> None:
             """Check the new config here; only a good one is passed on (each worker reloads it)."""
             try:
