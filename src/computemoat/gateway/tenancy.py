@@ -12,13 +12,16 @@ writer: ``record`` returns once the row is committed.
 
 
 import asyncio
+import functools
 import hmac
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import asdict
 from typing import Annotated, Any, TypeVar
 
-from computemoat.gateway.hooks import Admission, TenantContext, UsageRecord
+from sqlalchemy.exc import SQLAlchemyError
+
+from computemoat.gateway.hooks import Admission, AdmissionUnavailable, TenantContext, UsageRecord
 from computemoat.store import Database, default_database_url, open_database, ratelimit, repo
 from computemoat.store.keys import KEY_PREFIX, hash_key
 from computemoat.store.leases import LeaseBook
@@ -59,6 +62,19 @@ class _TtlCache:
         return value
 
 
+def _unavailable_on_db_errors(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """A database error while authenticating or admitting is the gateway's 503, never a 500."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except SQLAlchemyError as e:
+            raise AdmissionUnavailable(f"database error: {type(e).__name__}") from e
+
+    return wrapper
+
+
 class StoreAuthenticator:
     def __init__(self, db: Database, *, cache_ttl_s: float = 0.5) -> None:
         self._db = db
@@ -69,12 +85,14 @@ class StoreAuthenticator:
         self._settle_at: dict[str, int] = {}  # tenant -> lease second whose settle timer is armed
         self._tasks: set[asyncio.Task[None]] = set()
 
+    @_unavailable_on_db_errors
     async def authenticate(self, api_key: str | None) -> TenantContext | None:
         if not api_key or not api_key.startswith(KEY_PREFIX) or len(api_key) > 256:
             return None
         found = await self._keys.get(hash_key(api_key), lambda: repo.lookup_key(self._db, api_key))
         return TenantContext(tenant_id=found[0], key_id=found[1]) if found else None
 
+    @_unavailable_on_db_errors
     async def admit(self, ctx: TenantContext, model: str, est_tokens: int) -> Admission:
         tenant = ctx.tenant_id
         limits = await self._limits.get(tenant, lambda: ratelimit.tenant_limits(self._db, tenant))
