@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from computemoat.cli import app
 from computemoat.model.usage import UsageRecord
 from computemoat.store import open_database, repo
+from computemoat.store.limits import Limits, Scope, get_limits
 from computemoat.store.usage import month_bounds_unix_s
 from computemoat.store.writer import commit_rows
 
@@ -29,7 +30,7 @@ def test_tenant_lifecycle_usage_and_invoice(tmp_path, monkeypatch):
 
     db = open_database(url)
     assert repo.lookup_key(db, api_key) is not None
-    assert repo.get_limits(db, "acme") == repo.Limits(100, None, 5.0)
+    assert get_limits(db, Scope("acme")) == Limits(100, None, 5.0)
     t0 = month_bounds_unix_s("2026-11")[0]
     commit_rows(db, [UsageRecord("acme", "k", "m", p, "s", "b", 1000, 500, 1.0, 200, False, t0 + i, f"r{i}")
                      for i, p in enumerate(["aws", "aws", "gcp"])])
