@@ -114,3 +114,23 @@ def test_every_acknowledged_record_survives_sigkill(db, db_url):
         assert stored_request_ids(fresh, acked) == set(acked)
     finally:
         fresh.dispose()
+
+
+def test_a_lone_row_goes_to_the_writer_at_once_and_rows_arriving_meanwhile_form_one_batch(db):
+    """No linger: with nothing committing, a row is handed over in the same loop turn; rows that come
+    while that commit runs go together as the next batch (issue 15: commit at once, batch the rest)."""
+    repo.create_tenant(db, "acme")
+
+    async def go() -> tuple[int, int, int]:
+        writer = GroupCommitWriter(db)
+        first = asyncio.ensure_future(writer.write(_row(0)))
+        await asyncio.sleep(0)  # one turn of the loop, no timer
+        handed_over = writer.in_flight
+        rest = [asyncio.ensure_future(writer.write(_row(i))) for i in range(1, 31)]
+        await asyncio.gather(first, *rest)
+        await writer.aclose()
+        return handed_over, writer.batches_committed, writer.rows_committed
+
+    handed_over, batches, rows = asyncio.run(go())
+    assert handed_over == 1 and rows == 31
+    assert batches == 2  # the lone row, then the 30 that queued behind its commit

@@ -203,7 +203,7 @@ class StoreAuthenticator:
                     if budget_scope.key_id in ("", key_id):
                         entry[1] += usd
                         state: ratelimit.BudgetState = entry[0]
-                        if entry[1] >= state.budget_usd:
+                        if state.exhausted(entry[1]):
                             d = state.refusal(entry[1])
                             verdict.refusal = Admission(status=d.status, message=d.message)
 

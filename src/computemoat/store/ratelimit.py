@@ -52,6 +52,7 @@ from computemoat.store.upsert import insert_for
 WINDOW_S = 60
 LEASE_FRACTION = 0.1  # a lease holds at most this share of the limit (but never less than one request)
 
+USD_EPS = 1e-9  # spend is a float sum of tiny costs: "reached" means within a nano-dollar
 Ask = tuple[tuple[int, int], tuple[int, int]]  # (need, want), each (requests, tokens)
 
 
@@ -105,6 +106,9 @@ class BudgetState:
     budget_usd: float
     spent_usd: float
 
+    def exhausted(self, spent_usd: float | None = None) -> bool:
+        return (self.spent_usd if spent_usd is None else spent_usd) >= self.budget_usd - USD_EPS
+
     def refusal(self, spent_usd: float | None = None) -> Decision:
         spent = self.spent_usd if spent_usd is None else spent_usd
         return Decision(
@@ -157,7 +161,7 @@ def acquire(
         limits = load(conn, tenant_id, key_id)
         budgets, alerts = _budgets(conn, limits, now)
         for b in budgets:
-            if b.spent_usd >= b.budget_usd:
+            if b.exhausted():
                 return Grant(b.refusal(), alerts=alerts, budgets=budgets)
         leases: dict[Scope, Lease] = {}
         for scope, lim in sorted(limits.items(), key=lambda kv: kv[0].key_id):
@@ -229,13 +233,13 @@ def _budgets(conn: Connection, limits: Mapping[Scope, Limits], now: float) -> tu
         start = starts[scope]
         spent = sum(usd for key, day, usd in rows if key == scope.key_id and day >= start)
         states.append(BudgetState(scope, lim.budget_period, start, lim.budget_usd, spent))
-        if lim.alert_at_fraction is not None and spent >= lim.alert_at_fraction * lim.budget_usd:
+        if lim.alert_at_fraction is not None and spent >= lim.alert_at_fraction * lim.budget_usd - USD_EPS:
             inserted = conn.execute(
                 insert_for(conn, BudgetAlert).values(tenant_id=scope.tenant_id, key_id=scope.key_id,
                                                      period_start=start, sent_unix_s=now)
-                .on_conflict_do_nothing()
-            ).rowcount
-            if inserted == 1:
+                .on_conflict_do_nothing().returning(BudgetAlert.period_start)
+            ).first()
+            if inserted is not None:  # this transaction's insert took: it sends the alert
                 alerts.append(Alert(scope, lim.budget_period, start, lim.budget_usd, spent, lim.alert_at_fraction))
     return tuple(states), tuple(alerts)
 

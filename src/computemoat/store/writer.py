@@ -60,6 +60,7 @@ class GroupCommitWriter:
         self._max_batch = max_batch
         self._pending: list[_Waiter] = []
         self._busy = False  # a batch is with the thread and not yet resolved
+        self._in_flight = 0  # rows of that batch
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inbox: queue.SimpleQueue[list[_Waiter] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -77,6 +78,11 @@ class GroupCommitWriter:
         if not self._busy:  # nothing is committing: this row goes now, with whatever queued with it
             self._hand_over()
         await fut  # cancelling this request does not remove its row from the batch
+
+    @property
+    def in_flight(self) -> int:
+        """Rows handed to the writer thread whose commit has not come back yet."""
+        return self._in_flight
 
     async def aclose(self) -> None:
         """Commit what is queued, then stop the writer thread."""
@@ -103,6 +109,7 @@ class GroupCommitWriter:
         batch = self._pending[: self._max_batch]
         del self._pending[: self._max_batch]
         self._busy = True
+        self._in_flight = len(batch)
         self._inbox.put(batch)
 
     def _thread_main(self) -> None:
@@ -120,6 +127,7 @@ class GroupCommitWriter:
     def _resolve(self, batch: list[_Waiter], error: BaseException | None, spend: dict[tuple[str, str], float]) -> None:
         """On the loop, once per batch: wake every waiter, then hand over what queued meanwhile."""
         self._busy = False
+        self._in_flight = 0
         if spend and self._on_spend is not None:
             self._on_spend(spend)
         if error is None:
