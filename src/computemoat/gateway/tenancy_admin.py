@@ -15,7 +15,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.types import Receive, Scope, Send
 
 from computemoat.model.errors import UserError
@@ -26,12 +26,15 @@ from computemoat.store.limits import BudgetPeriod, Limits
 from computemoat.store.limits import Scope as LimitScope
 from computemoat.store.usage import ReportBy, SpendLine, UsageLine, spend_report, usage_by_model
 
-# Names are any Unicode text without control characters or lone surrogates (which no database column
-# takes); the same rule is the schema's pattern, so generated valid names are accepted.
-NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\ud800-\udfff]*$"
-_ERROR = {"description": "error", "content": {"application/json": {"schema": {
-    "type": "object", "properties": {"detail": {}}, "required": ["detail"]}}}}
+# Names are any Unicode text without control characters (C0, DEL, C1), the schema's pattern too, so
+# valid generated names are accepted (lone surrogates, which no JSON text in UTF-8 can carry and no
+# database column takes, are refused as well).
+NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+# {"detail": ...} from this API; {"error": {...}} (OpenAI's shape) from the gateway around it, e.g. a
+# 404 for a path no admin route matches.
+_ERROR = {"description": "error", "content": {"application/json": {"schema": {"type": "object"}}}}
 RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {**_ERROR, "description": "the body is not JSON"},
     401: _ERROR, 403: _ERROR, 404: _ERROR, 405: _ERROR, 409: _ERROR, 422: _ERROR,
 }
 
@@ -85,11 +88,26 @@ ModelName = Annotated[str, Field(min_length=1, max_length=128, pattern=NAME_PATT
 TenantId = Annotated[str, Path(pattern=repo.TENANT_ID_RE.pattern, description=repo.TENANT_ID_HINT)]
 KeyId = Annotated[str, Path(pattern=r"^key_[0-9a-f]{16}$")]
 Month = Annotated[str, Query(pattern=r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$", examples=["2026-11"])]
-Finite = Field(allow_inf_nan=False, strict=True)
+
+
+def _whole(v: Any) -> Any:
+    """A JSON integer: an int, or a number with no fractional part (``5.0``, as JSON Schema counts it);
+    never a boolean or a string."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ValueError("must be a whole number (not a boolean or a string)")
+    if isinstance(v, float):
+        if not math.isfinite(v) or not v.is_integer():
+            raise ValueError("must be a finite whole number")
+        return int(v)
+    return v
+
+
+Rpm = Annotated[int, Field(ge=1, le=limits_store.RPM_MAX, strict=True), BeforeValidator(_whole)]
+Tpm = Annotated[int, Field(ge=1, le=limits_store.TPM_MAX, strict=True), BeforeValidator(_whole)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", regex_engine="python-re")  # NAME_PATTERN names surrogates
+    model_config = ConfigDict(extra="forbid")
 
 
 class TenantIn(Strict):
@@ -118,8 +136,8 @@ class LimitsIn(Strict):
     """Fields left out stay as they are; ``null`` removes a limit. Whole numbers for rpm/tpm, finite
     numbers for money and fractions; booleans are not numbers."""
 
-    rpm: StrictInt | None = Field(default=None, ge=1, le=limits_store.RPM_MAX)
-    tpm: StrictInt | None = Field(default=None, ge=1, le=limits_store.TPM_MAX)
+    rpm: Rpm | None = None
+    tpm: Tpm | None = None
     budget_usd: float | None = Field(default=None, gt=0, le=limits_store.BUDGET_USD_MAX, allow_inf_nan=False,
                                      strict=True)
     budget_period: BudgetPeriod | None = Field(default=None, description="daily, weekly or monthly (UTC)")
