@@ -155,7 +155,10 @@ def test_map_leaves_out_excluded_providers(browser: Any, site: Site) -> None:
         page.wait_for_selector("#map .main-svg")
         names = page.evaluate("document.getElementById('map').data.map(t => t.name)")
         hidden = page.text_content("#hidden-providers")
+        heat_sites = page.evaluate("document.getElementById('rtt').data[0].x")
     assert problems.all() == []
+    provider_of = {s.id: s.provider for s in site.scenario.sites}
+    assert heat_sites and not {provider_of[s] for s in heat_sites} & {EXCLUDED, WITHDRAWN}
     shown = {n.split(" (")[0] for n in names}
     allowed = {p.name for p in site.scenario.providers} - {EXCLUDED, WITHDRAWN}
     assert allowed <= shown and not {EXCLUDED, WITHDRAWN} & shown
@@ -189,10 +192,17 @@ def test_simulation_page_matches_the_files(browser: Any, site: Site) -> None:
     with visit(browser, site.url + "/simulation", _shot("simulation")) as (page, problems):
         assert page.text_content("#sim-total") == f"${summary['total_cost_usd']:,.0f}"
         goodput = page.eval_on_selector_all("#sim-jobs tr.row td:nth-child(3)", "cs => cs.map(c => c.textContent)")
-        avail = page.eval_on_selector_all("#sim-services tr.row td:nth-child(4)", "cs => cs.map(c => c.textContent)")
+        shown = page.eval_on_selector_all(
+            "#sim-services tr.row", "rs => rs.map(r => [...r.cells].slice(0, 4).map(c => c.textContent))"
+        )
     assert problems.all() == []
     assert goodput == [f"{g:.5f}" for g in jobs["goodput"]]
-    assert avail == [f"{a:.5f}" for a in services["availability"]]
+    expected = [[r.service_id, r.region, f"{r.demand_rps:,.2f}" if r.demand_rps % 1 else f"{r.demand_rps:,.0f}",
+                 f"{r.availability:.5f}"] for r in services.itertuples()]
+    assert sorted(shown) == sorted(expected)  # every (service, region) row of the file, with its availability
+    n_all = int((services["region"] == "*").sum())
+    assert all(r[1] == "*" for r in shown[:n_all])  # every-region rows first, then the worst regions first
+    assert [float(r[3]) for r in shown[n_all:]] == sorted(float(r[3]) for r in shown[n_all:])
 
 
 def test_sweep_page_shows_intervals_and_frontier(browser: Any, site: Site) -> None:

@@ -72,7 +72,7 @@ def _templates() -> tuple[Jinja2Templates, Path]:
     base = Path(str(resources.files("computemoat.web")))
     templates = Jinja2Templates(directory=str(base / "templates"))
     env = templates.env
-    env.filters.update(figure=fmt.figure, interval=fmt.interval, pct=fmt.pct, cap=fmt.cap)
+    env.filters.update(figure=fmt.figure, interval=fmt.interval, pct=fmt.pct, cap=fmt.cap, plural=fmt.plural)
     return templates, base
 
 
@@ -98,12 +98,15 @@ def create_dashboard_app(data: DashboardData) -> FastAPI:
             cost_fig=json.dumps(figures.cost_by_provider(data.scenario, data.plan)) if data.plan else None,
         )
 
+    excluded = figures.excluded_providers(data.scenario)
+    excluded_sites = frozenset(s.id for s in data.scenario.sites if s.provider in excluded)
+
     @app.get("/map", response_class=HTMLResponse, include_in_schema=False)
     def world(request: Request) -> HTMLResponse:
+        rtt = data.rtt
         return page(
-            request, "map.html", map_fig=json.dumps(figures.world_map(data.scenario, data.plan)),
-            excluded=figures.excluded_providers(data.scenario),
-            rtt_fig=json.dumps(figures.rtt_heatmap(data.rtt)) if data.rtt is not None else None,
+            request, "map.html", map_fig=json.dumps(figures.world_map(data.scenario, data.plan)), excluded=excluded,
+            rtt_fig=json.dumps(figures.rtt_heatmap(rtt, skip_sites=excluded_sites)) if rtt is not None else None,
         )
 
     @app.get("/plan", response_class=HTMLResponse, include_in_schema=False)

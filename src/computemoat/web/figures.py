@@ -87,9 +87,12 @@ def cost_by_provider(scenario: Scenario, plan: Plan) -> dict[str, Any]:
     return fig.to_plotly_json()
 
 
-def rtt_heatmap(rtt: RttMatrix, max_sites: int = 40) -> dict[str, Any]:
-    """Best RTT users x sites (the sites closest to the users first, so the picture stays readable)."""
-    order = np.argsort(np.nanmin(np.where(np.isfinite(rtt.rtt_ms), rtt.rtt_ms, np.nan), axis=0))[:max_sites]
+def rtt_heatmap(rtt: RttMatrix, max_sites: int = 40, skip_sites: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Best RTT users x sites (the sites closest to the users first, so the picture stays readable);
+    ``skip_sites``: sites of excluded providers, which serve no one."""
+    best = np.where(np.isfinite(rtt.rtt_ms), rtt.rtt_ms, np.inf).min(axis=0)
+    best[[i for i, s in enumerate(rtt.sites) if s in skip_sites]] = np.inf
+    order = [int(i) for i in np.argsort(best, kind="stable")[:max_sites] if np.isfinite(best[i])]
     block = rtt.rtt_ms[:, order]
     z = [[float(v) if np.isfinite(v) else None for v in row] for row in block]  # JSON null: no path
     fig = go.Figure(go.Heatmap(

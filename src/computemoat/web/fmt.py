@@ -29,7 +29,7 @@ def figure(v: Any, column: str = "") -> str:
         if col.endswith("hours") or col.endswith("_h") or col.endswith("_ms") or col == "nines":
             return f"{v:,.2f}" if col == "nines" else f"{v:,.1f}"
         if isinstance(v, float) and not v.is_integer():
-            return f"{v:,.4g}"
+            return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.2f}" if abs(v) >= 1 else f"{v:.4g}"
         return f"{int(v):,}"
     return str(v)
 
@@ -38,6 +38,11 @@ def interval(lo: Any, hi: Any, column: str = "") -> str:
     if _is_missing(lo) and _is_missing(hi):
         return "—"
     return f"[{figure(lo, column)}, {figure(hi, column)}]"
+
+
+def plural(n: Any, word: str) -> str:
+    """'1 month', '2 months', '1.5 months'."""
+    return f"{figure(n)} {word}" + ("" if n == 1 else "s")
 
 
 def pct(v: Any) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped]
 
 from computemoat.model import UserError
+from computemoat.sim.inference import ALL_REGIONS
 
 SIM_FILES = ("jobs.parquet", "services.parquet", "summary.json")
 SWEEP_FILES = ("runs.parquet", "summary.json")
@@ -118,6 +119,14 @@ def _check_dir(path: Path, needed: tuple[str, ...], what: str) -> None:
         )
 
 
+def _worst_first(services: pd.DataFrame) -> pd.DataFrame:
+    """Every-region rows ('*') first, then the least available regions (stable, so ties keep file order)."""
+    if not {"region", "availability"} <= set(services.columns):
+        return services
+    key = services.assign(_all=services["region"] != ALL_REGIONS)
+    return key.sort_values(["_all", "availability"], kind="stable").drop(columns="_all").reset_index(drop=True)
+
+
 def read_sim_dir(path: Path) -> SimRun:
     """jobs.parquet, services.parquet, summary.json and (optional) moves.json of one simulated run."""
     _check_dir(path, SIM_FILES, "simulate")
@@ -128,7 +137,7 @@ def read_sim_dir(path: Path) -> SimRun:
     if not isinstance(moves, list):
         raise UserError(f"{path / 'moves.json'}: expected a JSON list of moves")
     jobs = _read_parquet(path / "jobs.parquet")
-    services = _read_parquet(path / "services.parquet")
+    services = _worst_first(_read_parquet(path / "services.parquet"))
     return SimRun(
         path=path,
         summary={k: _plain(v) for k, v in summary.items()},
