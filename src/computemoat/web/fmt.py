@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from markupsafe import Markup, escape
+
 _FRACTION_WORDS = ("availability", "goodput", "share", "fraction", "rate")
 
 
@@ -51,3 +53,14 @@ def pct(v: Any) -> str:
 
 def cap(v: float | None) -> str:
     return "no cap" if v is None else f"cap {v:.0%}"
+
+
+def idwrap(v: Any) -> Markup:
+    """An id like ``gcp:asia-south1:g2-standard-4`` that may wrap after a ':' but never at a '-'."""
+    if v is None:
+        return Markup("—")
+    parts = str(v).split(":")
+    return Markup("<wbr>").join(
+        Markup('<span class="nw">{}</span>').format(escape(p + (":" if i < len(parts) - 1 else "")))
+        for i, p in enumerate(parts)
+    )

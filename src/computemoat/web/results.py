@@ -209,3 +209,28 @@ def frontier_points(sweep: SweepRun) -> tuple[list[dict[str, Any]], str | None]:
             "hi": min(1.0, float(hi)) if is_number(hi) else None,
         })
     return points, chosen.name if chosen else None
+
+
+KEY_METRICS = ("goodput_gpu_weighted", "deadlines_met_share", "availability_min")
+
+
+def key_metrics(sweep: SweepRun) -> list[str]:
+    """Goodput, deadlines, the worst and each service's availability: the metrics a reader decides on."""
+    present = [str(r["metric"]) for r in sweep.summary.rows]
+    services = sorted({m for m in present if m.startswith("availability:")})
+    return [m for m in (*KEY_METRICS[:2], *services, KEY_METRICS[2]) if m in present]
+
+
+def point_table(sweep: SweepRun, metrics: list[str]) -> list[dict[str, Any]]:
+    """One row per grid point: its labels and, per metric, (mean, lo, hi) of the preferred interval."""
+    chosen = preferred_interval(sweep.summary.intervals)
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in sweep.summary.rows:
+        if r.get("metric") not in metrics:
+            continue
+        key = tuple(r.get(label) for label in sweep.labels)
+        row = rows.setdefault(key, {"labels": dict(zip(sweep.labels, key, strict=True)), "cells": {}})
+        lo = r.get(chosen.low_col) if chosen else None
+        hi = r.get(chosen.high_col) if chosen else None
+        row["cells"][r["metric"]] = (r.get("mean"), lo, hi)
+    return list(rows.values())
