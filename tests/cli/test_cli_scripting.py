@@ -96,3 +96,12 @@ def test_json_stdout_is_only_json_even_on_a_terminal(planned: tuple[Path, Doc]) 
     result = runner.invoke(_app(), ["plan", str(EXAMPLE), "--format", "json"], env={"TTY_COMPATIBLE": "1"})
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["schema"] == "computemoat-plan/1"
+
+
+def test_catalog_cells_whole_when_piped() -> None:
+    rows = json.loads(runner.invoke(_app(), ["catalog", "--region", "us-east", "--format", "json"]).stdout)
+    table = runner.invoke(_app(), ["catalog", "--region", "us-east"], env={"COLUMNS": "60"})
+    assert table.exit_code == 0
+    lines = table.stdout.splitlines()
+    for r in rows:  # oracle: the JSON rows; each city and region whole on the row's own line
+        assert any(r["city"] in ln and r["region"] in ln and r["provider"] in ln for ln in lines), r["city"]
