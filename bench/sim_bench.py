@@ -33,9 +33,9 @@ from computemoat.model import (
     TrainingPlacement,
     UserRegion,
 )
+from computemoat.reliability import young_daly_interval_s
 from computemoat.sim import FaultModel, simulate
 from computemoat.sim.sweep import SweepPoint, sweep
-from computemoat.sim.training import young_daly_interval_s
 
 HOURS = 8760.0
 GPUS_PER_NODE = 8

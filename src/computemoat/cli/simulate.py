@@ -40,6 +40,13 @@ FaultsOpt = Annotated[Path | None, typer.Option("--faults", help="fault-model YA
 MonthsOpt = Annotated[
     float, typer.Option("--months", min=0.01, max=1200, help="simulated months (730 h each; at most 100 years)")
 ]
+ReplanOpt = Annotated[
+    bool,
+    typer.Option(
+        "--replan/--no-replan",
+        help="re-plan with the planner on outages and withdrawals (default: --replan, in simulate and sweep alike)",
+    ),
+]
 PolicyOpt = Annotated[
     str | None, typer.Option("--outage-policy", help="training jobs on a site outage: wait | migrate | auto")
 ]
@@ -116,6 +123,7 @@ def simulate(
     seed: Annotated[int, typer.Option("--seed", min=0, help="random seed (same seed, same run)")] = 1,
     faults: FaultsOpt = None,
     outage_policy: PolicyOpt = None,
+    replan: ReplanOpt = True,
     out: Annotated[Path | None, typer.Option("--out", help="directory for jobs/services Parquet + JSON")] = None,
     fmt: FormatOpt = OutputFormat.table,
     quiet: QuietOpt = False,
@@ -131,7 +139,7 @@ def simulate(
         sc, _ = scenario_for_plan(plan, scenario)
         with status("latency matrix and plan…", quiet):
             prep = prepare(sc, plan, faults, _policy(outage_policy))
-        replanner = planner_replanner(sc, prep.rtt_ms)
+        replanner = planner_replanner(sc, prep.rtt_ms) if replan else None
         with progress_bar(f"simulating {months:g} months (seed {seed})", quiet) as update:
             result = run_sim(
                 sc,
@@ -184,7 +192,7 @@ def sweep(
         ),
     ] = "1,0.9,0.85",
     slo_scale: Annotated[float, typer.Option("--slo-scale", min=1.0, help="relax SLOs for --frontier")] = 1.0,
-    replan: Annotated[bool, typer.Option("--replan/--no-replan", help="re-plan on outages/withdrawals")] = False,
+    replan: ReplanOpt = True,
     address: Annotated[str | None, typer.Option("--address", help="join this Ray cluster (default: local)")] = None,
     num_cpus: Annotated[int | None, typer.Option("--num-cpus", min=1, help="local Ray CPUs")] = None,
     out: Annotated[Path, typer.Option("--out", help="directory for runs.parquet, summary.json, report.html")] = Path(
@@ -252,8 +260,11 @@ def sweep(
 
 def _print_summary(summary: pd.DataFrame, by: list[str]) -> None:
     keep = ["total_cost_usd", "plan_cost_usd", "goodput_gpu_weighted", "availability_min"]
-    t = Table(title="Sweep: mean [95% normal CI] [95% bootstrap CI]", box=box.SIMPLE_HEAD)
-    for col in (*by, "metric", "mean", "normal CI", "bootstrap CI", "runs"):
+    t = Table(
+        title="Sweep: mean, 95% interval (availability: exact bound when < 3 runs had downtime), bootstrap CI",
+        box=box.SIMPLE_HEAD,
+    )
+    for col in (*by, "metric", "mean", "95% interval", "bootstrap CI", "runs"):
         t.add_column(col)
     for r in summary[summary["metric"].isin(keep)].itertuples():
         fmt = "{:,.0f}" if r.metric.endswith("usd") else "{:.5f}"
@@ -261,11 +272,15 @@ def _print_summary(summary: pd.DataFrame, by: list[str]) -> None:
             *(str(getattr(r, c)) for c in by),
             r.metric,
             fmt.format(r.mean),
-            f"[{fmt.format(r.normal_low)}, {fmt.format(r.normal_high)}]",
+            f"[{fmt.format(r.low)}, {fmt.format(r.high)}]",
             f"[{fmt.format(r.bootstrap_low)}, {fmt.format(r.bootstrap_high)}]",
-            str(r.runs),
+            str(r.runs) + (f" ({r.runs_with_downtime:.0f} down)" if r.metric.startswith("availability") else ""),
         )
     console.print(t)
+    if "warning" in summary:
+        for r in summary[summary["warning"].notna() & summary["metric"].isin(keep)].itertuples():
+            labels = " ".join(f"{c}={getattr(r, c)}" for c in by)
+            err_console.print(f"[yellow]warning[/yellow] {labels} {r.metric}: {r.warning}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

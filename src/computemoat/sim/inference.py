@@ -1,6 +1,7 @@
 """Inference availability: at every instant, can the surviving replicas serve each region's demand
-within the latency SLO? Capacity per site is a step function (outages, withdrawals, spot preemptions,
-redeploys); each distinct capacity state is solved once as a max-flow sites -> regions."""
+within the latency SLO? Capacity per site is a step function (outages, withdrawals, every replica's
+node faults, spot preemptions and failure-domain events, redeploys), evaluated at every instant where
+it changes; each distinct capacity state is solved once as a max-flow sites -> regions."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from scipy.sparse.csgraph import maximum_flow
 
 from computemoat.model import InferencePlacement, InferenceService, Scenario, Tier
 from computemoat.sim.faults import FaultModel
+from computemoat.sim.streams import stream
 from computemoat.sim.timeline import NS_PER_HOUR, Timeline, hours_to_ns
 
 FLOW_SCALE_MAX = 1_000_000_000  # max-flow needs int32 capacities
@@ -27,6 +29,7 @@ class Deployment:
     start_ns: int
     ready_ns: int
     end_ns: int
+    resized: bool = False  # ended because a bigger/smaller deployment of the same offering took over
 
 
 @dataclass(frozen=True)
@@ -38,44 +41,101 @@ class RegionAvailability:
     served_fraction: float  # time-averaged share of the region's demand served
 
 
-def _step_up(
-    dep: Deployment, timeline: Timeline, faults: FaultModel, edges: NDArray[np.int64], rng: np.random.Generator
+def replica_down_windows(
+    scenario: Scenario, dep: Deployment, faults: FaultModel, seed: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Windows in which one replica of ``dep`` is down, disjoint per replica (so a count of open windows
+    is the number of replicas down): node faults (back after the restart overhead), spot preemption
+    (back after ``spot_replace_hours``) and failure domains (packed: each domain holds ``gpus //
+    gpus_per_replica`` replicas; back after its repair time). Replica i of a placement draws from its own
+    stream, so plans that share a placement share its draws."""
+    p = dep.placement
+    if not faults.random_faults or dep.end_ns <= dep.ready_ns:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    svc = next(s for s in scenario.inference_services if s.id == p.service_id)
+    gpr = max(1, p.gpus // max(p.replicas, 1))
+    node_rate, domain_rate = faults.gpu_rates()
+    kinds = [(gpr * node_rate, faults.gpu.restart_overhead_s / 3600.0)]
+    if p.tier == Tier.spot:
+        per_instance = scenario.offering(p.offering_id).gpus_per_instance
+        kinds.append((-(-gpr // per_instance) * faults.spot_per_instance_hour(p.provider), faults.spot_replace_hours))
+    span_h = (dep.end_ns - dep.ready_ns) / NS_PER_HOUR
+    st: list[NDArray[np.int64]] = []
+    en: list[NDArray[np.int64]] = []
+    rid: list[NDArray[np.int64]] = []
+    for i in range(p.replicas):
+        rng = stream(seed, "replica", p.service_id, p.offering_id, str(i))
+        for rate_h, down_h in kinds:
+            k = int(rng.poisson(rate_h * span_h)) if rate_h > 0 else 0
+            t = rng.integers(dep.ready_ns, dep.end_ns, size=k, dtype=np.int64)
+            st.append(t), en.append(t + hours_to_ns(down_h)), rid.append(np.full(k, i, dtype=np.int64))
+    for d in faults.active_domains():
+        if d.gpus is None or domain_rate.get(d.name, 0.0) <= 0:
+            continue
+        per = max(1, d.gpus // max(svc.gpus_per_replica, 1))
+        for j in range(-(-p.replicas // per)):
+            rng = stream(seed, "domain", d.name, p.site_id, p.service_id, p.offering_id, str(j))
+            k = int(rng.poisson(domain_rate[d.name] * span_h))
+            t = rng.integers(dep.ready_ns, dep.end_ns, size=k, dtype=np.int64)
+            e = t + (rng.standard_exponential(k) * d.repair_hours * NS_PER_HOUR).astype(np.int64)
+            members = np.arange(j * per, min((j + 1) * per, p.replicas), dtype=np.int64)
+            st.append(np.repeat(t, members.size)), en.append(np.repeat(e, members.size))
+            rid.append(np.tile(members, k))
+    if not st:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return _disjoint_per_replica(np.concatenate(st), np.minimum(np.concatenate(en), dep.end_ns), np.concatenate(rid))
+
+
+def _disjoint_per_replica(
+    st: NDArray[np.int64], en: NDArray[np.int64], rid: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Union of each replica's windows (two faults of one replica overlap: it is down once)."""
+    if st.size == 0:
+        return st, en
+    order = np.lexsort((st, rid))
+    st, en, rid = st[order], en[order], rid[order]
+    out_s, out_e = [], []
+    bounds = np.flatnonzero(np.diff(rid)) + 1
+    for a, b in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [rid.size])), strict=True):
+        if b - a == 1:
+            out_s.append(st[a:b]), out_e.append(en[a:b])
+            continue
+        run_end = np.maximum.accumulate(en[a:b])
+        new = np.ones(b - a, dtype=bool)
+        new[1:] = st[a + 1 : b] > run_end[:-1]
+        group = np.cumsum(new) - 1
+        e = np.zeros(int(group[-1]) + 1, dtype=np.int64)
+        np.maximum.at(e, group, en[a:b])
+        out_s.append(st[a:b][new]), out_e.append(e)
+    return np.concatenate(out_s), np.concatenate(out_e)
+
+
+def _replicas_up(
+    dep: Deployment, timeline: Timeline, windows: tuple[NDArray[np.int64], NDArray[np.int64]], edges: NDArray[np.int64]
 ) -> NDArray[np.float64]:
-    """Replicas up at each ``edges`` instant."""
+    """Replicas serving at each ``edges`` instant: deployed and ready, site up, minus replicas down."""
     p = dep.placement
     alive = (edges >= dep.ready_ns) & (edges < dep.end_ns)
     starts, ends = timeline.down_intervals(p.site_id)
     i = np.searchsorted(starts, edges, side="right") - 1
     down = (i >= 0) & (ends[np.maximum(i, 0)] > edges) if len(starts) else np.zeros(len(edges), bool)
-    up = np.where(alive & ~down, float(p.replicas), 0.0)
-    return up - _spot_down(dep, faults, edges, rng) if p.tier == Tier.spot else up
+    ws, we = np.sort(windows[0]), np.sort(windows[1])
+    lost = np.searchsorted(ws, edges, side="right") - np.searchsorted(we, edges, side="right")
+    return np.where(alive & ~down, np.maximum(p.replicas - lost, 0), 0).astype(np.float64)
 
 
-def spot_events(
-    dep: Deployment, faults: FaultModel, rng: np.random.Generator
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Preemptions of any of the replicas, each replica lost for ``spot_replace_hours``."""
-    p = dep.placement
-    rate_per_ns = p.replicas * faults.spot_per_instance_hour(p.provider) / NS_PER_HOUR
-    span = max(dep.end_ns - dep.ready_ns, 0)
-    n = int(rng.poisson(rate_per_ns * span)) if faults.random_faults and rate_per_ns > 0 else 0
-    st = np.sort(rng.integers(dep.ready_ns, dep.ready_ns + max(span, 1), size=n, dtype=np.int64))
-    return st, np.sort(st + hours_to_ns(faults.spot_replace_hours))
-
-
-def _spot_down(
-    dep: Deployment, faults: FaultModel, edges: NDArray[np.int64], rng: np.random.Generator
-) -> NDArray[np.float64]:
-    st, en = spot_events(dep, faults, rng)
-    count = np.searchsorted(st, edges, side="right") - np.searchsorted(en, edges, side="right")
-    return np.minimum(count, dep.placement.replicas).astype(np.float64)
-
-
-def _breakpoints(deps: list[Deployment], timeline: Timeline, horizon_ns: int) -> NDArray[np.int64]:
+def _breakpoints(
+    deps: list[Deployment],
+    windows: list[tuple[NDArray[np.int64], NDArray[np.int64]]],
+    timeline: Timeline,
+    horizon_ns: int,
+) -> NDArray[np.int64]:
+    """Every instant at which some capacity changes: deploys, site outages and every replica fault."""
     parts = [np.array([0, horizon_ns], dtype=np.int64)]
-    for d in deps:
+    for d, (ws, we) in zip(deps, windows, strict=True):
         parts.append(np.array([d.ready_ns, d.end_ns], dtype=np.int64))
         parts.extend(timeline.down_intervals(d.placement.site_id))
+        parts += [ws, we]
     return np.unique(np.clip(np.concatenate(parts), 0, horizon_ns))
 
 
@@ -107,7 +167,7 @@ def service_availability(
     timeline: Timeline,
     faults: FaultModel,
     eligible: dict[tuple[str, str], bool],
-    rng: np.random.Generator,
+    seed: int,
 ) -> list[RegionAvailability]:
     """Per region: share of ``[0, horizon)`` in which its whole demand is served (plus the served share)."""
     demand_map = scenario.demand_rps(service)
@@ -119,13 +179,14 @@ def service_availability(
         return [
             RegionAvailability(service.id, r, demand_map.get(r, total_rps), 0.0, 0.0) for r in (*regions, ALL_REGIONS)
         ]
-    edges = _breakpoints(deployments, timeline, horizon_ns)
+    windows = [replica_down_windows(scenario, d, faults, seed) for d in deployments]
+    edges = _breakpoints(deployments, windows, timeline, horizon_ns)
     starts, widths = edges[:-1], np.diff(edges).astype(np.float64)
     site_ids = sorted({d.placement.site_id for d in deployments})
     col = {s: i for i, s in enumerate(site_ids)}
     capacity = np.zeros((starts.size, len(site_ids)))
-    for d in deployments:
-        capacity[:, col[d.placement.site_id]] += _step_up(d, timeline, faults, starts, rng) * service.rps_per_replica
+    for d, w in zip(deployments, windows, strict=True):
+        capacity[:, col[d.placement.site_id]] += _replicas_up(d, timeline, w, starts) * service.rps_per_replica
     ok = np.array([[eligible.get((r, s), False) for r in regions] for s in site_ids], dtype=bool)
     states, inverse = np.unique(capacity, axis=0, return_inverse=True)
     served = np.vstack([_served(row, demand, ok) for row in states])[inverse.reshape(-1)]
