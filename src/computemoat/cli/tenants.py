@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from computemoat.cli.common import console, examples, user_errors
+from computemoat.cli.common import console, examples, needs_extra, user_errors
 
 if TYPE_CHECKING:
     from computemoat.store import Database
@@ -278,6 +278,12 @@ def invoice(tenant: Tenant, month: Month,
 
 
 def register(app: typer.Typer) -> None:
+    for group in (tenants_app, keys_app, limits_app, prices_app):
+        for info in group.registered_commands:
+            assert info.callback is not None
+            info.callback = needs_extra("gateway", "tenancy and metering")(info.callback)
+    usage_cmd = needs_extra("gateway", "usage")(usage)
+    invoice_cmd = needs_extra("gateway", "invoice")(invoice)
     app.add_typer(tenants_app, name="tenants")
     app.add_typer(keys_app, name="keys")
     app.add_typer(limits_app, name="limits")
@@ -285,6 +291,6 @@ def register(app: typer.Typer) -> None:
     app.command("usage", epilog=examples(
         "computemoat usage --tenant acme --month 2026-12",
         "computemoat usage --tenant acme --month 2026-12 --format json | jq .total_cost_usd",
-        "computemoat usage --tenant acme --month 2026-12 --format csv > usage.csv"))(usage)
+        "computemoat usage --tenant acme --month 2026-12 --format csv > usage.csv"))(usage_cmd)
     app.command("invoice", epilog=examples(
-        "computemoat invoice --tenant acme --month 2026-12 --out invoice.html"))(invoice)
+        "computemoat invoice --tenant acme --month 2026-12 --out invoice.html"))(invoice_cmd)
