@@ -201,8 +201,9 @@ def _to_wall(times: I64, u: I64, uq: I64 | int) -> I64:
     """First wall time at which the progress clock reaches ``uq``."""
     q = np.atleast_1d(np.asarray(uq, dtype=np.int64))
     i = np.clip(np.searchsorted(u, q, side="left"), 1, len(u) - 1)
-    du = np.maximum(u[i] - u[i - 1], 1)
-    return times[i - 1] + ((q - u[i - 1]) * (times[i] - times[i - 1]) // du)
+    du = np.maximum(u[i] - u[i - 1], 1).astype(np.float64)
+    frac = (q - u[i - 1]).astype(np.float64) / du  # float: the int64 product of two spans overflows
+    return times[i - 1] + np.round(frac * (times[i] - times[i - 1])).astype(np.int64)
 
 
 def advance(state: JobState, until_ns: int, *, final_checkpoint: bool = False) -> None:
