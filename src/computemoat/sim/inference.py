@@ -14,8 +14,8 @@ from scipy.sparse.csgraph import maximum_flow
 
 from computemoat.model import InferencePlacement, InferenceService, Scenario, Tier
 from computemoat.sim.faults import FaultModel
-from computemoat.sim.streams import stream
-from computemoat.sim.timeline import NS_PER_HOUR, Timeline, hours_to_ns
+from computemoat.sim.streams import Arrivals, stream
+from computemoat.sim.timeline import NS_PER_HOUR, NS_PER_S, Timeline
 
 FLOW_SCALE_MAX = 1_000_000_000  # max-flow needs int32 capacities
 ALL_REGIONS = "*"  # row meaning: every region served at once
@@ -47,43 +47,50 @@ def replica_down_windows(
     """Windows in which one replica of ``dep`` is down, disjoint per replica (so a count of open windows
     is the number of replicas down): node faults (back after the restart overhead), spot preemption
     (back after ``spot_replace_hours``) and failure domains (packed: each domain holds ``gpus //
-    gpus_per_replica`` replicas; back after its repair time). Replica i of a placement draws from its own
-    stream, so plans that share a placement share its draws."""
+    gpus_per_replica`` replicas, back after an exponential repair). All are one Poisson process at the
+    total rate whose arrivals pick their victim in proportion to its rate, from one stream per placement
+    (keyed by service and offering), so plans that share a placement share its draws."""
     p = dep.placement
     if not faults.random_faults or dep.end_ns <= dep.ready_ns:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     svc = next(s for s in scenario.inference_services if s.id == p.service_id)
-    gpr = max(1, p.gpus // max(p.replicas, 1))
+    gpr = max(1, svc.gpus_per_replica)
     node_rate, domain_rate = faults.gpu_rates()
-    kinds = [(gpr * node_rate, faults.gpu.restart_overhead_s / 3600.0)]
+    # victims: (rate per hour, first replica, replicas hit, down ns or -1 for an exponential repair)
+    slots: list[tuple[float, int, int, float]] = []
+    slots += [(gpr * node_rate, i, 1, faults.gpu.restart_overhead_s * NS_PER_S) for i in range(p.replicas)]
     if p.tier == Tier.spot:
         per_instance = scenario.offering(p.offering_id).gpus_per_instance
-        kinds.append((-(-gpr // per_instance) * faults.spot_per_instance_hour(p.provider), faults.spot_replace_hours))
-    span_h = (dep.end_ns - dep.ready_ns) / NS_PER_HOUR
-    st: list[NDArray[np.int64]] = []
-    en: list[NDArray[np.int64]] = []
-    rid: list[NDArray[np.int64]] = []
-    for i in range(p.replicas):
-        rng = stream(seed, "replica", p.service_id, p.offering_id, str(i))
-        for rate_h, down_h in kinds:
-            k = int(rng.poisson(rate_h * span_h)) if rate_h > 0 else 0
-            t = rng.integers(dep.ready_ns, dep.end_ns, size=k, dtype=np.int64)
-            st.append(t), en.append(t + hours_to_ns(down_h)), rid.append(np.full(k, i, dtype=np.int64))
+        spot_h = -(-gpr // per_instance) * faults.spot_per_instance_hour(p.provider)
+        slots += [(spot_h, i, 1, faults.spot_replace_hours * NS_PER_HOUR) for i in range(p.replicas)]
     for d in faults.active_domains():
         if d.gpus is None or domain_rate.get(d.name, 0.0) <= 0:
             continue
-        per = max(1, d.gpus // max(svc.gpus_per_replica, 1))
-        for j in range(-(-p.replicas // per)):
-            rng = stream(seed, "domain", d.name, p.site_id, p.service_id, p.offering_id, str(j))
-            k = int(rng.poisson(domain_rate[d.name] * span_h))
-            t = rng.integers(dep.ready_ns, dep.end_ns, size=k, dtype=np.int64)
-            e = t + (rng.standard_exponential(k) * d.repair_hours * NS_PER_HOUR).astype(np.int64)
-            members = np.arange(j * per, min((j + 1) * per, p.replicas), dtype=np.int64)
-            st.append(np.repeat(t, members.size)), en.append(np.repeat(e, members.size))
-            rid.append(np.tile(members, k))
-    if not st:
+        per = max(1, d.gpus // gpr)
+        slots += [
+            (domain_rate[d.name], j * per, min(per, p.replicas - j * per), -d.repair_hours * NS_PER_HOUR)
+            for j in range(-(-p.replicas // per))
+        ]
+    rate, first, count, down = (np.array(c, dtype=np.float64) for c in zip(*slots, strict=True))
+    total = float(rate.sum())
+    if total <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return _disjoint_per_replica(np.concatenate(st), np.minimum(np.concatenate(en), dep.end_ns), np.concatenate(rid))
+    arr = Arrivals(stream(seed, "placement", p.service_id, p.offering_id), total / NS_PER_HOUR)
+    t, u, v = arr.take(dep.ready_ns, dep.end_ns)
+    which = np.minimum(np.searchsorted(np.cumsum(rate) / total, u, side="right"), rate.size - 1)
+    length = np.where(down[which] >= 0, down[which], -down[which] * v).astype(np.int64)
+    hit = count[which].astype(np.int64)
+    rid = np.repeat(first[which].astype(np.int64), hit) + _ranges(hit)
+    st = np.repeat(t, hit)
+    return _disjoint_per_replica(st, np.minimum(st + np.repeat(length, hit), dep.end_ns), rid)
+
+
+def _ranges(counts: NDArray[np.int64]) -> NDArray[np.int64]:
+    """0..c-1 for each c, concatenated."""
+    if counts.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(counts)
+    return np.arange(int(ends[-1]), dtype=np.int64) - np.repeat(ends - counts, counts)
 
 
 def _disjoint_per_replica(
@@ -142,6 +149,9 @@ def _breakpoints(
 def _served(capacity: NDArray[np.float64], demand: NDArray[np.float64], eligible: NDArray[np.bool_]) -> NDArray:
     """Max-flow source -> site (capacity) -> region (if within SLO) -> sink (demand); served per region."""
     n_sites, n_regions = capacity.size, demand.size
+    if n_regions == 1:  # one region: the flow is all the capacity of its eligible sites, up to demand
+        got = float(capacity[eligible[:, 0]].sum())
+        return np.array([min(got / demand[0], 1.0) if demand[0] > 0 else 1.0])
     scale = FLOW_SCALE_MAX / max(capacity.sum(), demand.sum(), 1e-9)
     cap = np.round(capacity * scale).astype(np.int64)
     dem = np.round(demand * scale).astype(np.int64)
