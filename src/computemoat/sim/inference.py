@@ -101,11 +101,13 @@ def _disjoint_per_replica(
         return st, en
     order = np.lexsort((st, rid))
     st, en, rid = st[order], en[order], rid[order]
-    out_s, out_e = [], []
+    out_s: list[NDArray[np.int64]] = []
+    out_e: list[NDArray[np.int64]] = []
     bounds = np.flatnonzero(np.diff(rid)) + 1
     for a, b in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [rid.size])), strict=True):
         if b - a == 1:
-            out_s.append(st[a:b]), out_e.append(en[a:b])
+            out_s.append(st[a:b])
+            out_e.append(en[a:b])
             continue
         run_end = np.maximum.accumulate(en[a:b])
         new = np.ones(b - a, dtype=bool)
@@ -113,7 +115,8 @@ def _disjoint_per_replica(
         group = np.cumsum(new) - 1
         e = np.zeros(int(group[-1]) + 1, dtype=np.int64)
         np.maximum.at(e, group, en[a:b])
-        out_s.append(st[a:b][new]), out_e.append(e)
+        out_s.append(st[a:b][new])
+        out_e.append(e)
     return np.concatenate(out_s), np.concatenate(out_e)
 
 
@@ -150,21 +153,17 @@ def _served(capacity: NDArray[np.float64], demand: NDArray[np.float64], eligible
     """Max-flow source -> site (capacity) -> region (if within SLO) -> sink (demand); served per region."""
     n_sites, n_regions = capacity.size, demand.size
     if n_regions == 1:  # one region: the flow is all the capacity of its eligible sites, up to demand
-        got = float(capacity[eligible[:, 0]].sum())
-        return np.array([min(got / demand[0], 1.0) if demand[0] > 0 else 1.0])
+        one = float(capacity[eligible[:, 0]].sum())
+        return np.array([min(one / demand[0], 1.0) if demand[0] > 0 else 1.0])
     scale = FLOW_SCALE_MAX / max(capacity.sum(), demand.sum(), 1e-9)
     cap = np.round(capacity * scale).astype(np.int64)
     dem = np.round(demand * scale).astype(np.int64)
     src, sink = 0, 1 + n_sites + n_regions
-    rows, cols, vals = [], [], []
-    for s in range(n_sites):
-        rows.append(src), cols.append(1 + s), vals.append(cap[s])
     si, ri = np.nonzero(eligible)
-    for s, r in zip(si, ri, strict=True):
-        rows.append(1 + s), cols.append(1 + n_sites + r), vals.append(FLOW_SCALE_MAX)
-    for r in range(n_regions):
-        rows.append(1 + n_sites + r), cols.append(sink), vals.append(dem[r])
-    graph = csr_matrix((np.array(vals, dtype=np.int32), (rows, cols)), shape=(sink + 1, sink + 1))
+    rows = np.concatenate((np.full(n_sites, src), 1 + si, 1 + n_sites + np.arange(n_regions)))
+    cols = np.concatenate((1 + np.arange(n_sites), 1 + n_sites + ri, np.full(n_regions, sink)))
+    vals = np.concatenate((cap, np.full(si.size, FLOW_SCALE_MAX, dtype=np.int64), dem))
+    graph = csr_matrix((vals.astype(np.int32), (rows, cols)), shape=(sink + 1, sink + 1))
     flow = maximum_flow(graph, src, sink).flow
     got = np.array([flow[1 + n_sites + r, sink] for r in range(n_regions)], dtype=np.float64)
     return np.where(dem > 0, got / np.maximum(dem, 1), 1.0)
