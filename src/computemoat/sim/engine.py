@@ -267,6 +267,7 @@ def simulate(
             faults,
             eligible[svc.id],
             seed,
+            rtt_ms,
         )
     ]
     if progress is not None:

@@ -5,19 +5,18 @@ it changes; each distinct capacity state is solved once as a max-flow sites -> r
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import maximum_flow
 
 from computemoat.model import InferencePlacement, InferenceService, Scenario, Tier
 from computemoat.sim.faults import FaultModel
+from computemoat.sim.serving import demand_by_utc_hour, least_rtt_flow, max_flow, utc_hour, weighted_quantiles
 from computemoat.sim.streams import Arrivals, stream
 from computemoat.sim.timeline import NS_PER_HOUR, NS_PER_S, Timeline
 
-FLOW_SCALE_MAX = 1_000_000_000  # max-flow needs int32 capacities
 ALL_REGIONS = "*"  # row meaning: every region served at once
 
 
@@ -39,6 +38,11 @@ class RegionAvailability:
     demand_rps: float
     availability: float  # fraction of time the region's whole demand is served within the SLO
     served_fraction: float  # time-averaged share of the region's demand served
+    rtt_p50_ms: float = math.nan  # RTT of served requests (request- and time-weighted); NaN: no RTT matrix
+    rtt_p95_ms: float = math.nan
+    degraded_rtt_p50_ms: float = math.nan  # the same while some site runs below its full capacity
+    degraded_rtt_p95_ms: float = math.nan
+    degraded_hours: float = 0.0  # time with some capacity of the service lost (any region)
 
 
 def replica_down_windows(
@@ -149,26 +153,6 @@ def _breakpoints(
     return np.unique(np.clip(np.concatenate(parts), 0, horizon_ns))
 
 
-def _served(capacity: NDArray[np.float64], demand: NDArray[np.float64], eligible: NDArray[np.bool_]) -> NDArray:
-    """Max-flow source -> site (capacity) -> region (if within SLO) -> sink (demand); served per region."""
-    n_sites, n_regions = capacity.size, demand.size
-    if n_regions == 1:  # one region: the flow is all the capacity of its eligible sites, up to demand
-        one = float(capacity[eligible[:, 0]].sum())
-        return np.array([min(one / demand[0], 1.0) if demand[0] > 0 else 1.0])
-    scale = FLOW_SCALE_MAX / max(capacity.sum(), demand.sum(), 1e-9)
-    cap = np.round(capacity * scale).astype(np.int64)
-    dem = np.round(demand * scale).astype(np.int64)
-    src, sink = 0, 1 + n_sites + n_regions
-    si, ri = np.nonzero(eligible)
-    rows = np.concatenate((np.full(n_sites, src), 1 + si, 1 + n_sites + np.arange(n_regions)))
-    cols = np.concatenate((1 + np.arange(n_sites), 1 + n_sites + ri, np.full(n_regions, sink)))
-    vals = np.concatenate((cap, np.full(si.size, FLOW_SCALE_MAX, dtype=np.int64), dem))
-    graph = csr_matrix((vals.astype(np.int32), (rows, cols)), shape=(sink + 1, sink + 1))
-    flow = maximum_flow(graph, src, sink).flow
-    got = np.array([flow[1 + n_sites + r, sink] for r in range(n_regions)], dtype=np.float64)
-    return np.where(dem > 0, got / np.maximum(dem, 1), 1.0)
-
-
 def service_availability(
     scenario: Scenario,
     service: InferenceService,
@@ -177,8 +161,11 @@ def service_availability(
     faults: FaultModel,
     eligible: dict[tuple[str, str], bool],
     seed: int,
+    rtt_ms: NDArray[np.float64] | None = None,
 ) -> list[RegionAvailability]:
-    """Per region: share of ``[0, horizon)`` in which its whole demand is served (plus the served share)."""
+    """Per region: share of ``[0, horizon)`` in which its whole demand is served within the SLO (plus the
+    served share), and with an RTT matrix the RTT its served requests see (p50/p95 overall and while
+    capacity is degraded). Demand follows the day when ``faults.diurnal_peak_to_mean`` > 1."""
     demand_map = scenario.demand_rps(service)
     regions = sorted(demand_map)
     demand = np.array([demand_map[r] for r in regions])
@@ -190,6 +177,9 @@ def service_availability(
         ]
     windows = [replica_down_windows(scenario, d, faults, seed) for d in deployments]
     edges = _breakpoints(deployments, windows, timeline, horizon_ns)
+    diurnal = faults.diurnal_peak_to_mean > 1.0
+    if diurnal:
+        edges = np.union1d(edges, np.arange(0, horizon_ns, NS_PER_HOUR, dtype=np.int64))
     starts, widths = edges[:-1], np.diff(edges).astype(np.float64)
     site_ids = sorted({d.placement.site_id for d in deployments})
     col = {s: i for i, s in enumerate(site_ids)}
@@ -197,24 +187,80 @@ def service_availability(
     for d, w in zip(deployments, windows, strict=True):
         capacity[:, col[d.placement.site_id]] += _replicas_up(d, timeline, w, starts) * service.rps_per_replica
     ok = np.array([[eligible.get((r, s), False) for r in regions] for s in site_ids], dtype=bool)
-    states, inverse = np.unique(capacity, axis=0, return_inverse=True)
-    served = np.vstack([_served(row, demand, ok) for row in states])[inverse.reshape(-1)]
+    lon = {u.name: u.lon_deg for u in scenario.user_regions}
+    factor = demand_by_utc_hour(np.array([lon.get(r, 0.0) for r in regions]), faults.diurnal_peak_to_mean)
+    hour = utc_hour(starts) if diurnal else np.zeros(starts.size, dtype=np.int64)
+    rtt = _rtt_block(scenario, rtt_ms, site_ids, regions)
+    keys, inverse = np.unique(np.column_stack((capacity, hour)), axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    flows = np.stack(
+        [
+            least_rtt_flow(k[:-1], demand * factor[int(k[-1])], ok, rtt)
+            if rtt is not None
+            else max_flow(k[:-1], demand * factor[int(k[-1])], ok)
+            for k in keys
+        ]
+    )  # states x sites x regions
+    state_demand = np.stack([demand * factor[int(k[-1])] for k in keys])
+    served = np.where(state_demand > 0, flows.sum(axis=1) / np.maximum(state_demand, 1e-300), 1.0)[inverse]
     full = served >= 1.0 - 1e-6
     avail = 1.0 - (widths[:, None] * ~full).sum(axis=0) / horizon_ns  # exactly 1.0 when never short
     frac = (widths[:, None] * np.minimum(served, 1.0)).sum(axis=0) / horizon_ns
     all_ok = full.all(axis=1)
     total = float(demand.sum())
+    degraded = (capacity < capacity.max(axis=0)[None, :]).any(axis=1)
+    rtt_cols = _rtt_stats(flows, inverse, widths, degraded, rtt) if rtt is not None else None
+    rows = []
+    for i, r in enumerate(regions):
+        extra = rtt_cols[i] if rtt_cols is not None else {}
+        rows.append(RegionAvailability(service.id, r, demand_map[r], float(avail[i]), float(frac[i]), **extra))
     every = RegionAvailability(
         service.id,
         ALL_REGIONS,
         total,
         float(1.0 - (widths * ~all_ok).sum() / horizon_ns),
         float((widths * (np.minimum(served, 1.0) @ demand) / total).sum() / horizon_ns),
+        degraded_hours=float(widths[degraded].sum() / NS_PER_HOUR),
     )
-    return [
-        *(
-            RegionAvailability(service.id, r, demand_map[r], float(avail[i]), float(frac[i]))
-            for i, r in enumerate(regions)
-        ),
-        every,
-    ]
+    return [*rows, every]
+
+
+def _rtt_block(
+    scenario: Scenario, rtt_ms: NDArray[np.float64] | None, site_ids: list[str], regions: list[str]
+) -> NDArray[np.float64] | None:
+    if rtt_ms is None:
+        return None
+    si = {s.id: j for j, s in enumerate(scenario.sites)}
+    ri = {u.name: i for i, u in enumerate(scenario.user_regions)}
+    if any(r not in ri for r in regions):
+        return None
+    return np.array([[rtt_ms[ri[r], si[s]] for r in regions] for s in site_ids], dtype=np.float64)
+
+
+def _rtt_stats(
+    flows: NDArray[np.float64],
+    inverse: NDArray[np.intp],
+    widths: NDArray[np.float64],
+    degraded: NDArray[np.bool_],
+    rtt: NDArray[np.float64],
+) -> list[dict[str, float]]:
+    """Per region: RTT quantiles of served requests (weight = requests/s x time), overall and degraded."""
+    n_states = flows.shape[0]
+    t_all = np.bincount(inverse, weights=widths, minlength=n_states)
+    t_deg = np.bincount(inverse, weights=widths * degraded, minlength=n_states)
+    out = []
+    for r in range(flows.shape[2]):
+        w_all = (flows[:, :, r] * t_all[:, None]).sum(axis=0)
+        w_deg = (flows[:, :, r] * t_deg[:, None]).sum(axis=0)
+        p50, p95 = weighted_quantiles(rtt[:, r], w_all, (0.5, 0.95))
+        d50, d95 = weighted_quantiles(rtt[:, r], w_deg, (0.5, 0.95))
+        out.append(
+            {
+                "rtt_p50_ms": p50,
+                "rtt_p95_ms": p95,
+                "degraded_rtt_p50_ms": d50,
+                "degraded_rtt_p95_ms": d95,
+                "degraded_hours": float(widths[degraded].sum() / NS_PER_HOUR),
+            }
+        )
+    return out

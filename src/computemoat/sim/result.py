@@ -66,8 +66,9 @@ JOB_COLUMNS = [
     "final_offering", "gpu_hours_billed", "cost_usd", "wasted_cost_usd", "egress_usd", "plan_cost_usd",
 ]  # fmt: skip
 SERVICE_COLUMNS = [
-    "service_id", "region", "demand_rps", "availability", "served_fraction", "nines", "downtime_hours",
-    "cost_usd", "plan_cost_usd",
+    "service_id", "region", "demand_rps", "availability", "served_fraction", "rtt_p50_ms", "rtt_p95_ms",
+    "degraded_rtt_p50_ms", "degraded_rtt_p95_ms", "degraded_hours", "nines", "downtime_hours", "cost_usd",
+    "plan_cost_usd",
 ]  # fmt: skip
 
 

@@ -50,9 +50,7 @@ class Arrivals:
         self._v = np.concatenate((self._v, self.rng.standard_exponential(CHUNK)))
         self._have += float(g.sum())
 
-    def take(
-        self, t0_ns: int, t1_ns: int
-    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    def take(self, t0_ns: int, t1_ns: int) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
         """Arrivals in ``[t0_ns, t1_ns)`` (times sorted, u, v); the process then stands at ``t1_ns``."""
         if self.rate_per_ns <= 0 or t1_ns <= t0_ns:
             return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
