@@ -7,11 +7,10 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from tests.horizon.kit import HOURS, near, offering, provider, scenario, service, site
+from tests.horizon.kit import HOURS, NOMINAL, near, offering, provider, scenario, service, site
 
 from computemoat.deal import DealSettings, evaluate_deal
 from computemoat.model import Horizon, Offer, OfferCapacity
-from computemoat.reliability import FaultModel
 
 UNIT = 8 * HOURS  # GPU-hours of one instance-month
 
@@ -29,7 +28,7 @@ def _case(p_withdraw: float = 0.0):  # type: ignore[no-untyped-def]
 
 def _evaluate(p_withdraw: float = 0.0):  # type: ignore[no-untyped-def]
     sc, offer = _case(p_withdraw)
-    return evaluate_deal(sc, offer, lambda s: near(s), DealSettings(faults=FaultModel.none(), mip_gap=1e-9))
+    return evaluate_deal(sc, offer, lambda s: near(s), DealSettings(faults=NOMINAL, mip_gap=1e-9))
 
 
 def test_savings_break_even_exposure_and_landlord_by_hand() -> None:

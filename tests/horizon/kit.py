@@ -20,6 +20,7 @@ from computemoat.model import (
     TrainingJob,
     UserRegion,
 )
+from computemoat.reliability import FaultModel
 
 H100 = Accelerator(name="H100", board_power_w=700, memory_gb=80)
 START = dt.date(2027, 1, 1)
@@ -94,3 +95,8 @@ def scenario(
 def near(sc: Scenario, rtt_ms: float = 10.0) -> np.ndarray:
     """Every site within ``rtt_ms`` of every region."""
     return np.full((len(sc.user_regions), len(sc.sites)), rtt_ms)
+
+
+# Nothing fails and no checkpoint is written within a job (interval longer than any job): expected
+# wall-clock hours = nominal hours, the single-period planner's view, so optima can be derived by hand.
+NOMINAL = FaultModel(random_faults=False, checkpoint_interval_s=dict.fromkeys(("train", "j0", "j1"), 1e12))

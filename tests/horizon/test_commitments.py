@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from tests.horizon.kit import HOURS, START, near, offering, provider, scenario, service, site
+from tests.horizon.kit import HOURS, NOMINAL, START, near, offering, provider, scenario, service, site
 
 from computemoat.model import CommitmentOption, DemandSeries, Horizon
 from computemoat.planner.horizon import plan_horizon
-from computemoat.reliability import FaultModel
 
 OD = 2.0  # on-demand $/GPU-h
 GPUS = 8  # one replica = one 8-GPU instance
@@ -28,7 +27,7 @@ def test_commitment_with_upfront_pays_off_only_past_month_k(periods: int) -> Non
         id="c", offering="a:x:h100x8", term_periods=periods, usd_per_gpu_hour=1.5, upfront_usd_per_gpu=1000.0,
         latest_start_period=0,
     )  # fmt: skip
-    result = plan_horizon(_one_service(periods, opt), near(_one_service(periods, opt)), faults=FaultModel.none())
+    result = plan_horizon(_one_service(periods, opt), near(_one_service(periods, opt)), faults=NOMINAL)
     on_demand = OD * HOURS * GPUS * periods
     committed = 1000.0 * GPUS + 1.5 * HOURS * GPUS * periods
     assert result.plan.total_usd == pytest.approx(min(on_demand, committed), rel=1e-9)
@@ -46,7 +45,7 @@ def test_take_or_pay_floor_decides_whether_an_idle_term_is_signed(share: float, 
     opt = CommitmentOption(id="c", offering="a:x:h100x8", term_periods=4, usd_per_gpu_hour=1.2,
                            take_or_pay_share=share, latest_start_period=0)  # fmt: skip
     sc = _one_service(4, opt, scale=(1.0, 0.0, 0.0, 0.0))
-    result = plan_horizon(sc, near(sc), faults=FaultModel.none())
+    result = plan_horizon(sc, near(sc), faults=NOMINAL)
     on_demand = GPUS * HOURS * OD
     committed = GPUS * HOURS * 1.2 * (1 + 3 * share)
     assert result.plan.total_usd == pytest.approx(min(on_demand, committed), rel=1e-9)
@@ -61,7 +60,7 @@ def test_minimum_commitment_is_all_or_nothing() -> None:
     for price, expect in ((1.1, []), (0.9, [16])):
         opt = CommitmentOption(id="c", offering="a:x:h100x8", term_periods=2, usd_per_gpu_hour=price, min_gpus=16)
         sc = _one_service(2, opt)
-        result = plan_horizon(sc, near(sc), faults=FaultModel.none())
+        result = plan_horizon(sc, near(sc), faults=NOMINAL)
         assert [c.gpus for c in result.plan.commitments] == expect
         assert result.plan.total_usd == pytest.approx(min(GPUS * HOURS * OD * 2, 16 * HOURS * price * 2), rel=1e-9)
 
@@ -74,10 +73,10 @@ def test_reserved_price_becomes_a_term_commitment() -> None:
     )
     sc = scenario([provider("a")], [site("a")], [offering("a:x", OD, usd_per_gpu_hour_reserved=1.5)],
                   services=(service(),), horizon=h)  # fmt: skip
-    result = plan_horizon(sc, near(sc), faults=FaultModel.none())
+    result = plan_horizon(sc, near(sc), faults=NOMINAL)
     assert result.plan.commitments == ()
     assert result.plan.total_usd == pytest.approx(GPUS * HOURS * OD * 2)
     h3 = h.model_copy(update={"demand": ()})
-    result = plan_horizon(sc.model_copy(update={"horizon": h3}), near(sc), faults=FaultModel.none())
+    result = plan_horizon(sc.model_copy(update={"horizon": h3}), near(sc), faults=NOMINAL)
     assert [c.option_id for c in result.plan.commitments] == ["reserved:a:x:h100x8"]
     assert result.plan.total_usd == pytest.approx(GPUS * HOURS * 1.5 * 3)

@@ -9,13 +9,12 @@ import random
 
 import numpy as np
 import pytest
-from tests.horizon.kit import job, offering, provider, scenario, service, site
+from tests.horizon.kit import NOMINAL, job, offering, provider, scenario, service, site
 from tests.horizon.reference import reference_cost
 
 from computemoat.model import CommitmentOption, DemandSeries, Horizon, InfeasibleError, Policy, UserRegion
 from computemoat.planner import plan
 from computemoat.planner.horizon import plan_horizon
-from computemoat.reliability import FaultModel
 
 
 def _random_case(seed: int, *, periods: int | None, commitments: bool, caps: bool):  # type: ignore[no-untyped-def]
@@ -72,9 +71,9 @@ def test_one_period_without_commitments_matches_the_single_period_planner(seed: 
         expected = plan(sc, rtt, mip_gap=1e-9).plan.total_cost_usd
     except InfeasibleError:
         with pytest.raises(InfeasibleError):
-            plan_horizon(sc, rtt, faults=FaultModel.none(), mip_gap=1e-9)
+            plan_horizon(sc, rtt, faults=NOMINAL, mip_gap=1e-9)
         return
-    got = plan_horizon(sc, rtt, faults=FaultModel.none(), mip_gap=1e-9).plan.total_usd
+    got = plan_horizon(sc, rtt, faults=NOMINAL, mip_gap=1e-9).plan.total_usd
     assert got == pytest.approx(expected, rel=1e-6)
 
 
@@ -82,7 +81,7 @@ def test_one_period_without_commitments_matches_the_single_period_planner(seed: 
 def test_multi_period_matches_an_independent_formulation(seed: int) -> None:
     sc, rtt = _random_case(seed, periods=2 + seed % 2, commitments=True, caps=seed % 3 == 0)
     try:
-        got = plan_horizon(sc, rtt, faults=FaultModel.none(), mip_gap=1e-9).plan.objective_usd
+        got = plan_horizon(sc, rtt, faults=NOMINAL, mip_gap=1e-9).plan.objective_usd
     except InfeasibleError:
         with pytest.raises(AssertionError, match="Infeasible"):
             reference_cost(sc, rtt)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from tests.horizon.kit import HOURS, START, job, near, offering, provider, scenario, service, site
+from tests.horizon.kit import HOURS, NOMINAL, START, job, near, offering, provider, scenario, service, site
 
 from computemoat.model import Dataset, Horizon, InfeasibleError, OfferingSchedule, Policy, Tier, TrainingWindow
 from computemoat.planner.horizon import plan_horizon
@@ -29,7 +29,7 @@ def test_egress_moves_the_job_next_to_its_data(dataset_gb: float) -> None:
     ds = Dataset(id="web", site="b:y", size_gb=dataset_gb, jobs=("train",))
     h = Horizon(start=START, periods=1, datasets=(ds,))
     sc = scenario(**_two_sites(), jobs=(job(checkpoint_size_gb=1000.0),), horizon=h)
-    result = plan_horizon(sc, near(sc), faults=FaultModel.none())
+    result = plan_horizon(sc, near(sc), faults=NOMINAL)
     at_a = 1600.0 + dataset_gb * 0.09 + 1000.0 * 0.05
     at_b = 1680.0
     (run,) = result.plan.training
@@ -45,7 +45,7 @@ def test_periodic_checkpoint_copies_are_counted() -> None:
     ds = Dataset(id="web", site="b:y", size_gb=0.0, jobs=("train",), checkpoint_copy_every_hours=30.0)
     sc = scenario(**_two_sites(egress_a=0.10), jobs=(job(checkpoint_size_gb=500.0),),
                   horizon=Horizon(start=START, periods=1, datasets=(ds,)))  # fmt: skip
-    result = plan_horizon(sc, near(sc), faults=FaultModel.none())
+    result = plan_horizon(sc, near(sc), faults=NOMINAL)
     # at a: 1,600 + 4 x 500 x 0.10 = 1,800 > 1,680 at b
     assert result.plan.training[0].provider == "b"
     assert result.plan.total_usd == pytest.approx(1680.0)
@@ -57,7 +57,7 @@ def test_job_waits_for_capacity_that_comes_online_and_spans_consecutive_periods(
     h = Horizon(start=START, periods=5, offerings=(OfferingSchedule(offering="a:x:h100x8", online_from_period=2),),
                 training_windows=(TrainingWindow(job="train", earliest_start=START),))  # fmt: skip
     sc = scenario([provider("a")], [site("a")], [offering("a:x", 2.0)], jobs=(job(hours=1000.0),), horizon=h)
-    result = plan_horizon(sc, near(sc), faults=FaultModel.none())
+    result = plan_horizon(sc, near(sc), faults=NOMINAL)
     (run,) = result.plan.training
     assert (run.start_period, run.periods) == (2, 2)
     assert result.plan.spend_usd_by_provider["a"] == pytest.approx((0, 0, 8 * 730 * 2.0, 8 * 270 * 2.0, 0))
@@ -69,7 +69,7 @@ def test_price_decline_makes_a_windowed_job_wait_but_not_past_its_deadline() -> 
     w = TrainingWindow(job="train", earliest_start=dt.date(2027, 2, 1), deadline=dt.date(2027, 5, 1))
     h = Horizon(start=START, periods=12, price_decline_per_year=0.2, training_windows=(w,))
     sc = scenario([provider("a")], [site("a")], [offering("a:x", 2.0)], jobs=(job(),), horizon=h)
-    result = plan_horizon(sc, near(sc), faults=FaultModel.none())
+    result = plan_horizon(sc, near(sc), faults=NOMINAL)
     assert result.plan.training[0].start_period == 3
     assert result.plan.total_usd == pytest.approx(8 * 100 * 2.0 * 0.8 ** (3 / 12))
 
@@ -109,12 +109,12 @@ def test_gpu_cap_holds_in_every_period() -> None:
     # Month 0 holds 8 (job, at a) + 16 (replicas) GPUs. Cap 70%: a may hold the job and one replica
     # (16/24 = 67%); months 1-2 (16 GPUs) need one replica at each (both at a = 100%).
     sc = _capped(Policy(max_provider_share_gpus=0.7))
-    result = plan_horizon(sc, near(sc), faults=FaultModel.none(), mip_gap=1e-9)
+    result = plan_horizon(sc, near(sc), faults=NOMINAL, mip_gap=1e-9)
     assert result.plan.gpus_by_provider == {"a": (16.0, 8.0, 8.0), "b": (8.0, 8.0, 8.0)}
     assert result.plan.total_usd == pytest.approx(JOB + 3 * A_UNIT + 3 * B_UNIT)
     # Cap 50%: in month 0 whoever holds 2 of the 3 instances has 67%: no plan, although months 1-2 could.
     with pytest.raises(InfeasibleError):
-        plan_horizon(_capped(Policy(max_provider_share_gpus=0.5)), near(sc), faults=FaultModel.none())
+        plan_horizon(_capped(Policy(max_provider_share_gpus=0.5)), near(sc), faults=NOMINAL)
 
 
 def test_spend_cap_scope_compares_like_with_like() -> None:
@@ -123,11 +123,11 @@ def test_spend_cap_scope_compares_like_with_like() -> None:
     # Over the horizon: x a-months out of 6 need 1,600 + 11,680 x <= 0.6 (1,600 + 11,680 x + 17,520 (6 - x)),
     # i.e. 15,184 x <= 62,432, x = 4: $83,360 (one month then has both replicas at a: allowed, like with like).
     pol = Policy(max_provider_share_spend=0.6)
-    per_period = plan_horizon(_capped(pol, spend_cap_scope="period"), near(_capped(pol)), faults=FaultModel.none(),
+    per_period = plan_horizon(_capped(pol, spend_cap_scope="period"), near(_capped(pol)), faults=NOMINAL,
                               mip_gap=1e-9).plan  # fmt: skip
     assert per_period.total_usd == pytest.approx(JOB + 3 * A_UNIT + 3 * B_UNIT)
     assert max(per_period.spend_share("a")) <= 0.6 + 1e-9
-    horizon = plan_horizon(_capped(pol, spend_cap_scope="horizon"), near(_capped(pol)), faults=FaultModel.none(),
+    horizon = plan_horizon(_capped(pol, spend_cap_scope="horizon"), near(_capped(pol)), faults=NOMINAL,
                            mip_gap=1e-9).plan  # fmt: skip
     assert horizon.total_usd == pytest.approx(JOB + 4 * A_UNIT + 2 * B_UNIT)
     assert sum(horizon.spend_usd_by_provider["a"]) / horizon.total_usd <= 0.6 + 1e-9

@@ -41,14 +41,17 @@ def print_deal(r: DealResult) -> None:
     tol = be.tolerance_usd_per_gpu_hour
     console.print(f"committed: {r.committed_gpus:,} GPUs; break-even price {price} (± ${tol:.2f}, "
                   f"{be.method}, {be.bisection_steps} steps)", highlight=False)  # fmt: skip
-    t = Table(title="Share of spend per period, without -> with (caps from the policy)", box=box.SIMPLE_HEAD)
-    t.add_column("provider")
-    shown = list(range(0, len(r.periods), max(1, len(r.periods) // 6)))
+    t = Table(title="Share of spend per period, without/with the offer", box=box.SIMPLE_HEAD)
+    t.add_column("provider", no_wrap=True)
+    shown = list(range(0, len(r.periods), max(1, -(-len(r.periods) // 5))))
     for k in shown:
-        t.add_column(r.periods[k], justify="right")
+        t.add_column(r.periods[k][:7], justify="right", no_wrap=True)
     for s in r.shares:
-        t.add_row(s.provider, *(f"{_pct(s.spend_share_without[k])}->{_pct(s.spend_share_with[k])}" for k in shown))
+        t.add_row(s.provider, *(f"{_pct(s.spend_share_without[k])}/{_pct(s.spend_share_with[k])}" for k in shown))
     console.print(t)
+    caps = r.shares[0] if r.shares else None
+    if caps is not None and (caps.spend_cap is not None or caps.gpu_cap is not None):
+        console.print(f"caps: spend {caps.spend_cap or '-'}, GPUs {caps.gpu_cap or '-'}", highlight=False)
     if r.exposure:
         t = Table(title=f"If {r.provider} withdraws (policy shift)", box=box.SIMPLE_HEAD)
         for col in ("at month", "stranded", "re-plan extra cost", "savings left"):
