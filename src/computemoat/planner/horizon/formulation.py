@@ -58,7 +58,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
+import scipy.sparse as sp
 
 from computemoat.model import CapScope
 from computemoat.planner.horizon.columns import Columns
@@ -138,7 +138,6 @@ def build(p: HorizonProblem) -> HorizonModel:
     cost = cols.cost()
     np.add.at(cost, s_col, p.grid.discount[s_t] * s_usd)
     lower, upper = cols.lower(), cols.upper()
-    cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0)  # noqa: E731
     matrix = sp.csc_matrix((cat(rows.v), (cat(rows.r), cat(rows.c))), shape=(rows.n, cols.n))
     return HorizonModel(
         problem=p,
@@ -162,6 +161,10 @@ def build(p: HorizonProblem) -> HorizonModel:
         kst=kst,
         kst_t=kst_t,
     )
+
+
+def cat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def per_period(block_start: int, items: np.ndarray, n: int) -> np.ndarray:

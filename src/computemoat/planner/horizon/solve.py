@@ -191,7 +191,7 @@ def _solve(
 
     from computemoat.planner.highs_run import new_highs
 
-    h = new_highs()
+    h = new_highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", bool(os.environ.get("CMOAT_HIGHS_LOG")))
     h.setOptionValue("time_limit", float(max(0.1, time_limit_s)))
     h.setOptionValue("mip_rel_gap", float(gap))
@@ -352,4 +352,4 @@ def _committed_use(model: HorizonModel, x: np.ndarray, n_val: np.ndarray) -> np.
     total = np.zeros((len(p.offs.ids), n))
     np.add.at(total, o_of, size)
     share = np.divide(size, total[o_of], out=np.zeros_like(size), where=total[o_of] > 0)
-    return share * draw[o_of]
+    return np.asarray(share * draw[o_of])
