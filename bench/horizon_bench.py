@@ -22,7 +22,7 @@ from pathlib import Path
 from computemoat.catalog import default_scenario
 from computemoat.deal import DealSettings, evaluate_deal, load_offer
 from computemoat.latency import rtt_matrix
-from computemoat.model import DemandSeries, Scenario
+from computemoat.model import DemandSeries, PeriodKind, Scenario
 from computemoat.planner import plan
 from computemoat.planner.horizon import plan_horizon
 
@@ -35,7 +35,7 @@ def _horizon_default(periods: int) -> Scenario:
     sc = default_scenario()
     offer = load_offer(ROOT / "examples" / "deal.yaml", sc)
     assert offer.horizon is not None
-    h = offer.horizon.model_copy(update={"periods": periods, "period": "month", "reserved_term_periods": 12})
+    h = offer.horizon.model_copy(update={"periods": periods, "period": PeriodKind.month, "reserved_term_periods": 12})
     return sc.model_copy(update={"horizon": h})
 
 

@@ -156,7 +156,7 @@ def run_highs(
         if m_x is not None and (best is None or m_obj <= best[0]):
             best = (m_obj, m_x)
     if best is None:
-        return ("Infeasible" if status == "Infeasible" else status), float("inf"), None, None
+        return ("Infeasible" if status == "Infeasible" else "no incumbent in the time limit"), float("inf"), None, None
     gap_ok = best[0] - bound <= mip_gap * abs(best[0])
     return ("Optimal" if gap_ok else "Time limit reached"), best[0], bound, best[1]
 
