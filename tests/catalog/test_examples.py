@@ -6,7 +6,8 @@ import pytest
 
 from computemoat.catalog import load_scenario
 
-EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
+OFFERS = {"deal.yaml"}  # offers for `computemoat deal`, loaded in tests/deal
+EXAMPLES = sorted(p for p in (Path(__file__).parents[2] / "examples").glob("*.yaml") if p.name not in OFFERS)
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])

@@ -106,3 +106,14 @@ def test_bad_input_is_one_line_with_file_and_line_and_exit_2(case: str, tmp_path
     expected_line = _line_of(text, new.splitlines()[-1])  # the line the user wrote
     assert f"{path}:{expected_line}:" in lines[0], lines[0]
     assert message in lines[0]
+
+
+def test_bundled_example_offer_loads_against_the_default_scenario() -> None:
+    from computemoat.catalog import default_scenario
+    from computemoat.deal import apply_offer, load_offer
+
+    sc = default_scenario()
+    offer = load_offer(Path(__file__).parents[2] / "examples" / "deal.yaml", sc)
+    applied = apply_offer(sc, offer)
+    assert applied.horizon is not None and applied.horizon.periods == 13
+    assert any(c.id.startswith("offer:") and c.take_or_pay_share == 0.7 for c in applied.horizon.commitments)
