@@ -73,7 +73,11 @@ def print_deal(r: DealResult) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command()
+    from computemoat.cli.common import examples
+
+    @app.command(epilog=examples(
+        "computemoat deal examples/deal.yaml",
+        "computemoat deal offer.yaml --scenario my.yaml --out deal.json"))  # fmt: skip
     def deal(
         offer_file: Annotated[Path, typer.Argument(help="offer YAML (see examples/deal.yaml)")],
         scenario: Annotated[Path | None, typer.Option("--scenario", help="scenario YAML (default: bundled)")] = None,
