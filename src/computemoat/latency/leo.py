@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
+import scipy.sparse as sp
 from numpy.typing import NDArray
-from scipy.sparse.csgraph import dijkstra  # type: ignore[import-untyped]
+from scipy.sparse.csgraph import dijkstra
 
 from computemoat.latency.constellation import FloatArray, IntArray
 from computemoat.latency.geo import EARTH_MEAN_RADIUS_KM, MS_PER_S, ground_ecef_km, surface_normal, vacuum_rtt_ms
