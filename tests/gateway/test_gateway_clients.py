@@ -23,7 +23,7 @@ def test_openai_sdk_sync_and_async_work_unchanged(mock_server) -> None:
     with serve_app(create_app(gateway_config([backend("a", port, "pa")]), usage_sink=sink)) as gw:
         base = f"http://127.0.0.1:{gw}/v1"
         client = openai.OpenAI(base_url=base, api_key="unused", max_retries=0)
-        r = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+        r = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], user="team-a")
         assert r.choices[0].message.content == "tok " * 5 and r.usage is not None
         chunks = list(client.chat.completions.create(
             model="m", messages=[{"role": "user", "content": "hi"}], stream=True))
@@ -44,6 +44,7 @@ def test_openai_sdk_sync_and_async_work_unchanged(mock_server) -> None:
 
         assert asyncio.run(async_calls()) == ("tok " * 5, 2)
     assert [(rec.streamed, rec.completion_tokens) for rec in sink.records][:2] == [(False, 5), (True, 5)]
+    assert [rec.tag for rec in sink.records][:2] == ["team-a", ""]  # OpenAI's user field tags the record
 
 
 class WindowLimit:

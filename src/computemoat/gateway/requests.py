@@ -3,6 +3,7 @@ user location. Only what routing needs is parsed; the body is forwarded byte for
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,10 @@ class ParsedRequest:
     # ``body`` asks the upstream for it anyway and the relay strips it from the client's stream
     client_wants_usage: bool = True
     data: dict[str, Any] | None = None
+    tag: str = ""  # OpenAI's ``user`` field: the usage record's tag for spend reports
+
+    def _replace(self, **changes: Any) -> ParsedRequest:
+        return dataclasses.replace(self, **changes)
 
     def for_model(self, model: str) -> ParsedRequest:
         """The same request for another model (a fallback): ``model`` in the body rewritten."""
@@ -46,8 +51,7 @@ class ParsedRequest:
         data["model"] = model
         if self.stream and not self.client_wants_usage:
             data["stream_options"] = {**(data.get("stream_options") or {}), "include_usage": True}
-        return ParsedRequest(orjson.dumps(data), model, self.stream, self.est_prompt_tokens, self.max_tokens,
-                             self.client_wants_usage, data)
+        return self._replace(body=orjson.dumps(data), model=model, data=data)
 
 
 async def read_body(receive: Receive, declared: str | None, limit_bytes: int) -> bytes | None:
@@ -124,6 +128,7 @@ def parse_body(body: bytes, endpoint: str) -> ParsedRequest:
         max_tokens=max_tokens,
         client_wants_usage=wants_usage,
         data=data,
+        tag=user if isinstance(user := data.get("user"), str) else "",
     )
 
 

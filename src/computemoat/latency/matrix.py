@@ -22,6 +22,7 @@ from computemoat.latency.window import leo_rtt_series_ms, leo_rtt_stats
 from computemoat.model.errors import UserError
 from computemoat.model.network import NetworkSettings
 from computemoat.model.scenario import Scenario
+from computemoat.model.suggest import did_you_mean
 
 if TYPE_CHECKING:
     import pandas as pd  # type: ignore[import-untyped]
@@ -201,10 +202,8 @@ def rtt_point(
         return rtt_between([user], [target], scenario.network, progress=progress)
     ids = [s.id for s in scenario.sites]
     if target not in ids:
-        import difflib
-
-        close = difflib.get_close_matches(target, ids, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        hint = did_you_mean(target, ids)
+        hint = f"{hint} " if hint else ""
         raise UserError(f"unknown site {target!r} ({hint}site ids are provider:region, e.g. {ids[0]!r})"
                         if ids else f"unknown site {target!r} (the scenario has no sites)")
     sites = [Endpoint(s.id, s.lat_deg, s.lon_deg, s.ground_station) for s in scenario.sites]
