@@ -20,7 +20,7 @@ REQUIRED_INPUT: dict[str, tuple[str, tuple[type, ...]]] = {
     "embeddings": ("input", (str, list)),
 }
 CHARS_PER_TOKEN = 4  # rough English average, used only when the upstream reports no usage
-# The largest max_tokens accepted: 2^20 tokens, above every published per-request output limit
+# The most max_tokens counts for admission: 2^20 tokens, above every published per-request output limit
 # (OpenAI's model pages list at most 100k-128k output tokens, e.g. o3: 100,000), and small enough that
 # prompt + completion estimates stay far inside a 64-bit database integer however they are summed.
 MAX_TOKENS_CAP = 1 << 20
@@ -111,11 +111,8 @@ def parse_body(body: bytes, endpoint: str) -> ParsedRequest:
         max_tokens = 0
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 0:
         raise RequestError(400, "'max_tokens' must be a non-negative integer", param="max_tokens")
-    if max_tokens > MAX_TOKENS_CAP:
-        raise RequestError(
-            400, f"'max_tokens' is {max_tokens}; the gateway accepts at most {MAX_TOKENS_CAP}",
-            param="max_tokens", code="invalid_value",
-        )
+    # admission counts at most the cap (the body goes upstream as sent: the backend applies its own limit)
+    max_tokens = min(max_tokens, MAX_TOKENS_CAP)
     est_prompt_tokens = max(1, len(body) // CHARS_PER_TOKEN)
     wants_usage = True
     if stream and endpoint in STREAM_USAGE_ENDPOINTS:
