@@ -25,7 +25,7 @@ from computemoat.model.scenario import Scenario
 from computemoat.model.suggest import did_you_mean
 
 if TYPE_CHECKING:
-    import pandas as pd  # type: ignore[import-untyped]
+    import pandas as pd
 
 PATH_FIBER = "fiber"
 PATH_LEO = "leo"
