@@ -169,7 +169,7 @@ def test_a_database_error_during_admission_is_503_not_500(mock_server, tmp_path)
     authn, sink, _admin = build_tenancy(url, None)
     port = mock_server(name="a")
     app = create_app(gateway_config([backend("a", port, "pa")]), authenticator=authn, usage_sink=sink)
-    with serve_app(app) as gw, httpx.Client(base_url=f"http://127.0.0.1:{gw}") as c:
+    with serve_app(app) as gw, httpx.Client(base_url=f"http://127.0.0.1:{gw}", timeout=60) as c:
         first = c.post("/v1/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {key}"})
         with db.engine.begin() as conn:
             conn.execute(text("DROP TABLE rate_buckets"))

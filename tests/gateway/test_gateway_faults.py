@@ -104,7 +104,7 @@ def _spawn_mock(port: int, name: str) -> subprocess.Popen[bytes]:
 
 
 def _wait_listening(port: int) -> None:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # a loaded test machine can take long to start a process
     while time.monotonic() < deadline:
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
