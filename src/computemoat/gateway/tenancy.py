@@ -64,11 +64,11 @@ class _TtlCache:
     async def get(self, key: Hashable, load: Callable[[], T]) -> T:
         hit = self._values.get(key)
         if hit is not None and hit[0] > time.monotonic():
-            return hit[1]  # type: ignore[no-any-return]
+            return hit[1]
         task = self._loading.get(key)
         if task is None:
             task = self._loading[key] = asyncio.ensure_future(self._load(key, load))
-        return await asyncio.shield(task)  # type: ignore[no-any-return]
+        return await asyncio.shield(task)
 
     async def _load(self, key: Hashable, load: Callable[[], T]) -> T:
         started = time.monotonic()
@@ -89,6 +89,8 @@ def _unavailable_on_db_errors(method: Callable[..., Awaitable[T]]) -> Callable[.
     async def wrapper(*args: Any, **kwargs: Any) -> T:
         try:
             return await method(*args, **kwargs)
+        except StoreUnavailableError as e:
+            raise AdmissionUnavailable(e.reason, e.retry_after_s) from e
         except SQLAlchemyError as e:
             raise AdmissionUnavailable(f"database error: {type(e).__name__}") from e
 
