@@ -118,3 +118,24 @@ def kit() -> SimpleNamespace:
     return SimpleNamespace(
         provider=provider, site=site, offering=offering, job=job, service=service, scenario=scenario, rtt=rtt
     )
+
+
+NO_FAULTS_DOC = """The hand-computed costs of these tests are for nominal hours: unless a test passes ``faults``
+itself, the planner and validator here see a FaultModel with no random faults (expected = nominal).
+Tests of expected hours (test_deadlines.py) pass the real FaultModel defaults explicitly."""
+
+
+@pytest.fixture(autouse=True)
+def _nominal_hours_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from computemoat.reliability import FaultModel
+
+    flatten_mod = importlib.import_module("computemoat.planner.flatten")
+    validate_mod = importlib.import_module("computemoat.planner.validate")
+
+    def nominal() -> FaultModel:
+        return FaultModel(random_faults=False)
+
+    monkeypatch.setattr(flatten_mod, "FaultModel", nominal)
+    monkeypatch.setattr(validate_mod, "FaultModel", nominal)

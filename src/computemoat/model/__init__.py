@@ -2,7 +2,7 @@
 
 from computemoat.model.errors import InfeasibleError, UserError
 from computemoat.model.network import C_VACUUM_KM_PER_S, LeoShell, NetworkSettings
-from computemoat.model.plan import Assignment, InferencePlacement, Plan, TrainingPlacement
+from computemoat.model.plan import Assignment, InferencePlacement, Plan, PlanStatus, TrainingPlacement
 from computemoat.model.policy import Policy
 from computemoat.model.provider import Accelerator, Offering, Provider, ProviderKind, Site, Tier
 from computemoat.model.scenario import Scenario, UnknownReference
@@ -21,6 +21,7 @@ __all__ = [
     "Offering",
     "PlacementRules",
     "Plan",
+    "PlanStatus",
     "Policy",
     "Provider",
     "ProviderKind",

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from computemoat.model import InfeasibleError
 from computemoat.planner.flatten import TIERS
-from computemoat.planner.infeasible import relaxations
+from computemoat.planner.relax import relaxations, resolve
 from computemoat.planner.rules import residency_allows
-from computemoat.planner.solve import PlanResult, solve_flat
+from computemoat.planner.solve import PlanResult
 
 BINDING_FAMILIES = ("capacity", "power", "spend_cap", "gpus_cap")
 HOURS_PER_MONTH = 730.0
@@ -24,6 +23,15 @@ class PolicyPrice:
     cost_without_usd: float | None  # None: still infeasible or not solved in time without it
     delta_usd: float | None
     delta_pct: float | None
+    within_gap: bool = False  # |delta| <= what the solver gaps leave unresolved: shown as ≈ 0
+    tolerance_usd: float = 0.0  # that unresolved amount
+
+    def line(self) -> str:
+        if self.delta_usd is None:
+            return f"{self.policy}: no plan without it in the time given"
+        if self.within_gap:
+            return f"{self.policy}: ≈ $0 (within the solver gap, ±${self.tolerance_usd:,.0f})"
+        return f"{self.policy}: ${self.delta_usd:,.0f} ({self.delta_pct or 0.0:+.2f}%)"
 
 
 @dataclass(frozen=True)
@@ -74,32 +82,28 @@ def binding_constraints(result: PlanResult, rel_tol: float = 1e-6) -> tuple[str,
 
 def policy_prices(result: PlanResult, *, time_limit_s: float, mip_gap: float) -> tuple[PolicyPrice, ...]:
     """For each policy: plan cost without it, and what it adds ("N+1 redundancy costs $X, +Y%").
-    The re-solves share ``time_limit_s``: each gets an equal part of what is left."""
+    A price smaller than what the two solves' gaps leave unresolved is noise: ``within_gap`` marks
+    it, and it reads ≈ 0. The re-solves share ``time_limit_s``: each gets an equal part of what is left."""
     import time
-
-    from computemoat.planner.flatten import flatten
 
     deadline = time.perf_counter() + time_limit_s
     base = result.plan.total_cost_usd
     out: list[PolicyPrice] = []
-    todo = relaxations(result.flat.scenario, capacity=False)
-    for k, (what, relax) in enumerate(todo):
+    todo = [r for r in relaxations(result.flat.scenario, capacity=False) if r.is_policy]
+    for k, r in enumerate(todo):
         share = (deadline - time.perf_counter()) / (len(todo) - k)
-        if share < 0.2:
-            out.append(PolicyPrice(what, None, None, None))
-            continue
-        try:
-            relaxed = solve_flat(
-                flatten(relax(result.flat.scenario), result.flat.rtt_ms),
-                time_limit_s=share,
-                mip_gap=mip_gap,
-                diagnose=False,
-            )
-        except InfeasibleError:
-            out.append(PolicyPrice(what, None, None, None))
+        relaxed = None
+        if share >= 0.2:
+            relaxed = resolve(r.apply(result.flat.scenario), result.flat.rtt_ms, faults=result.flat.faults,
+                              time_limit_s=share, mip_gap=mip_gap)  # fmt: skip
+        if relaxed is None:
+            out.append(PolicyPrice(r.what, None, None, None))
             continue
         cost = relaxed.plan.total_cost_usd
-        out.append(PolicyPrice(what, cost, base - cost, (base - cost) / cost * 100 if cost > 0 else None))
+        noise = (result.mip_gap or 0.0) * base + (relaxed.mip_gap or 0.0) * cost
+        delta = base - cost
+        out.append(PolicyPrice(r.what, cost, delta, delta / cost * 100 if cost > 0 else None, abs(delta) <= noise,
+                               noise))  # fmt: skip
     return tuple(out)
 
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from computemoat.model import Assignment, InferencePlacement, Plan, Scenario, TrainingPlacement
-from computemoat.planner.flatten import flatten
+from computemoat.model import Assignment, InferencePlacement, Plan, PlanStatus, Scenario, TrainingPlacement
+from computemoat.planner.flatten import FlatProblem, flatten
+from computemoat.reliability import FaultModel
 
 
 @dataclass(frozen=True)
@@ -22,14 +23,14 @@ class GreedyResult:
     unplaced: tuple[str, ...]  # workload ids greedy could not place (capacity ran out)
 
 
-def greedy_plan(scenario: Scenario, rtt_ms: np.ndarray) -> GreedyResult:
+def greedy_plan(scenario: Scenario, rtt_ms: np.ndarray, *, faults: FaultModel | None = None) -> GreedyResult:
     """Place training jobs, then services, in scenario order, each on its cheapest feasible choice."""
     blind = scenario.model_copy(
         update={
             "inference_services": tuple(s.model_copy(update={"redundancy_k": 0}) for s in scenario.inference_services)
         }
     )
-    flat = flatten(blind, rtt_ms)
+    flat = flatten(blind, rtt_ms, faults=faults)
     cap_left = flat.off_capacity_gpus.copy()
     mw_left = flat.site_power_cap_mw.copy()
     unplaced: list[str] = []
@@ -75,11 +76,10 @@ def greedy_plan(scenario: Scenario, rtt_ms: np.ndarray) -> GreedyResult:
                 if site not in usable or left <= 1e-9:
                     continue
                 if spare_rps[v] < left:
-                    gpr = flat.r_gpus_per_replica[v]
-                    max_new = int(min(cap_left[flat.r_off[v]] // gpr, _mw_replicas(flat, mw_left, v)))
-                    new = min(max_new, math.ceil((left - spare_rps[v]) / rps_per - 1e-9))
+                    new = min(_room(flat, cap_left, mw_left, v, replicas[v]),
+                              math.ceil((left - spare_rps[v]) / rps_per - 1e-9))  # fmt: skip
                     if new > 0:
-                        take(flat.r_off[v], new * gpr)
+                        take(flat.r_off[v], _extra_gpus(flat, v, replicas[v], new))
                         replicas[v] += new
                         spare_rps[v] += new * rps_per
                 used = min(left, spare_rps[v])
@@ -103,8 +103,8 @@ def greedy_plan(scenario: Scenario, rtt_ms: np.ndarray) -> GreedyResult:
         for v in vs:
             if short <= 0:
                 break
-            add = min(short, int(cap_left[flat.r_off[v]] // flat.r_gpus_per_replica[v]))
-            take(flat.r_off[v], add * flat.r_gpus_per_replica[v])
+            add = min(short, _room(flat, cap_left, mw_left, v, replicas[v]))
+            take(flat.r_off[v], _extra_gpus(flat, v, replicas[v], add))
             replicas[v] += add
             short -= add
         if failed_to_serve or short > 0:
@@ -119,7 +119,7 @@ def greedy_plan(scenario: Scenario, rtt_ms: np.ndarray) -> GreedyResult:
     return GreedyResult(
         plan=Plan(
             scenario=scenario.name,
-            status="greedy",
+            status=PlanStatus.greedy,
             total_cost_usd=total,
             training=tuple(training),
             inference=tuple(inference),
@@ -130,9 +130,18 @@ def greedy_plan(scenario: Scenario, rtt_ms: np.ndarray) -> GreedyResult:
     )
 
 
-def _mw_replicas(flat, mw_left: np.ndarray, v: int) -> float:  # type: ignore[no-untyped-def]
-    """How many more replicas of variable ``v`` the site's remaining power allows."""
+def _extra_gpus(flat: FlatProblem, v: int, have: int, new: int) -> float:
+    """GPUs rented on top of what ``have`` replicas of ``v`` already rent, for ``new`` more."""
+    gpi = flat.off_gpus_per_instance[flat.r_off[v]]
+    return float((flat.instances(v, have + new) - flat.instances(v, have)) * gpi)
+
+
+def _room(flat: FlatProblem, cap_left: np.ndarray, mw_left: np.ndarray, v: int, have: int) -> int:
+    """How many more replicas of ``v`` fit in the offering's capacity and the site's power left."""
     o = flat.r_off[v]
-    per_replica_mw = flat.r_gpus_per_replica[v] * flat.off_mw_per_gpu[o]
-    left = mw_left[flat.off_site[o]]
-    return math.inf if not np.isfinite(left) else math.floor(left / per_replica_mw + 1e-9)
+    gpi = flat.off_gpus_per_instance[o]
+    mw = mw_left[flat.off_site[o]]
+    gpus_left = cap_left[o] if not np.isfinite(mw) else min(cap_left[o], mw / flat.off_mw_per_gpu[o] + 1e-9)
+    instances = flat.instances(v, have) + int(gpus_left // gpi)
+    ipr, rpi = int(flat.r_instances_per_replica[v]), int(flat.r_replicas_per_instance[v])
+    return max(0, instances * rpi // ipr - have)

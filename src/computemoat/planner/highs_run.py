@@ -22,8 +22,10 @@ script: it imports only numpy and highspy, ~0.2 s to start) that streams each in
 the deadline the child is killed and the best incumbent received is used. Models under
 ``IN_PROCESS_MAX_COLS`` run in-process (the overrun was seen at 100,000+ columns, not below).
 
-Request (a dict of numpy arrays and numbers) -> messages ``("bound", L)``, ``("incumbent", obj,
-bound, col_value)``, ``("result", status, obj, bound, col_value)``.
+Callers use the typed :class:`SolveRequest` -> :class:`SolveOutcome`; on the wire (in-process or to the
+child) the request is a plain dict and messages are tuples ``("bound", L)``, ``("incumbent", obj,
+bound, col_value)``, ``("result", status, obj, bound, col_value)``, because the child runs this file as
+a script (its classes would not unpickle as the same types).
 """
 
 from __future__ import annotations
@@ -35,12 +37,61 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from queue import Empty, Queue
 from typing import Any
 
 import numpy as np
 
 Send = Callable[[tuple], None]
+
+
+
+@dataclass(frozen=True)
+class SolveRequest:
+    """One model for HiGHS: arrays in its column-wise format plus the solve options."""
+
+    col_cost: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    integrality: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    a_start: np.ndarray
+    a_index: np.ndarray
+    a_value: np.ndarray
+    col_group: np.ndarray
+    tie_cost: np.ndarray | None
+    mip_gap: float
+    time_limit_s: float
+    log: bool = False
+    start: np.ndarray | None = None
+
+    def wire(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class SolveOutcome:
+    """What HiGHS found: its status text, the incumbent (None when none) and the proven bound."""
+
+    status: str
+    objective: float | None
+    bound: float | None
+    col_value: np.ndarray | None
+
+    @property
+    def infeasible(self) -> bool:
+        return self.status == "Infeasible"
+
+
+@dataclass(frozen=True)
+class Incumbent:
+    """A progress report: a new best plan cost and the bound at that moment."""
+
+    objective: float
+    bound: float
+
 
 IN_PROCESS_MAX_COLS = 20_000  # below this, HiGHS's unchecked stretches are milliseconds: no child
 CHILD_MARGIN_S = 0.3  # the child's own HiGHS limit ends this much before the kill deadline
@@ -223,8 +274,24 @@ def solve_request(req: dict[str, Any], send: Send) -> None:
     send(("result", status, obj, bound, x))
 
 
+def solve(request: SolveRequest, *, on_incumbent: Callable[[Incumbent], None] | None = None) -> SolveOutcome:
+    """Solve ``request`` within its ``time_limit_s`` wall seconds (hard)."""
+
+    def relay(msg: tuple[Any, ...]) -> None:
+        if on_incumbent is not None and msg[0] == "incumbent":
+            on_incumbent(Incumbent(float(msg[1]), float(msg[2])))
+
+    _, status, obj, bound, x = run(request.wire(), on_message=relay)
+    return SolveOutcome(
+        status=str(status),
+        objective=None if obj is None else float(obj),
+        bound=None if bound is None or not np.isfinite(bound) else float(bound),
+        col_value=None if x is None else np.asarray(x, dtype=float),
+    )
+
+
 def run(req: dict[str, Any], *, on_message: Send | None = None) -> tuple:
-    """Solve ``req`` within ``req['time_limit_s']`` wall seconds (hard): returns the result message."""
+    """The wire-level solve: ``req`` a dict, returns the result message."""
     deadline = time.perf_counter() + float(req["time_limit_s"])
     last: list[tuple] = []
     lower_bound = [-np.inf]
