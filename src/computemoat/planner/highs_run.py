@@ -149,6 +149,14 @@ def _lp(req: dict[str, Any], lower: np.ndarray, upper: np.ndarray, cost: np.ndar
     return lp
 
 
+def _scored(cost: np.ndarray, col_value: Any) -> tuple[float, np.ndarray]:
+    """(cost @ x, x): the objective recomputed from the solution itself. After ``setSolution`` HiGHS
+    1.x has reported a MIP objective ~1% below cost @ x of the very solution it returned (seen on the
+    default scenario's replan), so its objective value is never trusted."""
+    x = np.asarray(col_value, dtype=float)
+    return float(cost @ x), x
+
+
 def solve_request(req: dict[str, Any], send: Send) -> None:
     """All four stages; messages go to ``send``; the last one is always ``("result", ...)``."""
     import highspy
@@ -199,7 +207,7 @@ def solve_request(req: dict[str, Any], send: Send) -> None:
             r.passModel(_lp(req, lo, attempt_hi, cost, integer=True))
             r.run()
             if r.getInfo().primal_solution_status == 2:
-                best = (float(r.getInfo().objective_function_value), np.asarray(r.getSolution().col_value))
+                best = _scored(cost, r.getSolution().col_value)
                 send(("incumbent", best[0], bound, best[1]))
                 break
     start = req.get("start")
@@ -213,9 +221,9 @@ def solve_request(req: dict[str, Any], send: Send) -> None:
         g.passModel(_lp(req, lo, hi, cost, integer=False))
         g.run()
         if g.getModelStatus() == status_ok:
-            obj = float(g.getInfo().objective_function_value)
-            if best is None or obj < best[0]:
-                best = (obj, np.asarray(g.getSolution().col_value))
+            cand = _scored(cost, g.getSolution().col_value)
+            if best is None or cand[0] < best[0]:
+                best = cand
                 send(("incumbent", best[0], bound, best[1]))
     status = "Time limit reached"
     if best is not None and best[0] - bound <= gap * abs(best[0]):
@@ -232,14 +240,8 @@ def solve_request(req: dict[str, Any], send: Send) -> None:
         def on_improve(event: Any) -> None:
             d = event.data_out
             sol = np.array(d.mip_solution, dtype=float)
-            send(
-                (
-                    "incumbent",
-                    float(d.objective_function_value),
-                    float(d.mip_dual_bound),
-                    sol if len(sol) == len(cost) else None,
-                )
-            )
+            if len(sol) == len(cost):  # HiGHS's own objective here can disagree with cost @ sol: score it ourselves
+                send(("incumbent", float(cost @ sol), float(d.mip_dual_bound), sol))
 
         m.cbMipImprovingSolution.subscribe(on_improve)
         m.run()
@@ -250,8 +252,10 @@ def solve_request(req: dict[str, Any], send: Send) -> None:
             return
         if np.isfinite(info.mip_dual_bound):
             bound = max(bound, float(info.mip_dual_bound))
-        if info.primal_solution_status == 2 and (best is None or info.objective_function_value <= best[0]):
-            best = (float(info.objective_function_value), np.asarray(m.getSolution().col_value))
+        if info.primal_solution_status == 2:
+            cand = _scored(cost, m.getSolution().col_value)
+            if best is None or cand[0] <= best[0]:
+                best = cand
         status = m.modelStatusToString(ms)
         if best is not None and ms != status_ok and best[0] - bound <= gap * abs(best[0]):
             status = "Optimal"
