@@ -44,6 +44,7 @@ class ViolationKind(StrEnum):
     redundancy = "redundancy"
     min_replicas = "min_replicas"
     dilution = "dilution"
+    idle = "idle"
     spend_cap = "spend_cap"
     gpu_cap = "gpu_cap"
     cost = "cost"
@@ -212,6 +213,10 @@ def _check_service(
             return "residency"
         return None
 
+    for site_id in cap_rps:
+        if all(usable(region, site_id) is not None for region in demand):
+            bad("idle", f"service {svc.id}: replicas at {site_id}, which no region of the service may use "
+                "(SLO or residency): they can only be idle", svc.id)  # fmt: skip
     served: dict[str, float] = defaultdict(float)
     load: dict[str, float] = defaultdict(float)
     for a in (a for a in plan.assignments if a.service_id == svc.id):
