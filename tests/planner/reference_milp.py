@@ -55,9 +55,16 @@ def solve_reference(sc: Scenario, rtt_ms: np.ndarray, faults: FaultModel) -> Ref
                 price = gpu_hour_usd(sc, o.id, tier)
                 if price is None:
                     continue
-                rel = job_reliability(faults, job_id=job.id, work_hours=job.hours,
-                                      checkpoint_write_s=job.checkpoint_write_s, gpus=paid, tier=tier,
-                                      gpus_per_instance=o.gpus_per_instance, provider=prov.name)  # fmt: skip
+                rel = job_reliability(
+                    faults,
+                    job_id=job.id,
+                    work_hours=job.hours,
+                    checkpoint_write_s=job.checkpoint_write_s,
+                    gpus=paid,
+                    tier=tier,
+                    gpus_per_instance=o.gpus_per_instance,
+                    provider=prov.name,
+                )
                 if job.deadline_hours is not None and rel.expected_hours > job.deadline_hours:
                     continue
                 v = h.addBinary()
@@ -86,11 +93,19 @@ def _service(h, sc, svc, rtt_ms, providers, prov_of_site, y, cost, gpus_at) -> b
     demand = sc.demand_rps(svc)
 
     def reaches(site_id: str) -> bool:  # a replica no region may use can only be idle: not a placement
-        return any(rtt_ms[region_i[r], site_i[site_id]] <= svc.latency_slo_ms
-                   and residency_allows(sc, r, providers[prov_of_site[site_id]]) for r in demand)  # fmt: skip
+        return any(
+            rtt_ms[region_i[r], site_i[site_id]] <= svc.latency_slo_ms
+            and residency_allows(sc, r, providers[prov_of_site[site_id]])
+            for r in demand
+        )
 
-    offs = [o for o in sc.offerings if o.accelerator in svc.accelerators and reaches(o.site)
-            and provider_block_reason(sc, svc, providers[prov_of_site[o.site]]) is None]  # fmt: skip
+    offs = [
+        o
+        for o in sc.offerings
+        if o.accelerator in svc.accelerators
+        and reaches(o.site)
+        and provider_block_reason(sc, svc, providers[prov_of_site[o.site]]) is None
+    ]
     for o in offs:
         gpi, gpr = o.gpus_per_instance, svc.gpus_per_replica
         rep = h.addIntegral(lb=0, ub=o.capacity_gpus)
@@ -140,8 +155,12 @@ def _capacity_power_caps(h, sc, cost, gpus_at, prov_of_site, y) -> None:  # type
     for s in sc.sites:
         if s.power_capacity_mw is None:
             continue
-        terms = [(v, g * accel[o.accelerator].board_power_w * s.pue / 1e6)
-                 for o in sc.offerings if o.site == s.id for v, g in gpus_at[o.id]]  # fmt: skip
+        terms = [
+            (v, g * accel[o.accelerator].board_power_w * s.pue / 1e6)
+            for o in sc.offerings
+            if o.site == s.id
+            for v, g in gpus_at[o.id]
+        ]
         if terms:
             h.addConstr(sum(v * w for v, w in terms) <= s.power_capacity_mw)
     pol = sc.policy
@@ -174,23 +193,47 @@ def _plan(h, sc, x, y, rtt_ms, prov_of_site) -> Plan:  # type: ignore[no-untyped
     for (job_id, off_id, tier), (v, paid, hours, c) in x.items():
         if h.val(v) > 0.5:
             job = next(j for j in sc.training_jobs if j.id == job_id)
-            training.append(TrainingPlacement(job_id=job_id, offering_id=off_id, site_id=sc.offering(off_id).site,
-                                              provider=prov_of_site[sc.offering(off_id).site], tier=tier, gpus=paid,
-                                              cost_usd=c, nominal_hours=job.hours, expected_hours=hours))  # fmt: skip
+            training.append(
+                TrainingPlacement(
+                    job_id=job_id,
+                    offering_id=off_id,
+                    site_id=sc.offering(off_id).site,
+                    provider=prov_of_site[sc.offering(off_id).site],
+                    tier=tier,
+                    gpus=paid,
+                    cost_usd=c,
+                    nominal_hours=job.hours,
+                    expected_hours=hours,
+                )
+            )
     inference = []
     for (svc_id, off_id), (rep, inst) in y.items():
         n, k = round(h.val(rep)), round(h.val(inst))
         if n > 0:
             o = sc.offering(off_id)
             price = gpu_hour_usd(sc, off_id, Tier.on_demand) or 0.0
-            inference.append(InferencePlacement(
-                service_id=svc_id, offering_id=off_id, site_id=o.site, provider=prov_of_site[o.site], replicas=n,
-                gpus=k * o.gpus_per_instance, instances=k, cost_usd=k * o.gpus_per_instance * sc.horizon_hours * price,
-            ))  # fmt: skip
+            inference.append(
+                InferencePlacement(
+                    service_id=svc_id,
+                    offering_id=off_id,
+                    site_id=o.site,
+                    provider=prov_of_site[o.site],
+                    replicas=n,
+                    gpus=k * o.gpus_per_instance,
+                    instances=k,
+                    cost_usd=k * o.gpus_per_instance * sc.horizon_hours * price,
+                )
+            )
     assignments = _nominal_assignments(sc, inference, rtt_ms)
     total = sum(p.cost_usd for p in training) + sum(p.cost_usd for p in inference)
-    return Plan(scenario=sc.name, status=PlanStatus.optimal, total_cost_usd=total, training=tuple(training),
-                inference=tuple(inference), assignments=tuple(assignments))  # fmt: skip
+    return Plan(
+        scenario=sc.name,
+        status=PlanStatus.optimal,
+        total_cost_usd=total,
+        training=tuple(training),
+        inference=tuple(inference),
+        assignments=tuple(assignments),
+    )
 
 
 def _nominal_assignments(sc: Scenario, inference: list[InferencePlacement], rtt_ms: np.ndarray) -> list[Assignment]:

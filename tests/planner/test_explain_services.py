@@ -7,7 +7,6 @@ from __future__ import annotations
 
 # Offerings here sell 1-GPU instances, so one replica is one instance and the per-replica prices in
 # the comments are the closed form (packing into larger instances is tested in test_issue11_examples).
-
 from types import SimpleNamespace
 
 from computemoat.model import Policy, UserRegion
@@ -28,7 +27,10 @@ def test_dearer_by_730_per_replica_month(kit: SimpleNamespace) -> None:
     sc = kit.scenario(
         providers=[kit.provider("a"), kit.provider("b")],
         sites=[kit.site("a", "r1"), kit.site("b", "r1")],
-        offerings=[kit.offering("a:r1", 2.0, 64, itype="gpu1", gpi=1), kit.offering("b:r1", 3.0, 64, itype="gpu1", gpi=1)],
+        offerings=[
+            kit.offering("a:r1", 2.0, 64, itype="gpu1", gpi=1),
+            kit.offering("b:r1", 3.0, 64, itype="gpu1", gpi=1),
+        ],
         services=[kit.service("chat", {"NYC": 25.0})],
     )
     alt = _only(plan(sc, kit.rtt(sc)))
@@ -45,7 +47,10 @@ def test_cheaper_but_out_of_slo_for_a_region_the_placement_serves(kit: SimpleNam
     sc = kit.scenario(
         providers=[kit.provider("a"), kit.provider("c", "GB")],
         sites=[kit.site("a", "r1"), kit.site("c", "eu")],
-        offerings=[kit.offering("a:r1", 2.0, 64, itype="gpu1", gpi=1), kit.offering("c:eu", 0.5, 64, itype="gpu1", gpi=1)],
+        offerings=[
+            kit.offering("a:r1", 2.0, 64, itype="gpu1", gpi=1),
+            kit.offering("c:eu", 0.5, 64, itype="gpu1", gpi=1),
+        ],
         services=[kit.service("chat", {"NYC": 25.0, "LON": 5.0})],
         regions=[NYC, LON],
     )
@@ -61,7 +66,10 @@ def test_cheaper_but_barred_by_residency(kit: SimpleNamespace) -> None:
     sc = kit.scenario(
         providers=[kit.provider("a"), kit.provider("c", "DE")],
         sites=[kit.site("a", "r1"), kit.site("c", "eu")],
-        offerings=[kit.offering("a:r1", 2.0, 64, itype="gpu1", gpi=1), kit.offering("c:eu", 0.5, 64, itype="gpu1", gpi=1)],
+        offerings=[
+            kit.offering("a:r1", 2.0, 64, itype="gpu1", gpi=1),
+            kit.offering("c:eu", 0.5, 64, itype="gpu1", gpi=1),
+        ],
         services=[kit.service("chat", {"NYC": 25.0, "LON": 5.0})],
         regions=[NYC, LON],
         policy=Policy(residency={"NYC": ("US",)}),
@@ -77,7 +85,10 @@ def test_cheaper_but_no_gpus_left(kit: SimpleNamespace) -> None:
     sc = kit.scenario(
         providers=[kit.provider("a"), kit.provider("b")],
         sites=[kit.site("a", "r1"), kit.site("b", "r1")],
-        offerings=[kit.offering("a:r1", 2.0, 1, itype="gpu1", gpi=1), kit.offering("b:r1", 3.0, 64, itype="gpu1", gpi=1)],
+        offerings=[
+            kit.offering("a:r1", 2.0, 1, itype="gpu1", gpi=1),
+            kit.offering("b:r1", 3.0, 64, itype="gpu1", gpi=1),
+        ],
         services=[kit.service("chat", {"NYC": 25.0})],
     )
     alt = _only(plan(sc, kit.rtt(sc)))
@@ -91,7 +102,10 @@ def test_cheaper_but_breaks_n_plus_1(kit: SimpleNamespace) -> None:
     sc = kit.scenario(
         providers=[kit.provider("a"), kit.provider("b")],
         sites=[kit.site("a", "r1"), kit.site("b", "r1")],
-        offerings=[kit.offering("a:r1", 2.0, 64, itype="gpu1", gpi=1), kit.offering("b:r1", 3.0, 64, itype="gpu1", gpi=1)],
+        offerings=[
+            kit.offering("a:r1", 2.0, 64, itype="gpu1", gpi=1),
+            kit.offering("b:r1", 3.0, 64, itype="gpu1", gpi=1),
+        ],
         services=[kit.service("chat", {"NYC": 95.0}, k=1)],
     )
     alt = _only(plan(sc, kit.rtt(sc)))
@@ -107,7 +121,10 @@ def test_cheaper_but_breaks_the_gpu_cap(kit: SimpleNamespace) -> None:
     sc = kit.scenario(
         providers=[kit.provider("a"), kit.provider("b")],
         sites=[kit.site("a", "r1"), kit.site("b", "r1")],
-        offerings=[kit.offering("a:r1", 2.0, 64, itype="gpu1", gpi=1), kit.offering("b:r1", 3.0, 64, itype="gpu1", gpi=1)],
+        offerings=[
+            kit.offering("a:r1", 2.0, 64, itype="gpu1", gpi=1),
+            kit.offering("b:r1", 3.0, 64, itype="gpu1", gpi=1),
+        ],
         services=[kit.service("chat", {"NYC": 40.0})],
         policy=Policy(max_provider_share_gpus=0.5),
     )

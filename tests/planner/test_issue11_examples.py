@@ -19,25 +19,51 @@ from computemoat.model import (
 from computemoat.planner import ViolationKind, plan, validate_plan
 
 
-
 def _spend_cap_scenario(kit: SimpleNamespace) -> tuple:
     # a: the only host of job j (10 GPUs-worth: 1 x 1-GPU instance x 600 h x $1 = $600).
-    # Service: 2 replicas (A100 standing in for L4) of 1 GPU, c has room for one ($10 over the horizon), b for more ($400).
+    # Service: 2 replicas (A100 standing in for L4) of 1 GPU, c has room for one ($10 over the horizon),
+    # b for more ($400 each).
     # True optimum: j at a ($600) + 1 at c ($10) + 1 at b ($400) = $1,010; a's share 600/1010 = 59.4%.
     sc = kit.scenario(
         providers=[kit.provider("a"), kit.provider("b"), kit.provider("c")],
         sites=[kit.site("a", "r1"), kit.site("b", "r1"), kit.site("c", "r1")],
         offerings=[
-            Offering(id="a:h", site="a:r1", accelerator="H100", gpus_per_instance=1,
-                     usd_per_gpu_hour_on_demand=1.0, capacity_gpus=1),
-            Offering(id="b:l4", site="b:r1", accelerator="A100", gpus_per_instance=1,
-                     usd_per_gpu_hour_on_demand=400.0 / 730, capacity_gpus=8),
-            Offering(id="c:l4", site="c:r1", accelerator="A100", gpus_per_instance=1,
-                     usd_per_gpu_hour_on_demand=10.0 / 730, capacity_gpus=1),
-        ],  # fmt: skip
+            Offering(
+                id="a:h",
+                site="a:r1",
+                accelerator="H100",
+                gpus_per_instance=1,
+                usd_per_gpu_hour_on_demand=1.0,
+                capacity_gpus=1,
+            ),
+            Offering(
+                id="b:l4",
+                site="b:r1",
+                accelerator="A100",
+                gpus_per_instance=1,
+                usd_per_gpu_hour_on_demand=400.0 / 730,
+                capacity_gpus=8,
+            ),
+            Offering(
+                id="c:l4",
+                site="c:r1",
+                accelerator="A100",
+                gpus_per_instance=1,
+                usd_per_gpu_hour_on_demand=10.0 / 730,
+                capacity_gpus=1,
+            ),
+        ],
         jobs=[TrainingJob(id="j", accelerators=("H100",), gpus=1, hours=600.0, allowed_providers=("a",))],
-        services=[InferenceService(id="svc", model="m", accelerators=("A100",), rps_per_replica=10.0,
-                                   demand_rps={"NYC": 20.0}, latency_slo_ms=50.0)],  # fmt: skip
+        services=[
+            InferenceService(
+                id="svc",
+                model="m",
+                accelerators=("A100",),
+                rps_per_replica=10.0,
+                demand_rps={"NYC": 20.0},
+                latency_slo_ms=50.0,
+            )
+        ],
         policy=Policy(max_provider_share_spend=0.6),
     )
     return sc, kit.rtt(sc)
@@ -60,10 +86,13 @@ def test_cap_only_idle_capacity_could_meet_says_so(kit: SimpleNamespace) -> None
 
     sc, lat = _spend_cap_scenario(kit)
     svc = sc.inference_services[0].model_copy(update={"demand_rps": {"NYC": 10.0}})
-    offs = tuple(o.model_copy(update={"usd_per_gpu_hour_on_demand": 400.0 / 730, "capacity_gpus": 8})
-                 if o.id == "c:l4" else o for o in sc.offerings)  # fmt: skip
-    sc = sc.model_copy(update={"policy": Policy(max_provider_share_spend=0.5), "inference_services": (svc,),
-                               "offerings": offs})  # fmt: skip
+    offs = tuple(
+        o.model_copy(update={"usd_per_gpu_hour_on_demand": 400.0 / 730, "capacity_gpus": 8}) if o.id == "c:l4" else o
+        for o in sc.offerings
+    )
+    sc = sc.model_copy(
+        update={"policy": Policy(max_provider_share_spend=0.5), "inference_services": (svc,), "offerings": offs}
+    )
     with pytest.raises(InfeasibleError) as info:
         plan(sc, lat, time_limit_s=30)
     text = str(info.value)
@@ -77,10 +106,11 @@ def test_cap_only_idle_capacity_could_meet_says_so(kit: SimpleNamespace) -> None
 def test_inference_is_billed_by_whole_instances(kit: SimpleNamespace) -> None:
     # Issue 11 item 3: 28 one-GPU replicas on 8-GPU instances -> 4 instances (32 GPUs), not 3.5.
     sc = kit.scenario(
-        providers=[kit.provider("a")], sites=[kit.site("a", "r1")],
+        providers=[kit.provider("a")],
+        sites=[kit.site("a", "r1")],
         offerings=[kit.offering("a:r1", 2.0, 64, itype="p5.48xlarge")],
         services=[kit.service("chat", {"NYC": 280.0}, rps=10.0)],
-    )  # fmt: skip
+    )
     r = plan(sc, kit.rtt(sc), mip_gap=1e-9)
     (ip,) = r.plan.inference
     assert (ip.replicas, ip.instances, ip.gpus) == (28, 4, 32)
@@ -91,8 +121,12 @@ def test_inference_is_billed_by_whole_instances(kit: SimpleNamespace) -> None:
 def test_a_replica_larger_than_an_instance_spans_whole_instances(kit: SimpleNamespace) -> None:
     # 12-GPU replicas on 8-GPU instances: 2 instances each; 3 replicas -> 6 instances, 48 GPUs.
     svc = kit.service("big", {"NYC": 30.0}, rps=10.0).model_copy(update={"gpus_per_replica": 12})
-    sc = kit.scenario(providers=[kit.provider("a")], sites=[kit.site("a", "r1")],
-                      offerings=[kit.offering("a:r1", 2.0, 64)], services=[svc])  # fmt: skip
+    sc = kit.scenario(
+        providers=[kit.provider("a")],
+        sites=[kit.site("a", "r1")],
+        offerings=[kit.offering("a:r1", 2.0, 64)],
+        services=[svc],
+    )
     r = plan(sc, kit.rtt(sc), mip_gap=1e-9)
     (ip,) = r.plan.inference
     assert (ip.replicas, ip.instances, ip.gpus) == (3, 6, 48)
@@ -100,9 +134,12 @@ def test_a_replica_larger_than_an_instance_spans_whole_instances(kit: SimpleName
 
 
 def _one_service(kit: SimpleNamespace) -> tuple:
-    sc = kit.scenario(providers=[kit.provider("a")], sites=[kit.site("a", "r1")],
-                      offerings=[kit.offering("a:r1", 2.0, 64, spot=1.0)],
-                      services=[kit.service("chat", {"NYC": 10.0})])  # fmt: skip
+    sc = kit.scenario(
+        providers=[kit.provider("a")],
+        sites=[kit.site("a", "r1")],
+        offerings=[kit.offering("a:r1", 2.0, 64, spot=1.0)],
+        services=[kit.service("chat", {"NYC": 10.0})],
+    )
     return sc, kit.rtt(sc)
 
 
@@ -110,9 +147,14 @@ def test_validator_rejects_inference_on_spot(kit: SimpleNamespace) -> None:
     # Issue 11 item 7: the model never places inference on spot (preemption would break the SLO).
     sc, lat = _one_service(kit)
     good = plan(sc, lat).plan
-    spot = good.model_copy(update={"inference": tuple(
-        InferencePlacement(**{**p.model_dump(), "tier": Tier.spot, "cost_usd": p.gpus * 730 * 1.0})
-        for p in good.inference)})  # fmt: skip
+    spot = good.model_copy(
+        update={
+            "inference": tuple(
+                InferencePlacement(**{**p.model_dump(), "tier": Tier.spot, "cost_usd": p.gpus * 730 * 1.0})
+                for p in good.inference
+            )
+        }
+    )
     spot = spot.model_copy(update={"total_cost_usd": sum(p.cost_usd for p in spot.inference)})
     assert ViolationKind.tier in {v.kind for v in validate_plan(sc, spot, lat)}
 

@@ -43,52 +43,85 @@ CASES = 50
 def random_scenario(seed: int) -> tuple[Scenario, np.ndarray]:
     rng = np.random.default_rng(seed)
     n_prov = int(rng.integers(2, 5))
-    providers = [Provider(name=f"p{i}", kind=ProviderKind.specialized, jurisdiction=str(rng.choice(["US", "DE"])))
-                 for i in range(n_prov)]  # fmt: skip
+    providers = [
+        Provider(name=f"p{i}", kind=ProviderKind.specialized, jurisdiction=str(rng.choice(["US", "DE"])))
+        for i in range(n_prov)
+    ]
     sites, offerings = [], []
     for p in providers:
         for k in range(int(rng.integers(1, 3))):
-            site = Site(id=f"{p.name}:s{k}", provider=p.name, region=f"s{k}", lat_deg=0, lon_deg=0,
-                        power_capacity_mw=float(rng.choice([0.02, 0.05, 1.0])) if rng.random() < 0.3 else None)  # fmt: skip
+            site = Site(
+                id=f"{p.name}:s{k}",
+                provider=p.name,
+                region=f"s{k}",
+                lat_deg=0,
+                lon_deg=0,
+                power_capacity_mw=float(rng.choice([0.02, 0.05, 1.0])) if rng.random() < 0.3 else None,
+            )
             sites.append(site)
             for m in range(int(rng.integers(1, 3))):
                 gpi = int(rng.choice([1, 4, 8]))
                 price = float(rng.uniform(1.0, 4.0))
-                offerings.append(Offering(
-                    id=f"{site.id}:o{m}", site=site.id, accelerator=str(rng.choice(["H100", "A100"])),
-                    gpus_per_instance=gpi, capacity_gpus=gpi * int(rng.integers(1, 9)),
-                    usd_per_gpu_hour_on_demand=price,
-                    usd_per_gpu_hour_spot=price * 0.4 if rng.random() < 0.5 else None,
-                    usd_per_gpu_hour_reserved=price * 0.8 if rng.random() < 0.3 else None,
-                ))  # fmt: skip
+                offerings.append(
+                    Offering(
+                        id=f"{site.id}:o{m}",
+                        site=site.id,
+                        accelerator=str(rng.choice(["H100", "A100"])),
+                        gpus_per_instance=gpi,
+                        capacity_gpus=gpi * int(rng.integers(1, 9)),
+                        usd_per_gpu_hour_on_demand=price,
+                        usd_per_gpu_hour_spot=price * 0.4 if rng.random() < 0.5 else None,
+                        usd_per_gpu_hour_reserved=price * 0.8 if rng.random() < 0.3 else None,
+                    )
+                )
     regions = [UserRegion(name=f"r{i}", lat_deg=0, lon_deg=0) for i in range(2)]
     jobs = []
     for j in range(int(rng.integers(0, 3))):
         hours = float(rng.uniform(5, 40))
-        jobs.append(TrainingJob(
-            id=f"j{j}", accelerators=("H100",) if rng.random() < 0.5 else ("H100", "A100"),
-            gpus=int(rng.choice([2, 4, 8, 12])), hours=hours, spot_allowed=bool(rng.random() < 0.5),
-            deadline_hours=hours * float(rng.uniform(1.0, 1.1)) if rng.random() < 0.3 else None,
-        ))  # fmt: skip
+        jobs.append(
+            TrainingJob(
+                id=f"j{j}",
+                accelerators=("H100",) if rng.random() < 0.5 else ("H100", "A100"),
+                gpus=int(rng.choice([2, 4, 8, 12])),
+                hours=hours,
+                spot_allowed=bool(rng.random() < 0.5),
+                deadline_hours=hours * float(rng.uniform(1.0, 1.1)) if rng.random() < 0.3 else None,
+            )
+        )
     services = []
     for s in range(int(rng.integers(1, 3))):
-        services.append(InferenceService(
-            id=f"svc{s}", model="m", accelerators=("H100", "A100"), gpus_per_replica=int(rng.choice([1, 2, 12])),
-            rps_per_replica=10.0, demand_rps={"r0": float(rng.uniform(1, 40)), "r1": float(rng.uniform(0, 25))},
-            latency_slo_ms=float(rng.choice([40.0, 80.0])), redundancy_k=int(rng.choice([0, 1])),
-            min_replicas=int(rng.choice([0, 0, 3])),
-        ))  # fmt: skip
+        services.append(
+            InferenceService(
+                id=f"svc{s}",
+                model="m",
+                accelerators=("H100", "A100"),
+                gpus_per_replica=int(rng.choice([1, 2, 12])),
+                rps_per_replica=10.0,
+                demand_rps={"r0": float(rng.uniform(1, 40)), "r1": float(rng.uniform(0, 25))},
+                latency_slo_ms=float(rng.choice([40.0, 80.0])),
+                redundancy_k=int(rng.choice([0, 1])),
+                min_replicas=int(rng.choice([0, 0, 3])),
+            )
+        )
     policy = Policy(
         max_provider_share_spend=float(rng.uniform(0.5, 0.9)) if rng.random() < 0.4 else None,
         max_provider_share_gpus=float(rng.uniform(0.5, 0.9)) if rng.random() < 0.3 else None,
         residency={"r1": (providers[-1].jurisdiction,)} if rng.random() < 0.25 else {},
     )
     sc = Scenario(
-        name=f"random-{seed}", providers=tuple(providers), sites=tuple(sites), offerings=tuple(offerings),
-        accelerators=(Accelerator(name="H100", board_power_w=700, memory_gb=80),
-                      Accelerator(name="A100", board_power_w=400, memory_gb=80)),
-        user_regions=tuple(regions), training_jobs=tuple(jobs), inference_services=tuple(services), policy=policy,
-    )  # fmt: skip
+        name=f"random-{seed}",
+        providers=tuple(providers),
+        sites=tuple(sites),
+        offerings=tuple(offerings),
+        accelerators=(
+            Accelerator(name="H100", board_power_w=700, memory_gb=80),
+            Accelerator(name="A100", board_power_w=400, memory_gb=80),
+        ),
+        user_regions=tuple(regions),
+        training_jobs=tuple(jobs),
+        inference_services=tuple(services),
+        policy=policy,
+    )
     rtt = rng.uniform(5, 100, size=(len(regions), len(sites)))
     return sc, rtt
 

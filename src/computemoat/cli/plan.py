@@ -69,15 +69,24 @@ def print_plan(scenario: Scenario, p: Plan, rtt_ms: np.ndarray, faults=None) -> 
         t.add_column(col, justify="left" if col in ("job", "offering", "tier") else "right")
     for tp in p.training:
         dl = deadline.get(tp.job_id)
-        t.add_row(tp.job_id, tp.offering_id, tp.tier.value, f"{tp.gpus:,}", _hours(tp.nominal_hours),
-                  _hours(tp.expected_hours), "-" if dl is None else f"{dl:,.0f}", _usd(tp.cost_usd))  # fmt: skip
+        t.add_row(
+            tp.job_id,
+            tp.offering_id,
+            tp.tier.value,
+            f"{tp.gpus:,}",
+            _hours(tp.nominal_hours),
+            _hours(tp.expected_hours),
+            "-" if dl is None else f"{dl:,.0f}",
+            _usd(tp.cost_usd),
+        )
     console.print(t)
     t = Table(title=f"Inference placements ({scenario.horizon_hours:g} h, whole instances)", box=box.SIMPLE_HEAD)
     for col in ("service", "offering", "replicas", "instances", "GPUs", "cost"):
         t.add_column(col, justify="left" if col in ("service", "offering") else "right")
     for ip in p.inference:
-        t.add_row(ip.service_id, ip.offering_id, str(ip.replicas), str(ip.instances or "-"), str(ip.gpus),
-                  _usd(ip.cost_usd))  # fmt: skip
+        t.add_row(
+            ip.service_id, ip.offering_id, str(ip.replicas), str(ip.instances or "-"), str(ip.gpus), _usd(ip.cost_usd)
+        )
     console.print(t)
 
     pol = scenario.policy
@@ -128,7 +137,8 @@ def print_plan(scenario: Scenario, p: Plan, rtt_ms: np.ndarray, faults=None) -> 
             console.print(f"{svc.id}: survives loss of any {svc.redundancy_k} provider{s}: {verdict}")
     verdict = "[green]valid[/green]" if not violations else f"[red]{len(violations)} violations[/red]"
     if p.unplaced and not violations:
-        verdict = f"[yellow]partial[/yellow] ({len(p.unplaced)} unplaced or degraded: {', '.join(p.unplaced)}; the rest valid)"
+        gone = ", ".join(p.unplaced)
+        verdict = f"[yellow]partial[/yellow] ({len(p.unplaced)} unplaced or degraded: {gone}; the rest valid)"
     console.print(f"independent validation: {verdict}")
     for v in violations:
         console.print(f"  {v.kind}: {v.message}", highlight=False, markup=False, style="red")
@@ -194,7 +204,9 @@ def _print_explain(result: PlanResult, time_limit: float) -> None:
         if pp.delta_usd is None:
             t.add_row(pp.policy, "still infeasible", "", "")
         elif pp.within_gap:
-            t.add_row(pp.policy, _usd(pp.cost_without_usd or 0.0), f"≈ $0 (±{_usd(pp.tolerance_usd)}, solver gap)", "≈ 0")
+            t.add_row(
+                pp.policy, _usd(pp.cost_without_usd or 0.0), f"≈ $0 (±{_usd(pp.tolerance_usd)}, solver gap)", "≈ 0"
+            )
         else:
             pct = "" if pp.delta_pct is None else f"{pp.delta_pct:+.2f}%"
             t.add_row(pp.policy, _usd(pp.cost_without_usd or 0.0), _usd(pp.delta_usd), pct)
@@ -258,8 +270,9 @@ def replan(
         )
         rtt_ms = _rtt(sc)
         with console.status("re-planning…"):
-            result = run_replan(sc, old, change, rtt_ms, time_limit_s=time_limit, faults=faults,
-                                cost_tolerance=cost_tolerance)  # fmt: skip
+            result = run_replan(
+                sc, old, change, rtt_ms, time_limit_s=time_limit, faults=faults, cost_tolerance=cost_tolerance
+            )
         print_plan(result.scenario, result.plan, rtt_ms, faults)
         t = Table(title=f"Moves ({len(result.moves)})", box=box.SIMPLE_HEAD)
         for col in ("workload", "kind", "change", "from", "to"):
@@ -271,16 +284,22 @@ def replan(
         _print_unplaced(result.unplaced)
         was, now = result.like_for_like_usd(old)
         like = "" if not result.unplaced else " for the workloads placed in both plans"
-        console.print(f"cost {_usd(was)} -> {_usd(now)} ({now - was:+,.0f} USD){like}; fewest moves within "
-                      f"{result.cost_tolerance:.1%} of the cheapest plan ({_usd(result.cheapest_cost_usd or 0.0)})",
-                      highlight=False, soft_wrap=True)  # fmt: skip
+        console.print(
+            f"cost {_usd(was)} -> {_usd(now)} ({now - was:+,.0f} USD){like}; fewest moves within "
+            f"{result.cost_tolerance:.1%} of the cheapest plan ({_usd(result.cheapest_cost_usd or 0.0)})",
+            highlight=False,
+            soft_wrap=True,
+        )
         if out is not None:
             out.write_text(result.plan.model_dump_json(indent=2), encoding="utf-8")
             console.print(f"plan written to {out}")
         if result.unplaced:
             ids = ", ".join(u.workload_id for u in result.unplaced)
-            err_console.print(f"[red]PARTIAL PLAN:[/red] not placed or degraded: {ids} (exit code {EXIT_PARTIAL})",
-                              highlight=False, soft_wrap=True)  # fmt: skip
+            err_console.print(
+                f"[red]PARTIAL PLAN:[/red] not placed or degraded: {ids} (exit code {EXIT_PARTIAL})",
+                highlight=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(EXIT_PARTIAL)
 
 

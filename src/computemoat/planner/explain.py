@@ -94,16 +94,22 @@ def policy_prices(result: PlanResult, *, time_limit_s: float, mip_gap: float) ->
         share = (deadline - time.perf_counter()) / (len(todo) - k)
         relaxed = None
         if share >= 0.2:
-            relaxed = resolve(r.apply(result.flat.scenario), result.flat.rtt_ms, faults=result.flat.faults,
-                              time_limit_s=share, mip_gap=mip_gap)  # fmt: skip
+            relaxed = resolve(
+                r.apply(result.flat.scenario),
+                result.flat.rtt_ms,
+                faults=result.flat.faults,
+                time_limit_s=share,
+                mip_gap=mip_gap,
+            )
         if relaxed is None:
             out.append(PolicyPrice(r.what, None, None, None))
             continue
         cost = relaxed.plan.total_cost_usd
         noise = (result.mip_gap or 0.0) * base + (relaxed.mip_gap or 0.0) * cost
         delta = base - cost
-        out.append(PolicyPrice(r.what, cost, delta, delta / cost * 100 if cost > 0 else None, abs(delta) <= noise,
-                               noise))  # fmt: skip
+        out.append(
+            PolicyPrice(r.what, cost, delta, delta / cost * 100 if cost > 0 else None, abs(delta) <= noise, noise)
+        )
     return tuple(out)
 
 

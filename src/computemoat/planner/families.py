@@ -75,10 +75,14 @@ def assign_job(c: Context) -> None:
     """sum_{c in j} x_c (+ s_j) = 1."""
     f, s = c.flat, c.cols.idx(Block.s)
     c.rows.add(
-        "assign_job", [f"assign_job[{j}]" for j in f.job_ids],
-        np.concatenate([f.t_job, np.arange(len(s))]), np.concatenate([c.cols.idx(Block.x), s]),
-        np.ones(len(f.t_job) + len(s)), 1.0, 1.0,
-    )  # fmt: skip
+        "assign_job",
+        [f"assign_job[{j}]" for j in f.job_ids],
+        np.concatenate([f.t_job, np.arange(len(s))]),
+        np.concatenate([c.cols.idx(Block.x), s]),
+        np.ones(len(f.t_job) + len(s)),
+        1.0,
+        1.0,
+    )
 
 
 def capacity(c: Context) -> None:
@@ -87,8 +91,15 @@ def capacity(c: Context) -> None:
     used = np.unique(r.off)
     pos = np.full(len(f.offering_ids), -1)
     pos[used] = np.arange(len(used))
-    c.rows.add("capacity", [f"capacity[{f.offering_ids[o]}]" for o in used], pos[r.off], r.cols, r.gpus, -np.inf,
-               f.off_capacity_gpus[used])  # fmt: skip
+    c.rows.add(
+        "capacity",
+        [f"capacity[{f.offering_ids[o]}]" for o in used],
+        pos[r.off],
+        r.cols,
+        r.gpus,
+        -np.inf,
+        f.off_capacity_gpus[used],
+    )
 
 
 def power(c: Context) -> None:
@@ -100,8 +111,15 @@ def power(c: Context) -> None:
     pos = np.full(len(f.site_ids), -1)
     pos[capped] = np.arange(len(capped))
     keep = pos[site] >= 0
-    c.rows.add("power", [f"power[{f.site_ids[s]}]" for s in capped], pos[site][keep], r.cols[keep],
-               (r.gpus * f.off_mw_per_gpu[r.off])[keep], -np.inf, f.site_power_cap_mw[capped])  # fmt: skip
+    c.rows.add(
+        "power",
+        [f"power[{f.site_ids[s]}]" for s in capped],
+        pos[site][keep],
+        r.cols[keep],
+        (r.gpus * f.off_mw_per_gpu[r.off])[keep],
+        -np.inf,
+        f.site_power_cap_mw[capped],
+    )
 
 
 def pack(c: Context) -> None:
@@ -110,9 +128,15 @@ def pack(c: Context) -> None:
     v = np.flatnonzero(f.r_replicas_per_instance > 1)
     rpi = f.r_replicas_per_instance[v]
     k = np.arange(len(v))
-    c.rows.add("pack", [f"pack[{f.service_ids[f.r_svc[i]]}|{f.offering_ids[f.r_off[i]]}]" for i in v],
-               np.concatenate([k, k]), np.concatenate([n, c.cols.idx(Block.y)[v]]),
-               np.concatenate([rpi, -np.ones(len(v))]), 0.0, rpi - 1)  # fmt: skip
+    c.rows.add(
+        "pack",
+        [f"pack[{f.service_ids[f.r_svc[i]]}|{f.offering_ids[f.r_off[i]]}]" for i in v],
+        np.concatenate([k, k]),
+        np.concatenate([n, c.cols.idx(Block.y)[v]]),
+        np.concatenate([rpi, -np.ones(len(v))]),
+        0.0,
+        rpi - 1,
+    )
 
 
 def demand(c: Context) -> None:
@@ -123,11 +147,16 @@ def demand(c: Context) -> None:
     w = c.w_cols()
     c.rows.add(
         "demand",
-        [f"demand[{f.service_ids[f.d_svc[d]]}|{f.region_names[f.d_region[d]]}|{fail_label(f, k)}]"
-         for d, k in zip(dem, fail, strict=True)],
-        np.concatenate([drow, np.arange(len(w))]), np.concatenate([c.cols.idx(Block.z), w]),
-        np.ones(len(drow) + len(w)), f.d_rps[dem], f.d_rps[dem],
-    )  # fmt: skip
+        [
+            f"demand[{f.service_ids[f.d_svc[d]]}|{f.region_names[f.d_region[d]]}|{fail_label(f, k)}]"
+            for d, k in zip(dem, fail, strict=True)
+        ],
+        np.concatenate([drow, np.arange(len(w))]),
+        np.concatenate([c.cols.idx(Block.z), w]),
+        np.ones(len(drow) + len(w)),
+        f.d_rps[dem],
+        f.d_rps[dem],
+    )
 
 
 def serve(c: Context) -> None:
@@ -139,11 +168,16 @@ def serve(c: Context) -> None:
     owner, yv = c.y_at(f.f_svc[s_fail] * ns + s_site)
     c.rows.add(
         "serve",
-        [f"serve[{f.service_ids[f.f_svc[k]]}|{f.site_ids[s]}|{fail_label(f, k)}]"
-         for k, s in zip(s_fail, s_site, strict=True)],
-        np.concatenate([srow, owner]), np.concatenate([c.cols.idx(Block.z), c.cols.idx(Block.y)[yv]]),
-        np.concatenate([np.ones(len(f.a_dem)), -f.r_rps_per_replica[yv]]), -np.inf, 0.0,
-    )  # fmt: skip
+        [
+            f"serve[{f.service_ids[f.f_svc[k]]}|{f.site_ids[s]}|{fail_label(f, k)}]"
+            for k, s in zip(s_fail, s_site, strict=True)
+        ],
+        np.concatenate([srow, owner]),
+        np.concatenate([c.cols.idx(Block.z), c.cols.idx(Block.y)[yv]]),
+        np.concatenate([np.ones(len(f.a_dem)), -f.r_rps_per_replica[yv]]),
+        -np.inf,
+        0.0,
+    )
 
 
 def cover(c: Context) -> None:
@@ -166,10 +200,14 @@ def cover(c: Context) -> None:
     w_dem, w_fail = c.dkeys // nf, c.dkeys % nf
     w_coef = need[w_fail] / np.maximum(svc_demand[f.d_svc[w_dem]], 1e-9) if len(w) else np.zeros(0)
     c.rows.add(
-        "cover", [f"cover[{f.service_ids[f.f_svc[k]]}|{fail_label(f, k)}]" for k in range(len(f.f_failed))],
-        np.concatenate([*rows_, w_fail[: len(w)]]), np.concatenate([c.cols.idx(Block.y)[yv], w]),
-        np.concatenate([np.ones(len(yv)), w_coef]), need, np.inf,
-    )  # fmt: skip
+        "cover",
+        [f"cover[{f.service_ids[f.f_svc[k]]}|{fail_label(f, k)}]" for k in range(len(f.f_failed))],
+        np.concatenate([*rows_, w_fail[: len(w)]]),
+        np.concatenate([c.cols.idx(Block.y)[yv], w]),
+        np.concatenate([np.ones(len(yv)), w_coef]),
+        need,
+        np.inf,
+    )
 
 
 def region_cover(c: Context) -> None:
@@ -184,11 +222,16 @@ def region_cover(c: Context) -> None:
     w = c.w_cols()
     c.rows.add(
         "region_cover",
-        [f"region_cover[{f.service_ids[f.d_svc[d]]}|{f.region_names[f.d_region[d]]}|{fail_label(f, k)}]"
-         for d, k in zip(dem, fail, strict=True)],
-        np.concatenate([drow[owner], np.arange(len(w))]), np.concatenate([c.cols.idx(Block.y)[yv], w]),
-        np.concatenate([np.ones(len(yv)), need[: len(w)] / np.maximum(f.d_rps[dem[: len(w)]], 1e-9)]), need, np.inf,
-    )  # fmt: skip
+        [
+            f"region_cover[{f.service_ids[f.d_svc[d]]}|{f.region_names[f.d_region[d]]}|{fail_label(f, k)}]"
+            for d, k in zip(dem, fail, strict=True)
+        ],
+        np.concatenate([drow[owner], np.arange(len(w))]),
+        np.concatenate([c.cols.idx(Block.y)[yv], w]),
+        np.concatenate([np.ones(len(yv)), need[: len(w)] / np.maximum(f.d_rps[dem[: len(w)]], 1e-9)]),
+        need,
+        np.inf,
+    )
 
 
 def _per_service(c: Context, name: str, services: np.ndarray, lo: np.ndarray | float, hi: np.ndarray | float) -> None:
@@ -197,8 +240,15 @@ def _per_service(c: Context, name: str, services: np.ndarray, lo: np.ndarray | f
     pos = np.full(len(f.service_ids), -1)
     pos[services] = np.arange(len(services))
     keep = pos[f.r_svc] >= 0
-    c.rows.add(name, [f"{name}[{f.service_ids[s]}]" for s in services], pos[f.r_svc][keep],
-               c.cols.idx(Block.y)[keep], np.ones(int(keep.sum())), lo, hi)  # fmt: skip
+    c.rows.add(
+        name,
+        [f"{name}[{f.service_ids[s]}]" for s in services],
+        pos[f.r_svc][keep],
+        c.cols.idx(Block.y)[keep],
+        np.ones(int(keep.sum())),
+        lo,
+        hi,
+    )
 
 
 def min_replicas(c: Context) -> None:
@@ -228,33 +278,63 @@ def share_caps(c: Context) -> None:
         if cap is None:
             continue
         total = c.cols[block].start
-        c.rows.add(f"total_{name}", [f"total_{name}"], np.zeros(len(r.cols) + 1, dtype=np.int64),
-                   np.concatenate([r.cols, [total]]), np.concatenate([coef, [-1.0]]), 0.0, 0.0)  # fmt: skip
+        c.rows.add(
+            f"total_{name}",
+            [f"total_{name}"],
+            np.zeros(len(r.cols) + 1, dtype=np.int64),
+            np.concatenate([r.cols, [total]]),
+            np.concatenate([coef, [-1.0]]),
+            0.0,
+            0.0,
+        )
         provs = np.unique(prov)
         pos = np.full(len(f.provider_names), -1)
         pos[provs] = np.arange(len(provs))
         c.rows.add(
-            f"{name}_cap", [f"{name}_cap[{f.provider_names[p]}]" for p in provs],
-            np.concatenate([pos[prov], np.arange(len(provs))]), np.concatenate([r.cols, np.full(len(provs), total)]),
-            np.concatenate([coef, np.full(len(provs), -cap)]), -np.inf, 0.0,
-        )  # fmt: skip
+            f"{name}_cap",
+            [f"{name}_cap[{f.provider_names[p]}]" for p in provs],
+            np.concatenate([pos[prov], np.arange(len(provs))]),
+            np.concatenate([r.cols, np.full(len(provs), total)]),
+            np.concatenate([coef, np.full(len(provs), -cap)]),
+            -np.inf,
+            0.0,
+        )
 
 
 def changed(c: Context, moves: MoveSpec) -> None:
     """m_v = 1 when y_v differs from the current replicas: y - old <= M m and old - y <= old m."""
     f = c.flat
     ny = len(f.r_svc)
-    m = c.cols.add(Block.m, ny, lambda: [f"changed[{f.service_ids[f.r_svc[v]]}|{f.offering_ids[f.r_off[v]]}]"
-                                         for v in range(ny)], upper=1.0, integer=True)  # fmt: skip
+    m = c.cols.add(
+        Block.m,
+        ny,
+        lambda: [f"changed[{f.service_ids[f.r_svc[v]]}|{f.offering_ids[f.r_off[v]]}]" for v in range(ny)],
+        upper=1.0,
+        integer=True,
+    )
     y = c.cols.idx(Block.y)
     old = moves.y_current.astype(float)
     big = np.maximum(c.cols.arrays()[2][y], 1.0)
     k = np.arange(ny)
     names = [f"changed[{v}]" for v in range(ny)]
-    c.rows.add("changed_up", names, np.concatenate([k, k]), np.concatenate([y, m]),
-               np.concatenate([np.ones(ny), -np.minimum(big, 1e7)]), -np.inf, old)  # fmt: skip
-    c.rows.add("changed_down", names, np.concatenate([k, k]), np.concatenate([y, m]),
-               np.concatenate([np.ones(ny), old]), old, np.inf)  # fmt: skip
+    c.rows.add(
+        "changed_up",
+        names,
+        np.concatenate([k, k]),
+        np.concatenate([y, m]),
+        np.concatenate([np.ones(ny), -np.minimum(big, 1e7)]),
+        -np.inf,
+        old,
+    )
+    c.rows.add(
+        "changed_down",
+        names,
+        np.concatenate([k, k]),
+        np.concatenate([y, m]),
+        np.concatenate([np.ones(ny), old]),
+        old,
+        np.inf,
+    )
 
 
 def budget(c: Context, stage1_cost: np.ndarray, budget_usd: float) -> None:

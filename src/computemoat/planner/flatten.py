@@ -207,9 +207,15 @@ def _training_candidates(
             if price is None:
                 continue
             rel = job_reliability(
-                faults, job_id=job.id, work_hours=job.hours, checkpoint_write_s=job.checkpoint_write_s,
-                gpus=paid_gpus, tier=tier, gpus_per_instance=gpi, provider=cat.provider_names[cat.provider[i]],
-            )  # fmt: skip
+                faults,
+                job_id=job.id,
+                work_hours=job.hours,
+                checkpoint_write_s=job.checkpoint_write_s,
+                gpus=paid_gpus,
+                tier=tier,
+                gpus_per_instance=gpi,
+                provider=cat.provider_names[cat.provider[i]],
+            )
             if job.deadline_hours is not None and rel.expected_hours > job.deadline_hours:
                 late += 1
                 continue
@@ -239,9 +245,14 @@ def _training_candidates(
 
 
 def _service_rows(
-    sc: Scenario, cat: CatalogArrays, rtt_ms: np.ndarray, s: int, svc: InferenceService, acc: _Collect,
+    sc: Scenario,
+    cat: CatalogArrays,
+    rtt_ms: np.ndarray,
+    s: int,
+    svc: InferenceService,
+    acc: _Collect,
     allow_unplaced: bool,
-) -> None:  # fmt: skip
+) -> None:
     """Replica variables, demand rows, failure sets and assignments of one service."""
     demand = {cat.region_index[r]: v for r, v in sc.demand_rps(svc).items()}
     regions = np.array(sorted(demand), dtype=np.int64)
@@ -266,9 +277,12 @@ def _service_rows(
             f"(lower redundancy_k or allow more providers)"
         )
         acc.structural.append(
-            (svc.id, f"N+{svc.redundancy_k} needs {svc.redundancy_k + 1} providers within "
-             f"{svc.latency_slo_ms:g} ms; {len(providers_s)} remain ({names})")
-        )  # fmt: skip
+            (
+                svc.id,
+                f"N+{svc.redundancy_k} needs {svc.redundancy_k + 1} providers within "
+                f"{svc.latency_slo_ms:g} ms; {len(providers_s)} remain ({names})",
+            )
+        )
         if not allow_unplaced:
             return
     _failure_sets(cat, rtt_ms, s, svc, demand, regions, sites_ok, providers_s, acc, allow_unplaced)
@@ -288,10 +302,17 @@ def _usable(
 
 
 def _failure_sets(
-    cat: CatalogArrays, rtt_ms: np.ndarray, s: int, svc: InferenceService, demand: dict[int, float],
-    regions: np.ndarray, sites_ok: dict[int, list[int]], providers_s: list[int], acc: _Collect,
+    cat: CatalogArrays,
+    rtt_ms: np.ndarray,
+    s: int,
+    svc: InferenceService,
+    demand: dict[int, float],
+    regions: np.ndarray,
+    sites_ok: dict[int, list[int]],
+    providers_s: list[int],
+    acc: _Collect,
     allow_unplaced: bool,
-) -> None:  # fmt: skip
+) -> None:
     """Demand rows and, for the nominal case and every k-subset of providers failing, the assignments."""
     failure_sets: list[frozenset[int]] = [frozenset()] + [
         frozenset(c) for c in itertools.combinations(providers_s, svc.redundancy_k) if c
@@ -322,25 +343,48 @@ def _assemble(sc: Scenario, rtt_ms: np.ndarray, faults: FaultModel, cat: Catalog
     a = np.array(acc.a_rows, dtype=float).reshape(-1, 4)
     i64 = np.int64
     return FlatProblem(
-        scenario=sc, rtt_ms=rtt_ms, faults=faults,
-        provider_names=cat.provider_names, site_ids=cat.site_ids, offering_ids=cat.offering_ids,
-        job_ids=tuple(j.id for j in sc.training_jobs), service_ids=tuple(s.id for s in sc.inference_services),
+        scenario=sc,
+        rtt_ms=rtt_ms,
+        faults=faults,
+        provider_names=cat.provider_names,
+        site_ids=cat.site_ids,
+        offering_ids=cat.offering_ids,
+        job_ids=tuple(j.id for j in sc.training_jobs),
+        service_ids=tuple(s.id for s in sc.inference_services),
         region_names=cat.region_names,
-        off_site=cat.site, off_provider=cat.provider, off_capacity_gpus=cat.capacity_gpus,
-        off_gpus_per_instance=cat.gpus_per_instance, off_mw_per_gpu=cat.mw_per_gpu,
+        off_site=cat.site,
+        off_provider=cat.provider,
+        off_capacity_gpus=cat.capacity_gpus,
+        off_gpus_per_instance=cat.gpus_per_instance,
+        off_mw_per_gpu=cat.mw_per_gpu,
         site_power_cap_mw=cat.site_power_cap_mw,
-        t_job=t[:, 0].astype(i64), t_off=t[:, 1].astype(i64), t_tier=t[:, 2].astype(i64), t_gpus=t[:, 3],
-        t_nominal_hours=t[:, 4], t_expected_hours=t[:, 5], t_cost_usd=t[:, 6],
-        r_svc=r[:, 0].astype(i64), r_off=r[:, 1].astype(i64), r_gpus_per_replica=r[:, 2],
-        r_instances_per_replica=r[:, 3], r_replicas_per_instance=r[:, 4], r_cost_usd_per_instance=r[:, 5],
+        t_job=t[:, 0].astype(i64),
+        t_off=t[:, 1].astype(i64),
+        t_tier=t[:, 2].astype(i64),
+        t_gpus=t[:, 3],
+        t_nominal_hours=t[:, 4],
+        t_expected_hours=t[:, 5],
+        t_cost_usd=t[:, 6],
+        r_svc=r[:, 0].astype(i64),
+        r_off=r[:, 1].astype(i64),
+        r_gpus_per_replica=r[:, 2],
+        r_instances_per_replica=r[:, 3],
+        r_replicas_per_instance=r[:, 4],
+        r_cost_usd_per_instance=r[:, 5],
         r_rps_per_replica=r[:, 6],
         svc_min_replicas=np.array([s.min_replicas for s in sc.inference_services], dtype=float),
         svc_replica_bound=np.array([replica_bound(sc, s) for s in sc.inference_services], dtype=float),
-        d_svc=d[:, 0].astype(i64), d_region=d[:, 1].astype(i64), d_rps=d[:, 2],
-        f_svc=np.array(acc.f_svc, dtype=i64), f_failed=tuple(acc.f_failed),
-        a_dem=a[:, 0].astype(i64), a_site=a[:, 1].astype(i64), a_fail=a[:, 2].astype(i64), a_rtt_ms=a[:, 3],
+        d_svc=d[:, 0].astype(i64),
+        d_region=d[:, 1].astype(i64),
+        d_rps=d[:, 2],
+        f_svc=np.array(acc.f_svc, dtype=i64),
+        f_failed=tuple(acc.f_failed),
+        a_dem=a[:, 0].astype(i64),
+        a_site=a[:, 1].astype(i64),
+        a_fail=a[:, 2].astype(i64),
+        a_rtt_ms=a[:, 3],
         structural=tuple(acc.structural),
-    )  # fmt: skip
+    )
 
 
 def fail_label(flat: FlatProblem, f: int) -> str:

@@ -76,8 +76,10 @@ def greedy_plan(scenario: Scenario, rtt_ms: np.ndarray, *, faults: FaultModel | 
                 if site not in usable or left <= 1e-9:
                     continue
                 if spare_rps[v] < left:
-                    new = min(_room(flat, cap_left, mw_left, v, replicas[v]),
-                              math.ceil((left - spare_rps[v]) / rps_per - 1e-9))  # fmt: skip
+                    new = min(
+                        _room(flat, cap_left, mw_left, v, replicas[v]),
+                        math.ceil((left - spare_rps[v]) / rps_per - 1e-9),
+                    )
                     if new > 0:
                         take(flat.r_off[v], _extra_gpus(flat, v, replicas[v], new))
                         replicas[v] += new

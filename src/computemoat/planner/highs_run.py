@@ -46,7 +46,6 @@ import numpy as np
 Send = Callable[[tuple], None]
 
 
-
 @dataclass(frozen=True)
 class SolveRequest:
     """One model for HiGHS: arrays in its column-wise format plus the solve options."""

@@ -27,8 +27,11 @@ def diagnose_infeasible(
     lines = [f"scenario {scenario.name}: no plan satisfies all constraints together"]
     if caps_set(scenario):
         left = deadline - time.perf_counter()
-        if left > 0.2 and resolve(scenario, rtt_ms, faults=faults, time_limit_s=left / 4, mip_gap=0.05,
-                                  anti_dilution=False) is not None:  # fmt: skip
+        if (
+            left > 0.2
+            and resolve(scenario, rtt_ms, faults=faults, time_limit_s=left / 4, mip_gap=0.05, anti_dilution=False)
+            is not None
+        ):
             lines.append(
                 "only idle capacity could meet the provider share caps: a plan exists if services may hold "
                 "replicas beyond (1 + redundancy_k) x their need, which the anti-dilution rule forbids "
@@ -42,7 +45,9 @@ def diagnose_infeasible(
             continue
         best = smallest_feasible(knob, rtt_ms, faults=faults, deadline=deadline)
         if best is not None:
-            lines.append(f"{knob.field} = {best:,.4g} (now {knob.current:,.4g}) is the smallest value that makes it feasible")
+            lines.append(
+                f"{knob.field} = {best:,.4g} (now {knob.current:,.4g}) is the smallest value that makes it feasible"
+            )
     if skipped:
         lines.append("not tried for lack of time (raise the time limit): " + "; ".join(skipped))
     return lines

@@ -58,8 +58,8 @@ from enum import StrEnum
 import numpy as np
 import scipy.sparse as sp
 
-from computemoat.planner.columns import Block, Columns
 from computemoat.planner import families as fam
+from computemoat.planner.columns import Block, Columns
 from computemoat.planner.families import MoveSpec, Rented
 from computemoat.planner.flatten import TIERS, FlatProblem, caps_set, demand_keys, fail_label
 from computemoat.planner.rows import Rows
@@ -125,9 +125,18 @@ def build(
     rows = Rows()
     ctx = fam.Context(flat, cols, rows, rented, anti_dilution)
     for family in (
-        fam.assign_job, fam.capacity, fam.power, fam.pack, fam.demand, fam.serve, fam.cover,
-        fam.region_cover, fam.min_replicas, fam.replica_bound, fam.share_caps,
-    ):  # fmt: skip
+        fam.assign_job,
+        fam.capacity,
+        fam.power,
+        fam.pack,
+        fam.demand,
+        fam.serve,
+        fam.cover,
+        fam.region_cover,
+        fam.min_replicas,
+        fam.replica_bound,
+        fam.share_caps,
+    ):
         family(ctx)
     stage1 = cols.arrays()[0]
     if moves is not None and objective == Objective.moves:
@@ -162,11 +171,18 @@ def _add_placement_columns(flat: FlatProblem, cols: Columns) -> Rented:
     y_cost = np.where(shared, 0.0, flat.r_instances_per_replica * flat.r_cost_usd_per_instance)
     inst_cap = np.floor(flat.off_capacity_gpus[flat.r_off] / gpi)
     y_upper = np.floor(inst_cap * flat.r_replicas_per_instance / flat.r_instances_per_replica)
-    y = cols.add(Block.y, ny, lambda: [f"y[{_y_name(flat, v)}]" for v in range(ny)], cost=y_cost, upper=y_upper,
-                 integer=True)  # fmt: skip
+    y = cols.add(
+        Block.y, ny, lambda: [f"y[{_y_name(flat, v)}]" for v in range(ny)], cost=y_cost, upper=y_upper, integer=True
+    )
     n_of = np.flatnonzero(shared)
-    n = cols.add(Block.n, len(n_of), lambda: [f"n[{_y_name(flat, v)}]" for v in n_of],
-                 cost=flat.r_cost_usd_per_instance[n_of], upper=inst_cap[n_of], integer=True)  # fmt: skip
+    n = cols.add(
+        Block.n,
+        len(n_of),
+        lambda: [f"n[{_y_name(flat, v)}]" for v in n_of],
+        cost=flat.r_cost_usd_per_instance[n_of],
+        upper=inst_cap[n_of],
+        integer=True,
+    )
     cols.add(Block.z, len(flat.a_dem), lambda: _z_names(flat), upper=flat.d_rps[flat.a_dem])
     whole = np.flatnonzero(~shared)
     return Rented(
@@ -188,23 +204,42 @@ def _add_slack_and_totals(flat: FlatProblem, cols: Columns, penalty: float | Non
     forced_s = ~np.isin(np.arange(nj), flat.t_job)
     # Forced slack (a job with no candidate, a demand row with no site under f) is fixed and free: a
     # constant P in the objective would swamp the relative MIP gap.
-    cols.add(Block.s, nj, lambda: [f"unplaced[{j}]" for j in flat.job_ids],
-             cost=np.where(forced_s, 0.0, penalty), lower=forced_s.astype(float), upper=1.0, integer=True)  # fmt: skip
+    cols.add(
+        Block.s,
+        nj,
+        lambda: [f"unplaced[{j}]" for j in flat.job_ids],
+        cost=np.where(forced_s, 0.0, penalty),
+        lower=forced_s.astype(float),
+        upper=1.0,
+        integer=True,
+    )
     dkeys = demand_keys(flat)
     nf = max(1, len(flat.f_failed))
     w_dem, w_fail = dkeys // nf, dkeys % nf
     svc_rps = np.array([s.rps_per_replica for s in flat.scenario.inference_services], dtype=float)
     forced_w = ~np.isin(dkeys, flat.a_dem * nf + flat.a_fail)
     rps = flat.d_rps[w_dem]
-    cols.add(Block.w, len(dkeys), lambda: [f"unserved[{_d_name(flat, d, f)}]" for d, f in zip(w_dem, w_fail, strict=True)],
-             cost=np.where(forced_w, 0.0, penalty / svc_rps[flat.d_svc[w_dem]]) if len(dkeys) else 0.0,
-             lower=np.where(forced_w, rps, 0.0), upper=rps)  # fmt: skip
+    cols.add(
+        Block.w,
+        len(dkeys),
+        lambda: [f"unserved[{_d_name(flat, d, f)}]" for d, f in zip(w_dem, w_fail, strict=True)],
+        cost=np.where(forced_w, 0.0, penalty / svc_rps[flat.d_svc[w_dem]]) if len(dkeys) else 0.0,
+        lower=np.where(forced_w, rps, 0.0),
+        upper=rps,
+    )
 
 
 def _finish(
-    flat: FlatProblem, cols: Columns, rows: Rows, cost: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-    integrality: np.ndarray, plan_cost: np.ndarray, rented: Rented,
-) -> MilpModel:  # fmt: skip
+    flat: FlatProblem,
+    cols: Columns,
+    rows: Rows,
+    cost: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    integrality: np.ndarray,
+    plan_cost: np.ndarray,
+    rented: Rented,
+) -> MilpModel:
     def cat(parts: list[np.ndarray]) -> np.ndarray:
         return np.concatenate(parts) if parts else np.zeros(0)
 
@@ -219,12 +254,23 @@ def _finish(
     nf = max(1, len(flat.f_failed))
     has_w = cols[Block.w].stop > cols[Block.w].start
     return MilpModel(
-        col_cost=cost, col_lower=lower, col_upper=upper, integrality=integrality, matrix=matrix,
-        row_lower=cat(rows.lo), row_upper=cat(rows.hi), columns=cols, row_names=rows.names, rows=rows.groups,
-        tie_cost=tie, col_group=group, n_of=np.flatnonzero(flat.r_replicas_per_instance > 1),
-        w_dem=dkeys // nf if has_w else np.zeros(0, np.int64), w_fail=dkeys % nf if has_w else np.zeros(0, np.int64),
+        col_cost=cost,
+        col_lower=lower,
+        col_upper=upper,
+        integrality=integrality,
+        matrix=matrix,
+        row_lower=cat(rows.lo),
+        row_upper=cat(rows.hi),
+        columns=cols,
+        row_names=rows.names,
+        rows=rows.groups,
+        tie_cost=tie,
+        col_group=group,
+        n_of=np.flatnonzero(flat.r_replicas_per_instance > 1),
+        w_dem=dkeys // nf if has_w else np.zeros(0, np.int64),
+        w_fail=dkeys % nf if has_w else np.zeros(0, np.int64),
         plan_cost=plan_cost,
-    )  # fmt: skip
+    )
 
 
 def _y_name(flat: FlatProblem, v: int) -> str:

@@ -59,25 +59,60 @@ def relaxations(sc: Scenario, *, capacity: bool = True) -> list[Relaxation]:
     if pol.residency:
         out.append(Relaxation("policy.residency", lambda s: _policy(s, residency={}), True))
     if pol.excluded_providers or pol.excluded_jurisdictions:
-        out.append(Relaxation("policy.excluded_providers/excluded_jurisdictions",
-                              lambda s: _policy(s, excluded_providers=(), excluded_jurisdictions=()), True))  # fmt: skip
+        out.append(
+            Relaxation(
+                "policy.excluded_providers/excluded_jurisdictions",
+                lambda s: _policy(s, excluded_providers=(), excluded_jurisdictions=()),
+                True,
+            )
+        )
     if any(s.power_capacity_mw is not None for s in sc.sites):
-        out.append(Relaxation("site power caps (power_capacity_mw)", lambda s: s.model_copy(
-            update={"sites": tuple(x.model_copy(update={"power_capacity_mw": None}) for x in s.sites)}), False))  # fmt: skip
+        out.append(
+            Relaxation(
+                "site power caps (power_capacity_mw)",
+                lambda s: s.model_copy(
+                    update={"sites": tuple(x.model_copy(update={"power_capacity_mw": None}) for x in s.sites)}
+                ),
+                False,
+            )
+        )
     if sc.inference_services:
-        out.append(Relaxation("inference latency SLOs (latency_slo_ms)", lambda s: _services(s, latency_slo_ms=1e9), False))
+        out.append(
+            Relaxation("inference latency SLOs (latency_slo_ms)", lambda s: _services(s, latency_slo_ms=1e9), False)
+        )
     if any(j.deadline_hours is not None for j in sc.training_jobs):
-        out.append(Relaxation("training deadlines (deadline_hours)", lambda s: s.model_copy(update={
-            "training_jobs": tuple(j.model_copy(update={"deadline_hours": None}) for j in s.training_jobs)}), False))  # fmt: skip
+        out.append(
+            Relaxation(
+                "training deadlines (deadline_hours)",
+                lambda s: s.model_copy(
+                    update={
+                        "training_jobs": tuple(j.model_copy(update={"deadline_hours": None}) for j in s.training_jobs)
+                    }
+                ),
+                False,
+            )
+        )
     if capacity:
-        out.append(Relaxation("offering capacity (capacity_gpus, x10)", lambda s: s.model_copy(update={
-            "offerings": tuple(o.model_copy(update={"capacity_gpus": o.capacity_gpus * 10}) for o in s.offerings)}),
-            False))  # fmt: skip
+        out.append(
+            Relaxation(
+                "offering capacity (capacity_gpus, x10)",
+                lambda s: s.model_copy(
+                    update={
+                        "offerings": tuple(
+                            o.model_copy(update={"capacity_gpus": o.capacity_gpus * 10}) for o in s.offerings
+                        )
+                    }
+                ),
+                False,
+            )
+        )
     return out
 
 
 def _services(sc: Scenario, **update: object) -> Scenario:
-    return sc.model_copy(update={"inference_services": tuple(v.model_copy(update=update) for v in sc.inference_services)})
+    return sc.model_copy(
+        update={"inference_services": tuple(v.model_copy(update=update) for v in sc.inference_services)}
+    )
 
 
 def knobs(sc: Scenario) -> list[Knob]:
@@ -91,12 +126,25 @@ def knobs(sc: Scenario) -> list[Knob]:
     capped = [s for s in sc.sites if s.power_capacity_mw is not None]
     for s in capped[:8]:
         assert s.power_capacity_mw is not None
-        out.append(Knob(f"sites[{s.id}].power_capacity_mw", s.power_capacity_mw, s.power_capacity_mw * 100,
-                        lambda v, i=s.id: _site_mw(sc, i, v)))  # fmt: skip
+        out.append(
+            Knob(
+                f"sites[{s.id}].power_capacity_mw",
+                s.power_capacity_mw,
+                s.power_capacity_mw * 100,
+                lambda v, i=s.id: _site_mw(sc, i, v),
+            )
+        )
     if len(sc.offerings) <= 12:
         for o in sc.offerings:
-            out.append(Knob(f"offerings[{o.id}].capacity_gpus", o.capacity_gpus, o.capacity_gpus * 100.0,
-                            lambda v, i=o.id: _capacity(sc, i, v), integer_step=o.gpus_per_instance))  # fmt: skip
+            out.append(
+                Knob(
+                    f"offerings[{o.id}].capacity_gpus",
+                    o.capacity_gpus,
+                    o.capacity_gpus * 100.0,
+                    lambda v, i=o.id: _capacity(sc, i, v),
+                    integer_step=o.gpus_per_instance,
+                )
+            )
     return out
 
 
@@ -111,13 +159,19 @@ def _capacity(sc: Scenario, offering_id: str, gpus: float) -> Scenario:
 
 
 def resolve(
-    sc: Scenario, rtt_ms: np.ndarray, *, faults: FaultModel | None, time_limit_s: float, mip_gap: float,
+    sc: Scenario,
+    rtt_ms: np.ndarray,
+    *,
+    faults: FaultModel | None,
+    time_limit_s: float,
+    mip_gap: float,
     anti_dilution: bool = True,
-) -> PlanResult | None:  # fmt: skip
+) -> PlanResult | None:
     """Plan ``sc``; None when it has no plan (or none was found in the time given)."""
     try:
-        return solve_flat(flatten(sc, rtt_ms, faults=faults), time_limit_s=time_limit_s, mip_gap=mip_gap,
-                          anti_dilution=anti_dilution)  # fmt: skip
+        return solve_flat(
+            flatten(sc, rtt_ms, faults=faults), time_limit_s=time_limit_s, mip_gap=mip_gap, anti_dilution=anti_dilution
+        )
     except InfeasibleError:
         return None
 

@@ -12,6 +12,7 @@ placed", "w rps of region r not served under failure set f" — at a price far a
 (:func:`milp.unplaced_penalty`), so slack is used only where nothing else is feasible; everything
 else is replanned as usual and ``unplaced`` says what was left out and why.
 """
+
 from __future__ import annotations
 
 import time
@@ -147,8 +148,9 @@ def replan(
     t0 = time.perf_counter()
     changed = apply_change(scenario, change)
     flat = flatten(changed, rtt_ms, allow_unplaced=allow_unplaced, faults=faults)
-    first = solve_flat(flat, time_limit_s=time_limit_s * 0.6, mip_gap=cost_tolerance / 2, t0=t0,
-                       allow_unplaced=allow_unplaced)  # fmt: skip
+    first = solve_flat(
+        flat, time_limit_s=time_limit_s * 0.6, mip_gap=cost_tolerance / 2, t0=t0, allow_unplaced=allow_unplaced
+    )
     # the tolerance applies to the plan's real cost, not to any unplaced penalty in the objective
     spec = _move_spec(flat, plan, budget_usd=first.objective_usd + cost_tolerance * first.plan.total_cost_usd + 1e-6)
     m1 = first.model
@@ -159,23 +161,35 @@ def replan(
     if left > 0.5:
         result = _fewest_moves(flat, first, spec, left, allow_unplaced)
     return ReplanResult(
-        plan=result.plan, scenario=changed, moves=diff_plans(plan, result.plan), unplaced=result.unplaced,
-        cost_tolerance=cost_tolerance, cheapest_cost_usd=first.plan.total_cost_usd,
-    )  # fmt: skip
+        plan=result.plan,
+        scenario=changed,
+        moves=diff_plans(plan, result.plan),
+        unplaced=result.unplaced,
+        cost_tolerance=cost_tolerance,
+        cheapest_cost_usd=first.plan.total_cost_usd,
+    )
 
 
 def _fewest_moves(flat: FlatProblem, first: PlanResult, spec: MoveSpec, left_s: float, partial: bool) -> PlanResult:
     """Second stage, started from the first stage's plan (feasible for it by construction)."""
     from computemoat.planner.milp import unplaced_penalty
 
-    model = build(flat, unplaced_penalty_usd=unplaced_penalty(flat) if partial else None, moves=spec,
-                  objective=Objective.moves)  # fmt: skip
+    model = build(
+        flat, unplaced_penalty_usd=unplaced_penalty(flat) if partial else None, moves=spec, objective=Objective.moves
+    )
     start = start_from_result(first, model)
     y = np.rint(first.col_value[first.model.columns[Block.y]])
     start[model.columns[Block.m]] = (y != spec.y_current).astype(float)
     try:
-        second = solve_flat(flat, time_limit_s=left_s, mip_gap=1e-9, allow_unplaced=partial, start=start, moves=spec,
-                            objective=Objective.moves)  # fmt: skip
+        second = solve_flat(
+            flat,
+            time_limit_s=left_s,
+            mip_gap=1e-9,
+            allow_unplaced=partial,
+            start=start,
+            moves=spec,
+            objective=Objective.moves,
+        )
     except InfeasibleError:  # no incumbent in the time left: the first stage's plan stands
         return first
     return second
@@ -185,12 +199,18 @@ def _move_spec(flat: FlatProblem, plan: Plan, *, budget_usd: float) -> MoveSpec:
     """Where the current plan is, in the new model's candidates and replica variables."""
     old_t = {p.job_id: (p.offering_id, p.tier) for p in plan.training}
     x_current = np.array(
-        [old_t.get(flat.job_ids[j]) == (flat.offering_ids[o], TIERS[t])
-         for j, o, t in zip(flat.t_job, flat.t_off, flat.t_tier, strict=True)], dtype=bool,
-    )  # fmt: skip
+        [
+            old_t.get(flat.job_ids[j]) == (flat.offering_ids[o], TIERS[t])
+            for j, o, t in zip(flat.t_job, flat.t_off, flat.t_tier, strict=True)
+        ],
+        dtype=bool,
+    )
     old_y = {(p.service_id, p.offering_id): p.replicas for p in plan.inference}
     y_current = np.array(
-        [old_y.get((flat.service_ids[s], flat.offering_ids[o]), 0) for s, o in zip(flat.r_svc, flat.r_off, strict=True)],
+        [
+            old_y.get((flat.service_ids[s], flat.offering_ids[o]), 0)
+            for s, o in zip(flat.r_svc, flat.r_off, strict=True)
+        ],
         dtype=float,
     )
     return MoveSpec(x_current=x_current, y_current=y_current, budget_usd=budget_usd)
@@ -205,8 +225,13 @@ def diff_plans(old: Plan, new: Plan) -> tuple[Move, ...]:
         a, b = old_t.get(job_id), new_t.get(job_id)
         if a is not None and b is not None and (a.offering_id, a.tier) == (b.offering_id, b.tier):
             continue
-        kind = MoveKind.unplaced if b is None else MoveKind.added if a is None else (
-            MoveKind.tier_change if a.offering_id == b.offering_id else MoveKind.moved)  # fmt: skip
+        kind = (
+            MoveKind.unplaced
+            if b is None
+            else MoveKind.added
+            if a is None
+            else (MoveKind.tier_change if a.offering_id == b.offering_id else MoveKind.moved)
+        )
         moves.append(Move(job_id, WorkloadKind.training, a and a.offering_id, b and b.offering_id, kind))
     old_i = {(p.service_id, p.offering_id): p.replicas for p in old.inference}
     new_i = {(p.service_id, p.offering_id): p.replicas for p in new.inference}
@@ -214,7 +239,14 @@ def diff_plans(old: Plan, new: Plan) -> tuple[Move, ...]:
         a_n, b_n = old_i.get((svc, off), 0), new_i.get((svc, off), 0)
         if a_n == b_n:
             continue
-        kind = (MoveKind.added if a_n == 0 else MoveKind.removed if b_n == 0
-                else MoveKind.scaled_up if b_n > a_n else MoveKind.scaled_down)  # fmt: skip
+        kind = (
+            MoveKind.added
+            if a_n == 0
+            else MoveKind.removed
+            if b_n == 0
+            else MoveKind.scaled_up
+            if b_n > a_n
+            else MoveKind.scaled_down
+        )
         moves.append(Move(svc, WorkloadKind.inference, off if a_n else None, off if b_n else None, kind, a_n, b_n))
     return tuple(moves)

@@ -102,8 +102,9 @@ def solve_flat(
     model = build(flat, unplaced_penalty_usd=penalty, moves=moves, objective=objective, anti_dilution=anti_dilution)
     if isinstance(start, Plan):
         start = integer_start(flat, model, start)
-    request = request_for(model, mip_gap=mip_gap, time_limit_s=max(0.1, time_limit_s - (time.perf_counter() - t0)),
-                          start=start)  # fmt: skip
+    request = request_for(
+        model, mip_gap=mip_gap, time_limit_s=max(0.1, time_limit_s - (time.perf_counter() - t0)), start=start
+    )
     report(Stage.solve)
     from computemoat.planner.highs_run import solve as run_highs
 
@@ -119,12 +120,22 @@ def solve_flat(
 def request_for(model: MilpModel, *, mip_gap: float, time_limit_s: float, start: np.ndarray | None) -> SolveRequest:
     m = model.matrix
     return SolveRequest(
-        col_cost=model.col_cost, col_lower=model.col_lower, col_upper=model.col_upper,
-        integrality=model.integrality, row_lower=model.row_lower, row_upper=model.row_upper,
-        a_start=m.indptr.astype(np.int32), a_index=m.indices.astype(np.int32), a_value=m.data,
-        col_group=model.col_group, tie_cost=model.tie_cost, mip_gap=float(mip_gap), time_limit_s=time_limit_s,
-        log=bool(os.environ.get("CMOAT_HIGHS_LOG")), start=start,
-    )  # fmt: skip
+        col_cost=model.col_cost,
+        col_lower=model.col_lower,
+        col_upper=model.col_upper,
+        integrality=model.integrality,
+        row_lower=model.row_lower,
+        row_upper=model.row_upper,
+        a_start=m.indptr.astype(np.int32),
+        a_index=m.indices.astype(np.int32),
+        a_value=m.data,
+        col_group=model.col_group,
+        tie_cost=model.tie_cost,
+        mip_gap=float(mip_gap),
+        time_limit_s=time_limit_s,
+        log=bool(os.environ.get("CMOAT_HIGHS_LOG")),
+        start=start,
+    )
 
 
 def _raise_if_no_plan(flat: FlatProblem, outcome: SolveOutcome, time_limit_s: float) -> None:
@@ -152,11 +163,22 @@ def _result(
     plan = unflatten(flat, model, col_value, status=status, mip_gap=gap, solve_time_s=elapsed, unplaced=unplaced)
     m = model.matrix
     return PlanResult(
-        plan=plan, model_status=outcome.status, objective_usd=float(outcome.objective), bound_usd=outcome.bound,
-        mip_gap=gap, solve_time_s=elapsed, num_cols=int(m.shape[1]), num_rows=int(m.shape[0]),
-        num_integer=int(model.integrality.sum()), pruned_offering_ids=(), flat=flat, model=model,
-        col_value=col_value, row_value=m @ col_value, unplaced=unplaced,
-    )  # fmt: skip
+        plan=plan,
+        model_status=outcome.status,
+        objective_usd=float(outcome.objective),
+        bound_usd=outcome.bound,
+        mip_gap=gap,
+        solve_time_s=elapsed,
+        num_cols=int(m.shape[1]),
+        num_rows=int(m.shape[0]),
+        num_integer=int(model.integrality.sum()),
+        pruned_offering_ids=(),
+        flat=flat,
+        model=model,
+        col_value=col_value,
+        row_value=m @ col_value,
+        unplaced=unplaced,
+    )
 
 
 def start_from_result(result: PlanResult, model: MilpModel) -> np.ndarray:

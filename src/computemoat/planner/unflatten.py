@@ -118,7 +118,9 @@ def integer_start(flat: FlatProblem, model: MilpModel, p: Plan) -> np.ndarray | 
     start = np.full(len(model.col_cost), np.nan)
     start[model.integrality == 1] = 0.0
     off = {o: i for i, o in enumerate(flat.offering_ids)}
-    cand = {(int(j), int(o), int(t)): c for c, (j, o, t) in enumerate(zip(flat.t_job, flat.t_off, flat.t_tier, strict=True))}
+    cand = {
+        (int(j), int(o), int(t)): c for c, (j, o, t) in enumerate(zip(flat.t_job, flat.t_off, flat.t_tier, strict=True))
+    }
     job = {j: i for i, j in enumerate(flat.job_ids)}
     svc = {s: i for i, s in enumerate(flat.service_ids)}
     rep = {(int(s), int(o)): v for v, (s, o) in enumerate(zip(flat.r_svc, flat.r_off, strict=True))}

@@ -144,7 +144,11 @@ def validate_plan(
             bad("exclusion", f"service {svc.id} on {ip.provider}: {why}", svc.id)
         expect = ip.gpus * sc.horizon_hours * (gpu_hour_usd(sc, off.id, ip.tier) or 0.0)
         if not math.isclose(ip.cost_usd, expect, rel_tol=REL_TOL, abs_tol=0.01):
-            bad("cost", f"service {svc.id} on {ip.offering_id}: cost ${ip.cost_usd:,.2f}, expected ${expect:,.2f}", svc.id)
+            bad(
+                "cost",
+                f"service {svc.id} on {ip.offering_id}: cost ${ip.cost_usd:,.2f}, expected ${expect:,.2f}",
+                svc.id,
+            )
     for svc in sc.inference_services:
         _check_service(sc, svc, by_service[svc.id], plan, rtt_ms, r_index, s_index, bad)
         held = sum(ip.replicas for ip in by_service[svc.id])
@@ -215,8 +219,12 @@ def _check_service(
 
     for site_id in cap_rps:
         if all(usable(region, site_id) is not None for region in demand):
-            bad("idle", f"service {svc.id}: replicas at {site_id}, which no region of the service may use "
-                "(SLO or residency): they can only be idle", svc.id)  # fmt: skip
+            bad(
+                "idle",
+                f"service {svc.id}: replicas at {site_id}, which no region of the service may use "
+                "(SLO or residency): they can only be idle",
+                svc.id,
+            )
     served: dict[str, float] = defaultdict(float)
     load: dict[str, float] = defaultdict(float)
     for a in (a for a in plan.assignments if a.service_id == svc.id):
@@ -225,9 +233,17 @@ def _check_service(
         why = usable(a.region, a.site_id)
         if why == "slo":
             rtt = rtt_ms[r_index[a.region], s_index[a.site_id]]
-            bad("slo", f"service {svc.id}: {a.region} -> {a.site_id} RTT {rtt:.1f} ms > SLO {svc.latency_slo_ms:g} ms", svc.id)
+            bad(
+                "slo",
+                f"service {svc.id}: {a.region} -> {a.site_id} RTT {rtt:.1f} ms > SLO {svc.latency_slo_ms:g} ms",
+                svc.id,
+            )
         elif why == "residency":
-            bad("residency", f"service {svc.id}: {a.region} served from {a.site_id}, not allowed by policy.residency", svc.id)
+            bad(
+                "residency",
+                f"service {svc.id}: {a.region} served from {a.site_id}, not allowed by policy.residency",
+                svc.id,
+            )
     partial = svc.id in plan.unplaced  # declared partly served: capacity/SLO still checked, not demand
     for region, rps in demand.items():
         if partial and served.get(region, 0.0) <= rps * (1 + 1e-6) + 1e-6:
@@ -287,19 +303,36 @@ def _check_hours(
 
     assert isinstance(job, TrainingJob)
     rel = job_reliability(
-        faults, job_id=job.id, work_hours=job.hours, checkpoint_write_s=job.checkpoint_write_s, gpus=tp.gpus,
-        tier=tp.tier, gpus_per_instance=gpus_per_instance, provider=tp.provider,
-    )  # fmt: skip
+        faults,
+        job_id=job.id,
+        work_hours=job.hours,
+        checkpoint_write_s=job.checkpoint_write_s,
+        gpus=tp.gpus,
+        tier=tp.tier,
+        gpus_per_instance=gpus_per_instance,
+        provider=tp.provider,
+    )
     if tp.expected_hours is not None and not math.isclose(tp.expected_hours, rel.expected_hours, rel_tol=1e-6):
-        bad("cost", f"training job {job.id}: expected_hours {tp.expected_hours:,.1f}, the model gives "
-            f"{rel.expected_hours:,.1f}", job.id)  # fmt: skip
+        bad(
+            "cost",
+            f"training job {job.id}: expected_hours {tp.expected_hours:,.1f}, the model gives "
+            f"{rel.expected_hours:,.1f}",
+            job.id,
+        )
     if job.deadline_hours is not None and rel.expected_hours > job.deadline_hours * (1 + REL_TOL):
-        bad("deadline", f"training job {job.id}: expected {rel.expected_hours:,.1f} h on {tp.offering_id} "
-            f"({tp.tier.value}) misses deadline_hours {job.deadline_hours:g}", job.id)  # fmt: skip
+        bad(
+            "deadline",
+            f"training job {job.id}: expected {rel.expected_hours:,.1f} h on {tp.offering_id} "
+            f"({tp.tier.value}) misses deadline_hours {job.deadline_hours:g}",
+            job.id,
+        )
     expect = tp.gpus * rel.expected_hours * (gpu_hour_usd(sc, tp.offering_id, tp.tier) or 0.0)
     if not math.isclose(tp.cost_usd, expect, rel_tol=REL_TOL, abs_tol=0.01):
-        bad("cost", f"training job {job.id}: cost ${tp.cost_usd:,.2f}, expected ${expect:,.2f} "
-            f"(GPUs x expected hours x price)", job.id)  # fmt: skip
+        bad(
+            "cost",
+            f"training job {job.id}: cost ${tp.cost_usd:,.2f}, expected ${expect:,.2f} (GPUs x expected hours x price)",
+            job.id,
+        )
 
 
 def _check_packing(svc: InferenceService, ip: InferencePlacement, gpus_per_instance: int, bad: Bad) -> None:
