@@ -156,41 +156,55 @@ def _scored(cost: np.ndarray, col_value: Any) -> tuple[float, np.ndarray]:
     return float(cost @ x), x
 
 
-def solve_request(req: dict[str, Any], send: Send) -> None:
-    """All four stages; messages go to ``send``; the last one is always ``("result", ...)``."""
-    import highspy
+Best = tuple[float, np.ndarray]
 
-    t0 = time.perf_counter()
-    limit = float(req["time_limit_s"])
-    gap = float(req["mip_gap"])
-    cost, lower, upper = req["col_cost"], req["col_lower"], req["col_upper"]
-    integrality = req["integrality"]
-    status_ok = highspy.HighsModelStatus.kOptimal
-    infeasible = (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible)
 
-    def left() -> float:
-        return max(0.05, limit - (time.perf_counter() - t0))
+class _Stages:
+    """One solve_request: the request, the clock, the incumbent and the bound, stage by stage."""
 
-    # 1. LP relaxation
-    h = _highs(req)
-    h.setOptionValue("time_limit", left())
-    h.passModel(_lp(req, lower, upper, cost, integer=False))
-    h.run()
-    lp_status = h.getModelStatus()
-    if lp_status in infeasible:
-        send(("result", "Infeasible", None, None, None))
-        return
-    bound = float(h.getInfo().objective_function_value) if lp_status == status_ok else -np.inf
-    best: tuple[float, np.ndarray] | None = None
-    if lp_status == status_ok:
-        send(("bound", bound))
-        v = np.asarray(h.getSolution().col_value)
-        # 2. warm start: RENS around the LP point
-        lo, hi = lower.copy(), upper.copy()
+    def __init__(self, req: dict[str, Any], send: Send) -> None:
+        import highspy
+
+        self.req, self.send = req, send
+        self.t0 = time.perf_counter()
+        self.limit, self.gap = float(req["time_limit_s"]), float(req["mip_gap"])
+        self.cost, self.lower, self.upper = req["col_cost"], req["col_lower"], req["col_upper"]
+        self.ok = highspy.HighsModelStatus.kOptimal
+        self.infeasible = (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible)
+        self.best: Best | None = None
+        self.bound = -np.inf
+
+    def left(self) -> float:
+        return max(0.05, self.limit - (time.perf_counter() - self.t0))
+
+    def offer(self, cand: Best) -> None:
+        if self.best is None or cand[0] < self.best[0]:
+            self.best = cand
+            self.send(("incumbent", cand[0], self.bound, cand[1]))
+
+    def relaxation(self) -> np.ndarray | bool | None:
+        """1. The LP bound; returns its point, None when not solved, False when infeasible."""
+        h = _highs(self.req)
+        h.setOptionValue("time_limit", self.left())
+        h.passModel(_lp(self.req, self.lower, self.upper, self.cost, integer=False))
+        h.run()
+        status = h.getModelStatus()
+        if status in self.infeasible:
+            return False
+        if status != self.ok:
+            return None
+        self.bound = float(h.getInfo().objective_function_value)
+        self.send(("bound", self.bound))
+        return np.asarray(h.getSolution().col_value)
+
+    def rens(self, v: np.ndarray) -> None:
+        """2. A restricted MIP around the LP point: replicas boxed to [floor, ceil], settled jobs fixed."""
+        integrality, upper = self.req["integrality"], self.upper
+        lo, hi = self.lower.copy(), upper.copy()
         general = (integrality == 1) & (upper > 1)
         lo[general] = np.floor(v[general] + 1e-6)
         hi[general] = np.minimum(upper[general], np.maximum(lo[general], np.ceil(v[general] - 1e-6)))
-        group = req["col_group"]  # job index of each job-choice column (candidates + slack), -1 else
+        group = self.req["col_group"]  # job index of each job-choice column (candidates + slack), -1 else
         member = group >= 0
         chosen = member & (v > 1 - 1e-6)
         settled = np.zeros(int(group.max(initial=0)) + 1, dtype=bool)
@@ -198,83 +212,104 @@ def solve_request(req: dict[str, Any], send: Send) -> None:
         fix_off = member & ~chosen & settled[np.where(member, group, 0)]
         hi[fix_off] = 0.0
         for attempt_hi in (hi, np.where(fix_off, upper, hi)):  # second try: jobs free again
-            if time.perf_counter() - t0 > 0.5 * limit:
-                break
-            r = _highs(req)
-            r.setOptionValue("time_limit", min(left(), max(0.5, 0.3 * limit)))
-            r.setOptionValue("mip_rel_gap", gap / 2)
-            r.passModel(_lp(req, lo, attempt_hi, cost, integer=True))
+            if time.perf_counter() - self.t0 > 0.5 * self.limit:
+                return
+            r = _highs(self.req)
+            r.setOptionValue("time_limit", min(self.left(), max(0.5, 0.3 * self.limit)))
+            r.setOptionValue("mip_rel_gap", self.gap / 2)
+            r.passModel(_lp(self.req, lo, attempt_hi, self.cost, integer=True))
             r.run()
             if r.getInfo().primal_solution_status == 2:
-                best = _scored(cost, r.getSolution().col_value)
-                send(("incumbent", best[0], bound, best[1]))
-                break
-    start = req.get("start")
-    if start is not None and left() > 0.1:
-        # 2b. a caller's start (the greedy plan): integers fixed, the rest completed by an LP
+                self.offer(_scored(self.cost, r.getSolution().col_value))
+                return
+
+    def caller_start(self) -> None:
+        """2b. A caller's start (the greedy plan): integers fixed, the rest completed by an LP."""
+        start = self.req.get("start")
+        if start is None or self.left() <= 0.1:
+            return
         fixed = ~np.isnan(start)
-        lo, hi = lower.copy(), upper.copy()
+        lo, hi = self.lower.copy(), self.upper.copy()
         lo[fixed] = hi[fixed] = start[fixed]
-        g = _highs(req)
-        g.setOptionValue("time_limit", left())
-        g.passModel(_lp(req, lo, hi, cost, integer=False))
+        g = _highs(self.req)
+        g.setOptionValue("time_limit", self.left())
+        g.passModel(_lp(self.req, lo, hi, self.cost, integer=False))
         g.run()
-        if g.getModelStatus() == status_ok:
-            cand = _scored(cost, g.getSolution().col_value)
-            if best is None or cand[0] < best[0]:
-                best = cand
-                send(("incumbent", best[0], bound, best[1]))
-    status = "Time limit reached"
-    if best is not None and best[0] - bound <= gap * abs(best[0]):
-        status = "Optimal"
-    elif left() > 0.1:
-        # 3. branch and bound from the incumbent
-        m = _highs(req)
-        m.setOptionValue("time_limit", left())
-        m.setOptionValue("mip_rel_gap", gap)
-        m.passModel(_lp(req, lower, upper, cost, integer=True))
-        if best is not None:
-            m.setSolution(len(best[1]), np.arange(len(best[1]), dtype=np.int32), best[1])
+        if g.getModelStatus() == self.ok:
+            self.offer(_scored(self.cost, g.getSolution().col_value))
+
+    def proven(self) -> bool:
+        return self.best is not None and self.best[0] - self.bound <= self.gap * abs(self.best[0])
+
+    def branch_and_bound(self) -> str:
+        """3. The full MIP from the incumbent; returns HiGHS's status text."""
+        cost = self.cost
+        m = _highs(self.req)
+        m.setOptionValue("time_limit", self.left())
+        m.setOptionValue("mip_rel_gap", self.gap)
+        m.passModel(_lp(self.req, self.lower, self.upper, cost, integer=True))
+        if self.best is not None:
+            m.setSolution(len(self.best[1]), np.arange(len(self.best[1]), dtype=np.int32), self.best[1])
 
         def on_improve(event: Any) -> None:
             d = event.data_out
             sol = np.array(d.mip_solution, dtype=float)
             if len(sol) == len(cost):  # HiGHS's own objective here can disagree with cost @ sol: score it ourselves
-                send(("incumbent", float(cost @ sol), float(d.mip_dual_bound), sol))
+                self.send(("incumbent", float(cost @ sol), float(d.mip_dual_bound), sol))
 
         m.cbMipImprovingSolution.subscribe(on_improve)
         m.run()
-        info = m.getInfo()
-        ms = m.getModelStatus()
-        if ms in infeasible:
-            send(("result", "Infeasible", None, None, None))
-            return
+        info, ms = m.getInfo(), m.getModelStatus()
+        if ms in self.infeasible:
+            return "Infeasible"
         if np.isfinite(info.mip_dual_bound):
-            bound = max(bound, float(info.mip_dual_bound))
+            self.bound = max(self.bound, float(info.mip_dual_bound))
         if info.primal_solution_status == 2:
             cand = _scored(cost, m.getSolution().col_value)
-            if best is None or cand[0] <= best[0]:
-                best = cand
-        status = m.modelStatusToString(ms)
-        if best is not None and ms != status_ok and best[0] - bound <= gap * abs(best[0]):
-            status = "Optimal"
-    if best is None:
+            if self.best is None or cand[0] <= self.best[0]:
+                self.best = cand
+        status = str(m.modelStatusToString(ms))
+        return "Optimal" if ms != self.ok and self.proven() else status
+
+    def tie_break(self, x: np.ndarray) -> np.ndarray:
+        """4. All but the nominal assignments fixed; nominal traffic to nearer sites."""
+        tie = self.req.get("tie_cost")
+        if tie is None or not np.any(tie) or self.left() <= 0.05:
+            return x
+        integrality = self.req["integrality"]
+        fixed = tie == 0
+        lo, hi = self.lower.copy(), self.upper.copy()
+        lo[fixed] = hi[fixed] = np.where(integrality[fixed] == 1, np.rint(x[fixed]), x[fixed])
+        t = _highs(self.req)
+        t.setOptionValue("time_limit", self.left())
+        t.passModel(_lp(self.req, lo, hi, tie, integer=False))
+        t.run()
+        return np.asarray(t.getSolution().col_value) if t.getModelStatus() == self.ok else x
+
+
+def solve_request(req: dict[str, Any], send: Send) -> None:
+    """All four stages; messages go to ``send``; the last one is always ``("result", ...)``."""
+    run = _Stages(req, send)
+    v = run.relaxation()
+    if v is False:
+        send(("result", "Infeasible", None, None, None))
+        return
+    if isinstance(v, np.ndarray):
+        run.rens(v)
+    run.caller_start()
+    status = "Time limit reached"
+    if run.proven():
+        status = "Optimal"
+    elif run.left() > 0.1:
+        status = run.branch_and_bound()
+        if status == "Infeasible":
+            send(("result", "Infeasible", None, None, None))
+            return
+    if run.best is None:
         send(("result", status, None, None, None))
         return
-    obj, x = best
-    # 4. tie-break LP: all but the nominal assignments fixed; nominal traffic to nearer sites
-    tie = req.get("tie_cost")
-    if tie is not None and np.any(tie) and left() > 0.05:
-        fixed = tie == 0  # only the nominal assignments move; everything else stays as solved
-        lo, hi = lower.copy(), upper.copy()
-        lo[fixed] = hi[fixed] = np.where(integrality[fixed] == 1, np.rint(x[fixed]), x[fixed])
-        t = _highs(req)
-        t.setOptionValue("time_limit", left())
-        t.passModel(_lp(req, lo, hi, tie, integer=False))
-        t.run()
-        if t.getModelStatus() == status_ok:
-            x = np.asarray(t.getSolution().col_value)
-    send(("result", status, obj, bound, x))
+    obj, x = run.best
+    send(("result", status, obj, run.bound, run.tie_break(x)))
 
 
 def solve(request: SolveRequest, *, on_incumbent: Callable[[Incumbent], None] | None = None) -> SolveOutcome:

@@ -61,39 +61,64 @@ class Violation:
 Bad = Callable[..., None]
 
 
+@dataclass
+class _Ctx:
+    """What every check reads: the scenario's lookups, the plan, and where violations go."""
+
+    sc: Scenario
+    plan: Plan
+    rtt_ms: np.ndarray
+    faults: FaultModel
+    out: list[Violation]
+
+    def __post_init__(self) -> None:
+        sc = self.sc
+        self.offerings = {o.id: o for o in sc.offerings}
+        self.sites = {s.id: s for s in sc.sites}
+        self.providers = {p.name: p for p in sc.providers}
+        self.jobs = {j.id: j for j in sc.training_jobs}
+        self.services = {s.id: s for s in sc.inference_services}
+        self.r_index = {r.name: i for i, r in enumerate(sc.user_regions)}
+        self.s_index = {s.id: i for i, s in enumerate(sc.sites)}
+
+    def bad(self, kind: str, msg: str, workload_id: str | None = None, provider: str | None = None) -> None:
+        self.out.append(Violation(ViolationKind(kind), msg, workload_id, provider))
+
+
 def validate_plan(
     scenario: Scenario, plan: Plan, rtt_ms: np.ndarray, *, faults: FaultModel | None = None
 ) -> list[Violation]:
     """Every way ``plan`` breaks ``scenario`` (empty list = valid). ``rtt_ms``: [regions x sites];
     ``faults`` (default: the FaultModel defaults, as the planner) gives each job's expected hours."""
-    faults = FaultModel() if faults is None else faults
-    out: list[Violation] = []
-    sc = scenario
-    offerings = {o.id: o for o in sc.offerings}
-    sites = {s.id: s for s in sc.sites}
-    providers = {p.name: p for p in sc.providers}
-    jobs = {j.id: j for j in sc.training_jobs}
-    services = {s.id: s for s in sc.inference_services}
-    r_index = {r.name: i for i, r in enumerate(sc.user_regions)}
-    s_index = {s.id: i for i, s in enumerate(sc.sites)}
-
-    def bad(kind: str, msg: str, workload_id: str | None = None, provider: str | None = None) -> None:
-        out.append(Violation(ViolationKind(kind), msg, workload_id, provider))
-
+    c = _Ctx(scenario, plan, rtt_ms, FaultModel() if faults is None else faults, [])
     if plan.unplaced and plan.status != PlanStatus.partial:
-        bad("status", f"plan lists unplaced workloads ({', '.join(plan.unplaced)}) but its status is {plan.status}")
+        c.bad("status", f"plan lists unplaced workloads ({', '.join(plan.unplaced)}) but its status is {plan.status}")
+    used_gpus = _references(c)
+    if any(v.kind == ViolationKind.reference for v in c.out):
+        return c.out
+    _training(c)
+    _inference(c)
+    _capacity_and_caps(c, used_gpus)
+    return c.out
 
+
+def _references(c: _Ctx) -> dict[str, int]:
+    """Every placement names a known offering at its own site and provider; GPUs per offering."""
+    plan, bad, offerings, sites = c.plan, c.bad, c.offerings, c.sites
     used_gpus: dict[str, int] = defaultdict(int)
-    placements = [*plan.training, *plan.inference]
+    placements: list[TrainingPlacement | InferencePlacement] = [*plan.training, *plan.inference]
     for p in placements:
         off = offerings.get(p.offering_id)
         if off is None or off.site != p.site_id or sites[off.site].provider != p.provider:
             bad("reference", f"placement on {p.offering_id}: unknown offering or wrong site/provider")
             continue
         used_gpus[p.offering_id] += p.gpus
-    if any(v.kind == "reference" for v in out):
-        return out
 
+    return used_gpus
+
+
+def _training(c: _Ctx) -> None:
+    sc, plan, faults, bad, offerings, providers, jobs = c.sc, c.plan, c.faults, c.bad, c.offerings, c.providers, c.jobs
     # -- training ------------------------------------------------------------------------------
     placed = defaultdict(list)
     for tp in plan.training:
@@ -125,6 +150,19 @@ def validate_plan(
         if why:
             bad("exclusion", f"training job {job.id} on {tp.provider}: {why}", job.id)
 
+
+def _inference(c: _Ctx) -> None:
+    sc, plan, rtt_ms, bad, offerings, providers, services, r_index, s_index = (
+        c.sc,
+        c.plan,
+        c.rtt_ms,
+        c.bad,
+        c.offerings,
+        c.providers,
+        c.services,
+        c.r_index,
+        c.s_index,
+    )
     # -- inference -----------------------------------------------------------------------------
     by_service = defaultdict(list)
     for ip in plan.inference:
@@ -160,6 +198,9 @@ def validate_plan(
                 svc.id,
             )
 
+
+def _capacity_and_caps(c: _Ctx, used_gpus: dict[str, int]) -> None:
+    sc, plan, bad, offerings, sites = c.sc, c.plan, c.bad, c.offerings, c.sites
     # -- capacity, power, concentration caps -----------------------------------------------------
     site_mw: dict[str, float] = defaultdict(float)
     for off_id, gpus in used_gpus.items():
@@ -183,10 +224,9 @@ def validate_plan(
             if amount > share * total * (1 + REL_TOL):
                 bad(kind, f"provider {prov}: {amount / total:.1%} of {kind.split('_')[0]}, cap {share:.0%}", None, prov)
     recorded = plan.total_cost_usd
-    actual = sum(p.cost_usd for p in placements)
+    actual = sum(p.cost_usd for p in (*plan.training, *plan.inference))
     if not math.isclose(recorded, actual, rel_tol=REL_TOL, abs_tol=0.01):
         bad("cost", f"plan total ${recorded:,.2f} differs from the sum of placements ${actual:,.2f}")
-    return out
 
 
 def _check_service(
@@ -258,8 +298,22 @@ def _check_service(
                 f"{cap_rps.get(site_id, 0.0):.2f}",
                 svc.id,
             )
-    if svc.redundancy_k == 0 or partial:
-        return
+    if svc.redundancy_k and not partial:
+        _check_redundancy(svc, demand, cap_rps, site_provider, usable, bad)
+
+
+Usable = Callable[[str, str], str | None]
+
+
+def _check_redundancy(
+    svc: InferenceService,
+    demand: dict[str, float],
+    cap_rps: dict[str, float],
+    site_provider: dict[str, str],
+    usable: Usable,
+    bad: Bad,
+) -> None:
+    """N+k: for every k providers of the plan failing, the survivors can still serve all demand."""
     used = sorted(set(site_provider.values()))
     sets = list(itertools.combinations(used, svc.redundancy_k)) if len(used) > svc.redundancy_k else [tuple(used)]
     total = sum(demand.values())
@@ -275,7 +329,7 @@ def _check_service(
             )
 
 
-def _max_servable_rps(demand: dict[str, float], cap_rps: dict[str, float], usable) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def _max_servable_rps(demand: dict[str, float], cap_rps: dict[str, float], usable: Usable) -> tuple[float, float]:
     """Max flow source -> regions (demand) -> usable sites -> sink (capacity), in milli-rps integers;
     returns (flow in rps, the most the integer rounding can have cost)."""
     regions, sites = list(demand), list(cap_rps)
@@ -291,7 +345,7 @@ def _max_servable_rps(demand: dict[str, float], cap_rps: dict[str, float], usabl
     edges.extend((1 + len(regions) + j, sink, cap_rps[s]) for j, s in enumerate(sites))
     rows, cols, rps = zip(*edges, strict=True)
     caps = np.rint(np.array(rps) * scale).astype(np.int32)
-    graph = sp.csr_matrix((caps, (rows, cols)), shape=(n, n))
+    graph = sp.csr_array((caps, (rows, cols)), shape=(n, n))
     return maximum_flow(graph, src, sink).flow_value / scale, (len(regions) + len(sites)) / scale
 
 
