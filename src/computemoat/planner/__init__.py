@@ -1,9 +1,10 @@
 """Where everything runs: the placement MILP (HiGHS), the greedy baseline, an independent validator,
 explanations, infeasibility diagnosis and re-planning after a change."""
 
+from computemoat.planner.families import MoveSpec
 from computemoat.planner.flatten import FlatProblem, flatten
 from computemoat.planner.greedy import GreedyResult, greedy_plan
-from computemoat.planner.milp import MilpModel, MoveSpec, Objective, build
+from computemoat.planner.milp import MilpModel, Objective, build
 from computemoat.planner.plan_api import plan
 from computemoat.planner.replan import Change, Move, MoveKind, ReplanResult, apply_change, diff_plans, replan
 from computemoat.planner.solve import PlanResult, SolveProgress, Stage, solve_flat

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from computemoat.planner.columns import Block
 from computemoat.planner.flatten import TIERS
 from computemoat.planner.relax import relaxations, resolve
 from computemoat.planner.rules import residency_allows
@@ -73,7 +74,7 @@ def binding_constraints(result: PlanResult, rel_tol: float = 1e-6) -> tuple[str,
         act, hi = result.row_value[rows], m.row_upper[rows]
         scale = np.maximum(1.0, np.abs(hi))
         if family.endswith("_cap"):  # rows are spend_p - cap*T <= 0: report the share
-            scale = np.maximum(1.0, result.col_value[m.cols["T" if family == "spend_cap" else "G"]][0])
+            scale = np.maximum(1.0, result.col_value[m.cols[Block.T if family == "spend_cap" else Block.G]][0])
         for k in np.flatnonzero(np.abs(hi - act) <= rel_tol * scale + 1e-7):
             name = m.row_names[rows.start + k]
             out.append(f"{name} at its bound {hi[k]:g}" if not family.endswith("_cap") else f"{name} at the cap")
@@ -116,8 +117,8 @@ def policy_prices(result: PlanResult, *, time_limit_s: float, mip_gap: float) ->
 def _usage(result: PlanResult) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, float]]:
     """x (chosen training candidates), y (replicas), GPUs used per offering, MW used per site."""
     flat, m = result.flat, result.model
-    x = result.col_value[m.cols["x"]] > 0.5
-    y = np.rint(result.col_value[m.cols["y"]])
+    x = result.col_value[m.cols[Block.x]] > 0.5
+    y = np.rint(result.col_value[m.cols[Block.y]])
     used = np.zeros(len(flat.offering_ids))
     np.add.at(used, flat.t_off[x], flat.t_gpus[x])
     np.add.at(used, flat.r_off, y * flat.r_gpus_per_replica)
@@ -171,7 +172,7 @@ def service_alternatives(result: PlanResult) -> tuple[Alternative, ...]:
     flat, m = result.flat, result.model
     sc = flat.scenario
     _, y, used, site_mw = _usage(result)
-    z = result.col_value[m.cols["z"]]
+    z = result.col_value[m.cols[Block.z]]
     out: list[Alternative] = []
     for s, svc_id in enumerate(flat.service_ids):
         svc = sc.inference_services[s]
@@ -196,7 +197,7 @@ def service_alternatives(result: PlanResult) -> tuple[Alternative, ...]:
         if not cands:
             out.append(Alternative(svc_id, label, None, None, "no other offering is allowed within SLO"))
             continue
-        alt = min(cands, key=lambda v: (flat.r_cost_usd_per_replica[v], v))
+        alt = int(min(cands, key=lambda v: (flat.r_cost_usd_per_replica[v], v)))
         o = flat.r_off[alt]
         cost_alt = float(flat.r_cost_usd_per_replica[alt])
         per_month = (cost_alt - flat.r_cost_usd_per_replica[v_now]) / sc.horizon_hours * HOURS_PER_MONTH
@@ -306,7 +307,7 @@ def _cap_breach(result: PlanResult, v_now: int, alt: int, n: float) -> str | Non
             continue
         row_name = f"{family}[{name}]"
         k = next((k for k in range(rows.start, rows.stop) if m.row_names[k] == row_name), None)
-        counted = float(result.col_value[m.cols[total]][0])
+        counted = float(result.col_value[m.cols[Block(total)]][0])
         if k is None or counted <= 0:
             continue
         if result.row_value[k] + add > m.row_upper[k] + 1e-6 * max(1.0, counted):

@@ -98,7 +98,8 @@ class FlatProblem:
     @property
     def r_cost_usd_per_replica(self) -> np.ndarray:
         """Cost of one replica when its instances are full (instance cost x ipr / rpi)."""
-        return self.r_cost_usd_per_instance * self.r_instances_per_replica / self.r_replicas_per_instance
+        out: np.ndarray = self.r_cost_usd_per_instance * self.r_instances_per_replica / self.r_replicas_per_instance
+        return out
 
     def instances(self, v: int, replicas: int) -> int:
         """Whole instances ``replicas`` of variable ``v`` need."""
@@ -294,7 +295,7 @@ def _usable(
     """[regions x candidate offerings]: within the SLO and allowed by residency."""
     if not cand:
         return np.zeros((len(regions), 0), dtype=bool)
-    ok = rtt_ms[regions][:, cat.site[cand]] <= svc.latency_slo_ms
+    ok: np.ndarray = rtt_ms[regions][:, cat.site[cand]] <= svc.latency_slo_ms
     for col, i in enumerate(cand):
         prov = sc.providers[int(cat.provider[i])]
         ok[:, col] &= [residency_allows(sc, cat.region_names[r], prov) for r in regions]

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-Send = Callable[[tuple], None]
+Send = Callable[[tuple[Any, ...]], None]
 
 
 @dataclass(frozen=True)
@@ -99,20 +99,20 @@ CHILD_MARGIN_S = 0.3  # the child's own HiGHS limit ends this much before the ki
 _BANNER_SHOWN = False
 
 
-def new_highs():  # type: ignore[no-untyped-def]
+def new_highs() -> Any:
     """A silent ``Highs``. The first construction in a process prints a banner straight to fd 1,
     which would corrupt piped CLI output, so that one is built with fd 1 pointed at /dev/null."""
     import highspy
 
     global _BANNER_SHOWN
     if _BANNER_SHOWN:
-        h = highspy.Highs()
+        h = highspy.Highs()  # type: ignore[no-untyped-call]
     else:
         sys.stdout.flush()
         saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
         try:
             os.dup2(devnull, 1)
-            h = highspy.Highs()
+            h = highspy.Highs()  # type: ignore[no-untyped-call]
         finally:
             os.dup2(saved, 1)
             os.close(saved)
@@ -122,7 +122,7 @@ def new_highs():  # type: ignore[no-untyped-def]
     return h
 
 
-def _highs(options: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _highs(options: dict[str, Any]) -> Any:
     h = new_highs()
     h.setOptionValue("output_flag", bool(options.get("log", False)))
     h.setOptionValue("random_seed", 0)
@@ -328,13 +328,13 @@ def solve(request: SolveRequest, *, on_incumbent: Callable[[Incumbent], None] | 
     )
 
 
-def run(req: dict[str, Any], *, on_message: Send | None = None) -> tuple:
+def run(req: dict[str, Any], *, on_message: Send | None = None) -> tuple[Any, ...]:
     """The wire-level solve: ``req`` a dict, returns the result message."""
     deadline = time.perf_counter() + float(req["time_limit_s"])
-    last: list[tuple] = []
+    last: list[tuple[Any, ...]] = []
     lower_bound = [-np.inf]
 
-    def relay(msg: tuple) -> None:
+    def relay(msg: tuple[Any, ...]) -> None:
         if msg[0] in ("bound", "incumbent") and msg[1 if msg[0] == "bound" else 2] is not None:
             b = float(msg[1 if msg[0] == "bound" else 2])
             lower_bound[0] = max(lower_bound[0], b) if np.isfinite(b) else lower_bound[0]
@@ -344,9 +344,9 @@ def run(req: dict[str, Any], *, on_message: Send | None = None) -> tuple:
             on_message(msg)
 
     if len(req["col_cost"]) < IN_PROCESS_MAX_COLS:
-        out: list[tuple] = []
+        out: list[tuple[Any, ...]] = []
 
-        def keep(msg: tuple) -> None:
+        def keep(msg: tuple[Any, ...]) -> None:
             relay(msg)
             out.append(msg)
 
@@ -356,7 +356,9 @@ def run(req: dict[str, Any], *, on_message: Send | None = None) -> tuple:
     return _run_child(child_req, deadline, relay, last, lower_bound)
 
 
-def _run_child(req: dict[str, Any], deadline: float, relay: Send, last: list[tuple], lower_bound: list[float]) -> tuple:
+def _run_child(
+    req: dict[str, Any], deadline: float, relay: Send, last: list[tuple[Any, ...]], lower_bound: list[float]
+) -> tuple[Any, ...]:
     read_fd, write_fd = os.pipe()
     child = subprocess.Popen(  # our own script, run by our interpreter
         [sys.executable, os.path.abspath(__file__), str(write_fd)],
@@ -366,7 +368,7 @@ def _run_child(req: dict[str, Any], deadline: float, relay: Send, last: list[tup
         pass_fds=(write_fd,),
     )
     os.close(write_fd)
-    box: Queue = Queue()
+    box: Queue[Any] = Queue()
 
     def reader() -> None:
         with os.fdopen(read_fd, "rb") as f:
@@ -384,7 +386,7 @@ def _run_child(req: dict[str, Any], deadline: float, relay: Send, last: list[tup
         child.stdin.close()
     except BrokenPipeError:
         pass
-    result: tuple | None = None
+    result: tuple[Any, ...] | None = None
     while result is None:
         try:
             msg = box.get(timeout=max(0.0, deadline - time.perf_counter()))
@@ -415,7 +417,7 @@ def _child_main(fd: int) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # HiGHS prints its banner straight to fd 1
 
-    def send(msg: tuple) -> None:
+    def send(msg: tuple[Any, ...]) -> None:
         pickle.dump(msg, out, protocol=pickle.HIGHEST_PROTOCOL)
         out.flush()
 

@@ -178,7 +178,7 @@ def _add_placement_columns(flat: FlatProblem, cols: Columns) -> Rented:
     n = cols.add(
         Block.n,
         len(n_of),
-        lambda: [f"n[{_y_name(flat, v)}]" for v in n_of],
+        lambda: [f"n[{_y_name(flat, int(v))}]" for v in n_of],
         cost=flat.r_cost_usd_per_instance[n_of],
         upper=inst_cap[n_of],
         integer=True,

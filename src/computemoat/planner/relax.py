@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def relaxations(sc: Scenario, *, capacity: bool = True) -> list[Relaxation]:
     for name in ("max_provider_share_spend", "max_provider_share_gpus"):
         value = getattr(pol, name)
         if value is not None:
-            out.append(Relaxation(f"policy.{name}={value:g}", lambda s, n=name: _policy(s, **{n: None}), True))
+            out.append(Relaxation(f"policy.{name}={value:g}", _without_policy(name), True))
     if any(s.redundancy_k for s in sc.inference_services):
         ids = ", ".join(f"{s.id} (k={s.redundancy_k})" for s in sc.inference_services if s.redundancy_k)
         out.append(Relaxation(f"N+k redundancy of {ids}", lambda s: _services(s, redundancy_k=0), True))
@@ -122,7 +123,7 @@ def knobs(sc: Scenario) -> list[Knob]:
     for name in ("max_provider_share_spend", "max_provider_share_gpus"):
         value = getattr(sc.policy, name)
         if value is not None:
-            out.append(Knob(f"policy.{name}", value, 1.0, lambda v, n=name: _policy(sc, **{n: min(1.0, v)})))
+            out.append(Knob(f"policy.{name}", value, 1.0, _cap_at(sc, name)))
     capped = [s for s in sc.sites if s.power_capacity_mw is not None]
     for s in capped[:8]:
         assert s.power_capacity_mw is not None
@@ -131,7 +132,7 @@ def knobs(sc: Scenario) -> list[Knob]:
                 f"sites[{s.id}].power_capacity_mw",
                 s.power_capacity_mw,
                 s.power_capacity_mw * 100,
-                lambda v, i=s.id: _site_mw(sc, i, v),
+                partial(_site_mw, sc, s.id),
             )
         )
     if len(sc.offerings) <= 12:
@@ -141,11 +142,19 @@ def knobs(sc: Scenario) -> list[Knob]:
                     f"offerings[{o.id}].capacity_gpus",
                     o.capacity_gpus,
                     o.capacity_gpus * 100.0,
-                    lambda v, i=o.id: _capacity(sc, i, v),
+                    partial(_capacity, sc, o.id),
                     integer_step=o.gpus_per_instance,
                 )
             )
     return out
+
+
+def _without_policy(name: str) -> Edit:
+    return lambda s: _policy(s, **{name: None})
+
+
+def _cap_at(sc: Scenario, name: str) -> Callable[[float], Scenario]:
+    return lambda v: _policy(sc, **{name: min(1.0, v)})
 
 
 def _site_mw(sc: Scenario, site_id: str, mw: float) -> Scenario:

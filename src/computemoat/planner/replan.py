@@ -232,7 +232,9 @@ def diff_plans(old: Plan, new: Plan) -> tuple[Move, ...]:
             if a is None
             else (MoveKind.tier_change if a.offering_id == b.offering_id else MoveKind.moved)
         )
-        moves.append(Move(job_id, WorkloadKind.training, a and a.offering_id, b and b.offering_id, kind))
+        moves.append(
+            Move(job_id, WorkloadKind.training, a.offering_id if a else None, b.offering_id if b else None, kind)
+        )
     old_i = {(p.service_id, p.offering_id): p.replicas for p in old.inference}
     new_i = {(p.service_id, p.offering_id): p.replicas for p in new.inference}
     for svc, off in sorted(old_i.keys() | new_i.keys()):

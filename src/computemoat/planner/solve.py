@@ -16,9 +16,10 @@ import numpy as np
 
 from computemoat.model import InfeasibleError, Plan, PlanStatus
 from computemoat.planner.columns import Block
+from computemoat.planner.families import MoveSpec
 from computemoat.planner.flatten import FlatProblem
 from computemoat.planner.highs_run import Incumbent, SolveOutcome, SolveRequest
-from computemoat.planner.milp import MilpModel, MoveSpec, Objective, build, unplaced_penalty
+from computemoat.planner.milp import MilpModel, Objective, build, unplaced_penalty
 from computemoat.planner.unflatten import Unplaced, WorkloadKind, find_unplaced, integer_start, unflatten
 
 __all__ = ["PlanResult", "SolveProgress", "Stage", "Unplaced", "WorkloadKind", "solve_flat"]

@@ -79,9 +79,9 @@ def unflatten(
     n = np.rint(col_value[model.columns[Block.n]]).astype(np.int64)
     inst = {int(v): int(k) for v, k in zip(model.n_of, n, strict=True)}
     z = col_value[model.columns[Block.z]]
-    training = sorted((flat.training_placement(c) for c in np.flatnonzero(x > 0.5)), key=lambda p: p.job_id)
+    training = sorted((flat.training_placement(int(c)) for c in np.flatnonzero(x > 0.5)), key=lambda p: p.job_id)
     inference = sorted(
-        (flat.inference_placement(v, int(y[v]), inst.get(int(v))) for v in np.flatnonzero(y > 0)),
+        (flat.inference_placement(int(v), int(y[v]), inst.get(int(v))) for v in np.flatnonzero(y > 0)),
         key=lambda p: (p.service_id, p.offering_id),
     )
     nominal = flat.nominal_fail[flat.a_fail] if len(flat.a_fail) else np.zeros(0, dtype=bool)

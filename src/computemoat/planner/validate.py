@@ -224,7 +224,7 @@ def _capacity_and_caps(c: _Ctx, used_gpus: dict[str, int]) -> None:
             if amount > share * total * (1 + REL_TOL):
                 bad(kind, f"provider {prov}: {amount / total:.1%} of {kind.split('_')[0]}, cap {share:.0%}", None, prov)
     recorded = plan.total_cost_usd
-    actual = sum(p.cost_usd for p in (*plan.training, *plan.inference))
+    actual = sum(p.cost_usd for p in plan.training) + sum(p.cost_usd for p in plan.inference)
     if not math.isclose(recorded, actual, rel_tol=REL_TOL, abs_tol=0.01):
         bad("cost", f"plan total ${recorded:,.2f} differs from the sum of placements ${actual:,.2f}")
 
