@@ -79,12 +79,14 @@ class Plan(Frozen):
 
     def cost_by_provider(self) -> dict[str, float]:
         out: dict[str, float] = {}
-        for p in (*self.training, *self.inference):
+        placements: list[TrainingPlacement | InferencePlacement] = [*self.training, *self.inference]
+        for p in placements:
             out[p.provider] = out.get(p.provider, 0.0) + p.cost_usd
         return out
 
     def gpus_by_provider(self) -> dict[str, int]:
         out: dict[str, int] = {}
-        for p in (*self.training, *self.inference):
+        placements: list[TrainingPlacement | InferencePlacement] = [*self.training, *self.inference]
+        for p in placements:
             out[p.provider] = out.get(p.provider, 0) + p.gpus
         return out
