@@ -234,6 +234,49 @@ def region_cover(c: Context) -> None:
     )
 
 
+def _instance_cols(c: Context) -> tuple[np.ndarray, np.ndarray]:
+    """Per replica variable: the column counting its instances (n, or y where a replica is >= one
+    instance, since then instances >= replicas) and its replicas per instance (1 for the latter)."""
+    f = c.flat
+    col = c.cols.idx(Block.y).copy()
+    shared = np.flatnonzero(f.r_replicas_per_instance > 1)
+    col[shared] = c.cols.idx(Block.n)
+    return col, f.r_replicas_per_instance.copy()
+
+
+def instance_cover(c: Context) -> None:
+    """Valid cut on whole instances: survivors of f hold sum_v rpi_v n_v >= need, so sum_v n_v >=
+    ceil(need / max rpi). Closes the LP's fractional-instance gap (1-GPU replicas on 8-GPU instances)."""
+    f, nf = c.flat, c.nf
+    if not len(f.f_failed) or not (f.r_replicas_per_instance > 1).any():
+        return
+    col, rpi = _instance_cols(c)
+    svc_demand = np.bincount(f.d_svc, weights=f.d_rps, minlength=len(f.service_ids))
+    rows_, cols_, need = [], [], np.zeros(len(f.f_failed))
+    for s in range(len(f.service_ids)):
+        vs = np.flatnonzero(f.r_svc == s)
+        prov = f.off_provider[f.r_off[vs]]
+        for k in np.flatnonzero(f.f_svc == s):
+            alive = vs[~np.isin(prov, list(f.f_failed[k]))]
+            rows_.append(np.full(len(alive), k))
+            cols_.append(alive)
+            top = rpi[alive].max(initial=1.0)
+            need[k] = np.ceil(np.ceil(svc_demand[s] / c.svc_rps[s] - 1e-9) / top - 1e-9)
+    yv = np.concatenate(cols_)
+    w = c.w_cols()
+    w_dem, w_fail = c.dkeys // nf, c.dkeys % nf
+    w_coef = need[w_fail] / np.maximum(svc_demand[f.d_svc[w_dem]], 1e-9) if len(w) else np.zeros(0)
+    c.rows.add(
+        "instance_cover",
+        [f"instance_cover[{f.service_ids[f.f_svc[k]]}|{fail_label(f, k)}]" for k in range(len(f.f_failed))],
+        np.concatenate([*rows_, w_fail[: len(w)]]),
+        np.concatenate([col[yv], w]),
+        np.concatenate([np.ones(len(yv)), w_coef]),
+        need,
+        np.inf,
+    )
+
+
 def _per_service(c: Context, name: str, services: np.ndarray, lo: np.ndarray | float, hi: np.ndarray | float) -> None:
     """A row per service in ``services``: lo <= sum of its replicas <= hi."""
     f = c.flat

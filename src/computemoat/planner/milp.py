@@ -37,6 +37,8 @@ Constraints (row names in brackets)
     [serve]          sum_{a in (s, site, f)} z_a <= rps_per_replica x sum_{v: s, site(v)=site} y_v
     [cover]          surviving replicas of s under f >= ceil(sum_r rps_{s,r} / rps_per_replica)   (valid cut)
     [region_cover]   the same per (d, f) over the sites serving d under f                        (valid cut)
+    [instance_cover] instances (n, or y where a replica fills >= 1 instance) of survivors of f
+                     >= ceil(ceil(demand / rpr) / max rpi): the LP's fractional instances, rounded (valid cut)
     [min_replicas]   sum_{v in s} y_v >= min_replicas_s
     [replica_bound]  sum_{v in s} y_v <= U_s = max(min_replicas, (1 + k_s) sum_r ceil(rps_{s,r} / rpr_s))
                      only when a share cap is set: the anti-dilution rule (a cap is met by moving real
@@ -132,6 +134,7 @@ def build(
         fam.demand,
         fam.serve,
         fam.cover,
+        fam.instance_cover,
         fam.region_cover,
         fam.min_replicas,
         fam.replica_bound,
