@@ -123,7 +123,7 @@ def one(size: str, time_limit_s: float) -> str:
     t0 = time.perf_counter()
     g = greedy_plan(sc, rtt_ms)
     greedy_s = time.perf_counter() - t0
-    kinds = Counter(v.kind.value for v in validate_plan(sc, g.plan, rtt_ms))
+    kinds = Counter(str(v.kind) for v in validate_plan(sc, g.plan, rtt_ms))
     if g.unplaced:
         kinds["unplaced"] = len(g.unplaced)
     ratio = r.plan.total_cost_usd / g.plan.total_cost_usd
@@ -131,7 +131,7 @@ def one(size: str, time_limit_s: float) -> str:
     viol = ", ".join(f"{k}={v}" for k, v in sorted(kinds.items())) or "none"
     return (
         f"{size if size == 'default' else n:>9} {r.num_cols:>9,} {r.num_rows:>8,} {milp_s:>7.2f} {gap:>6} "
-        f"{r.plan.status.value[:9]:>9} {peak_gb:>7.2f} {greedy_s:>8.2f} {g.plan.total_cost_usd:>13,.0f} "
+        f"{str(r.plan.status)[:9]:>9} {peak_gb:>7.2f} {greedy_s:>8.2f} {g.plan.total_cost_usd:>13,.0f} "
         f"{ratio:>11.4f} {kinds.get('redundancy', 0):>10}  {viol}"
     )
 
