@@ -121,21 +121,30 @@ def kit() -> SimpleNamespace:
 
 
 NO_FAULTS_DOC = """The hand-computed costs of these tests are for nominal hours: unless a test passes ``faults``
-itself, the planner and validator here see a FaultModel with no random faults (expected = nominal).
-Tests of expected hours (test_deadlines.py) pass the real FaultModel defaults explicitly."""
+itself, the planner and validator here see expected hours = nominal hours. Tests of expected hours
+(test_deadlines.py, test_oracle.py) pass the real FaultModel defaults explicitly."""
 
 
 @pytest.fixture(autouse=True)
 def _nominal_hours_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 
-    from computemoat.reliability import FaultModel
+    from computemoat.reliability import FaultModel, JobReliability, job_reliability
 
-    flatten_mod = importlib.import_module("computemoat.planner.flatten")
-    validate_mod = importlib.import_module("computemoat.planner.validate")
+    none = object()
+    default = FaultModel(random_faults=False)
 
-    def nominal() -> FaultModel:
-        return FaultModel(random_faults=False)
+    def nominal() -> object:
+        return none
 
-    monkeypatch.setattr(flatten_mod, "FaultModel", nominal)
-    monkeypatch.setattr(validate_mod, "FaultModel", nominal)
+    def hours(faults: object, **kw: object) -> JobReliability:
+        if faults is none:
+            work = float(kw["work_hours"])  # type: ignore[arg-type]
+            return JobReliability(work, work, 0.0, None)
+        return job_reliability(faults, **kw)  # type: ignore[arg-type]
+
+    del default
+    for name in ("computemoat.planner.flatten", "computemoat.planner.validate"):
+        mod = importlib.import_module(name)
+        monkeypatch.setattr(mod, "FaultModel", nominal)
+        monkeypatch.setattr(mod, "job_reliability", hours)

@@ -72,9 +72,3 @@ def test_no_placement_meets_the_deadline_in_expectation(kit: SimpleNamespace) ->
     sc = _scenario(kit, 201.0)  # nominal 200 h fits; expected hours do not
     with pytest.raises(InfeasibleError, match="misses deadline_hours 201 in expectation"):
         plan(sc, kit.rtt(sc), faults=FAULTS, time_limit_s=20)
-
-
-def test_without_random_faults_expected_equals_nominal(kit: SimpleNamespace) -> None:
-    sc = _scenario(kit, 201.0)
-    r = plan(sc, kit.rtt(sc), faults=FaultModel(random_faults=False))
-    assert r.plan.training[0].expected_hours == 200.0

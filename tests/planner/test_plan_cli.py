@@ -70,7 +70,7 @@ def test_replan_withdraw_atlas_is_partial_and_says_what_was_left_out(plan_json: 
     # and a cost delta over the workloads placed in both plans only.
     assert res.exit_code == 3, res.output
     assert "Not placed after the change" in res.output
-    assert "warning: partial plan: 1 training job(s) not placed" in res.output
+    assert "warning: partial plan: 1 training job not placed" in res.output
     assert "PARTIAL PLAN: not placed or degraded: frontier-pretrain" in res.output
     assert "independent validation: partial" in res.output and "independent validation: valid" not in res.output
     assert "for the workloads placed in both plans" in res.output

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from computemoat.model import HOURS_PER_MONTH
 from computemoat.planner.columns import Block
 from computemoat.planner.flatten import TIERS
 from computemoat.planner.relax import relaxations, resolve
@@ -15,7 +16,6 @@ from computemoat.planner.rules import residency_allows
 from computemoat.planner.solve import PlanResult
 
 BINDING_FAMILIES = ("capacity", "power", "spend_cap", "gpus_cap")
-HOURS_PER_MONTH = 730.0
 
 
 @dataclass(frozen=True)

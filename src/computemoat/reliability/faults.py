@@ -15,6 +15,13 @@ Defaults (derivations in docs/simulator.md):
 * Spot preemption — AWS Spot Instance Advisor's highest bucket for GPU instances (">20 %" of instances
   interrupted per month) → -ln(0.8)/730 h; Google's documented preemptible-VM rate (5-15 % per day,
   midpoint 10 %) → -ln(0.9)/24 h.
+* Failure domains inside a site — J. Dean, "Designs, Lessons and Advice from Building Large Distributed
+  Systems" (LADIS 2009), "the joys of real hardware, typical first year for a new cluster" (~1,800
+  machines, taken as 30 racks of ~60): ~20 rack failures (40-80 machines, 1-6 h back) → 0.67 per
+  rack-year, 3.5 h; ~1 PDU failure (500-1000 machines, ~6 h) → a power domain of ~1/2.4 of the cluster,
+  0.42 per domain-year; ~0.5 overheating (most machines, 1-2 days) → cooling, off by default because
+  the SLA-derived site outages already spend the whole-site downtime budget. GPU sizes of the domains
+  (a rack = 4 HGX nodes = 32 GPUs, a power domain = 1,024 GPUs) are assumptions.
 """
 
 from __future__ import annotations
@@ -24,10 +31,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from computemoat.model import Scenario, UserError
+from computemoat.model import HOURS_PER_MONTH, Scenario, UserError, did_you_mean
 
-HOURS_PER_YEAR = 8760.0
-HOURS_PER_MONTH = 730.0
+HOURS_PER_YEAR = 12 * HOURS_PER_MONTH  # 8,760 h
 
 # Llama 3 report, Table 5 (root causes of unexpected interruptions, 54 days, 16,384 H100).
 LLAMA3_INTERRUPTIONS = 419
@@ -71,6 +77,55 @@ class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# Dean (LADIS 2009): per cluster-year of ~1,800 machines (~30 racks of ~60)
+DEAN_RACK_FAILURES_PER_RACK_YEAR = 20 / 30
+DEAN_RACK_REPAIR_HOURS = 3.5  # "1-6 hours to get back"
+DEAN_PDU_FAILURES_PER_DOMAIN_YEAR = 1 / (1800 / 750)  # one PDU failure takes ~750 of ~1,800 machines
+DEAN_PDU_REPAIR_HOURS = 6.0
+DEAN_OVERHEAT_PER_CLUSTER_YEAR = 0.5
+DEAN_OVERHEAT_HOURS = 36.0  # "1-2 days to recover"
+
+
+class ReservedBilling(StrEnum):
+    """How a reserved (committed) placement is billed when the workload leaves it."""
+
+    take_or_pay = "take_or_pay"  # the commitment is paid in full through moves, stalls and outages
+    as_used = "as_used"  # only while held (a contract with exit or suspension terms)
+
+
+class TrainingPolicy(StrEnum):
+    """What a job does when a node fails and no hot spare is left."""
+
+    wait = "wait"  # restart only at full size, once a repaired node returns
+    elastic = "elastic"  # continue at reduced size (throughput ∝ healthy nodes) until spares return
+
+
+class FailureDomain(_Strict):
+    """A correlated failure inside a site: every GPU of one domain (rack, power, cooling) goes at once."""
+
+    name: str = Field(min_length=1)
+    gpus: int | None = Field(default=None, gt=0, description="GPUs per domain; None = the whole site")
+    failures_per_domain_year: float = Field(ge=0)
+    repair_hours: float = Field(gt=0, description="mean time until the domain's GPUs are back")
+
+
+DEFAULT_DOMAINS: tuple[FailureDomain, ...] = (
+    FailureDomain(
+        name="rack",
+        gpus=32,
+        failures_per_domain_year=DEAN_RACK_FAILURES_PER_RACK_YEAR,
+        repair_hours=DEAN_RACK_REPAIR_HOURS,
+    ),
+    FailureDomain(
+        name="power",
+        gpus=1024,
+        failures_per_domain_year=DEAN_PDU_FAILURES_PER_DOMAIN_YEAR,
+        repair_hours=DEAN_PDU_REPAIR_HOURS,
+    ),
+    FailureDomain(name="cooling", gpus=None, failures_per_domain_year=0.0, repair_hours=DEAN_OVERHEAT_HOURS),
+)
+
+
 class GpuInterruptions(_Strict):
     gpu_hours_per_interruption: float = Field(
         default=LLAMA3_GPU_HOURS_PER_INTERRUPTION, gt=0, description="Llama 3: 16,384 x 54 d x 24 h / 419"
@@ -82,6 +137,11 @@ class GpuInterruptions(_Strict):
         default_factory=lambda: {k: float(v) for k, v in LLAMA3_CAUSE_COUNTS.items()},
         description="relative weights of root causes (Llama 3 Table 5 counts)",
     )
+    hot_spare_nodes: int | None = Field(
+        default=None, ge=0, description="spare nodes per job; None = a spare is always there (Llama 3 setting)"
+    )
+    node_repair_hours: float = Field(default=24.0, gt=0, description="failed node back in the pool (assumption)")
+    gpus_per_node: int = Field(default=8, gt=0, description="HGX H100: 8 GPUs per node")
 
     @model_validator(mode="after")
     def _weights(self) -> GpuInterruptions:
@@ -98,6 +158,7 @@ class ProviderFaults(_Strict):
     outage_mean_hours: float | None = Field(default=None, gt=0)
     spot_preemptions_per_instance_hour: float | None = Field(default=None, ge=0)
     provider_wide_outages_per_year: float | None = Field(default=None, ge=0)
+    reserved_billing: ReservedBilling | None = Field(default=None, description="this provider's contract terms")
 
 
 class Withdrawal(_Strict):
@@ -141,6 +202,14 @@ class FaultModel(_Strict):
     )
     transfer_gbps: float = Field(default=100.0, gt=0, description="checkpoint copy between sites (assumption)")
     inference_redeploy_hours: float = Field(default=0.5, ge=0, description="bring replicas up after replan")
+    domains: tuple[FailureDomain, ...] = Field(
+        default=DEFAULT_DOMAINS, description="correlated failures inside a site (Dean, LADIS 2009)"
+    )
+    reserved_billing: ReservedBilling = ReservedBilling.take_or_pay
+    training_policy: TrainingPolicy = TrainingPolicy.wait
+    diurnal_peak_to_mean: float = Field(
+        default=1.0, ge=1.0, description="demand peak / daily mean per region, peak at 14:00 local solar time"
+    )
 
     # -- derived per-provider values ---------------------------------------------------------
     def _pf(self, provider: str) -> ProviderFaults:
@@ -170,6 +239,30 @@ class FaultModel(_Strict):
             if pf.provider_wide_outages_per_year is not None
             else (self.provider_wide_outages_per_year)
         )
+
+    def reserved_billing_for(self, provider: str) -> ReservedBilling:
+        return self._pf(provider).reserved_billing or self.reserved_billing
+
+    def planning_rates(self) -> FaultModel:
+        """The rates a job plans its checkpoints with: this model's, with random faults on (a job that
+        checkpoints only when the simulation happens to draw faults would lose everything to a withdrawal)."""
+        return self if self.random_faults else self.model_copy(update={"random_faults": True})
+
+    def gpu_rates(self) -> tuple[float, dict[str, float]]:
+        """(node-level interruptions per GPU-hour, per-domain failures per domain-hour by domain name).
+
+        ``gpu.gpu_hours_per_interruption`` is the measured *total* (Llama 3 counts every interruption,
+        rack and power events included), so the domains take their share out of it, never add to it:
+        node rate = total - sum(domain rate / domain GPUs), domains scaled down if they exceed the total."""
+        total = 1.0 / self.gpu.gpu_hours_per_interruption
+        domains = [d for d in self.active_domains() if d.gpus is not None]
+        per_gpu = sum(d.failures_per_domain_year / HOURS_PER_YEAR / (d.gpus or 1) for d in domains)
+        scale = min(1.0, total / per_gpu) if per_gpu > 0 else 0.0
+        per_domain = {d.name: scale * d.failures_per_domain_year / HOURS_PER_YEAR for d in domains}
+        return max(total - scale * per_gpu, 0.0), per_domain
+
+    def active_domains(self) -> tuple[FailureDomain, ...]:
+        return tuple(d for d in self.domains if d.failures_per_domain_year > 0) if self.random_faults else ()
 
     def check_against(self, scenario: Scenario, source: str = "faults") -> None:
         """Names must exist in the scenario; every unknown one is its own line."""
@@ -201,7 +294,4 @@ class FaultModel(_Strict):
 
 
 def _hint(value: str, known: list[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(known))})"
+    return f" ({did_you_mean(value, known, known=True)})"
