@@ -117,7 +117,12 @@ def fleet() -> tuple[Scenario, Plan]:
     )
     total = sum(p.cost_usd for p in (*training, *inference))
     return sc, Plan(
-        scenario=sc.name, status="bench", total_cost_usd=total, training=training, inference=inference, assignments=asg
+        scenario=sc.name,
+        status="hand-built",
+        total_cost_usd=total,
+        training=training,
+        inference=inference,
+        assignments=asg,
     )
 
 
