@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from computemoat.cli.common import ScenarioArg, console, load_scenario_arg, user_errors
+from computemoat.cli.common import (
+    ScenarioArg,
+    check_port_free,
+    console,
+    examples,
+    load_scenario_arg,
+    require_extra,
+    user_errors,
+)
 
 PlanOpt = Annotated[Path | None, typer.Option("--plan", help="plan JSON from `computemoat plan --out`")]
 BeforeOpt = Annotated[
@@ -37,6 +45,9 @@ def dashboard(
 ) -> None:
     """Serve the web dashboard: shares vs caps, the plan, a world map with RTTs, the catalog, simulation
     and sweep results, a replan diff and a live gateway page. Loads nothing from the internet."""
+    with user_errors():
+        require_extra("web", "dashboard")
+        check_port_free(host, port)
     import uvicorn
 
     from computemoat.web import create_dashboard_app
@@ -54,4 +65,7 @@ def dashboard(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(dashboard)
+    app.command(epilog=examples(
+        "computemoat dashboard",
+        "computemoat dashboard my.yaml --plan plan.json --port 8051",
+        "computemoat dashboard --no-solve"))(dashboard)
