@@ -93,9 +93,9 @@ def _why(scenario: Scenario, after: Plan, row: MoveRow) -> str:
     if reasons:
         return "; ".join(reasons)
     if row.from_offering is None:
-        return "added: more capacity or redundancy needed at the new place"
+        return f"added: {row.to_offering} takes over capacity or redundancy lost elsewhere"
     if row.to_offering is None:
-        return f"dropped: {row.workload_id} needs {row.from_offering} no more"
+        return f"dropped: the new plan serves {row.workload_id} without {row.from_offering}"
     per_gpu_before = row.cost_before_usd / row.gpus_before if row.gpus_before else 0.0
     per_gpu_after = row.cost_after_usd / row.gpus_after if row.gpus_after else 0.0
     if per_gpu_after < per_gpu_before:
