@@ -54,7 +54,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
                 "jinja2"),
     "postgres": ("psycopg",),
     "sim": ("ray", "pyarrow", "plotly"),
-    "web": ("fastapi", "uvicorn", "plotly", "jinja2"),
+    "web": ("fastapi", "uvicorn", "plotly", "jinja2", "fastapi_offline", "httpx", "prometheus_client", "pyarrow"),
     "parquet": ("pyarrow",),
 }
 
