@@ -13,11 +13,11 @@ from computemoat.gateway.hooks import TenantContext
 from computemoat.gateway.tenancy import StoreAuthenticator
 from computemoat.model.usage import UsageRecord
 from computemoat.store import repo
+from computemoat.store.commit import commit_rows
 from computemoat.store.errors import StoreUnavailableError
 from computemoat.store.limits import SUM_MAX, TOKENS_MAX, Scope, set_limits
 from computemoat.store.ratelimit import Settlement, admit, settle
 from computemoat.store.schema import RateBucket, UsageRecordRow
-from computemoat.store.writer import commit_rows
 
 T0 = 1_800_000_000.0
 I64_MAX = 2**63 - 1
