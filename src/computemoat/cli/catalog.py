@@ -13,7 +13,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from computemoat.cli.common import ScenarioArg, console, load_scenario_arg, user_errors
+from computemoat.cli.common import ScenarioArg, console, examples, load_scenario_arg, user_errors
 
 
 class Format(StrEnum):
@@ -70,7 +70,9 @@ def catalog(
         ("provider", "left"), ("region", "left"), ("city", "left"), ("accel", "left"), ("GPUs", "right"),
         ("on-demand", "right"), ("spot", "right"), ("reserved", "right"), ("capacity", "right"),
     ):
-        table.add_column(col, justify=justify, no_wrap=col != "city", max_width=22 if col == "city" else None)  # type: ignore[arg-type]
+        city_width = 22 if console.is_terminal else None  # a pipe gets every city whole
+        table.add_column(col, justify=justify, no_wrap=col != "city",  # type: ignore[arg-type]
+                         max_width=city_width if col == "city" else None)
     for r in rows:
         table.add_row(
             r.provider, r.region, r.city, r.accelerator, str(r.gpus_per_instance),
@@ -92,5 +94,10 @@ def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file t
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(catalog)
-    app.command()(validate)
+    app.command(epilog=examples(
+        "computemoat catalog --accelerator H100 --region us-east",
+        "computemoat catalog --provider aws --sort spot",
+        "computemoat catalog my.yaml --format csv > offerings.csv"))(catalog)
+    app.command(epilog=examples(
+        "computemoat validate scenario.yaml",
+        "computemoat init && computemoat validate scenario.yaml"))(validate)

@@ -10,7 +10,16 @@ import typer
 from rich import box
 from rich.table import Table
 
-from computemoat.cli.common import ScenarioArg, console, err_console, load_scenario_arg, user_errors
+from computemoat.cli.common import (
+    QuietOpt,
+    ScenarioArg,
+    console,
+    err_console,
+    examples,
+    load_scenario_arg,
+    require_extra,
+    user_errors,
+)
 from computemoat.model.errors import UserError
 
 if TYPE_CHECKING:
@@ -34,12 +43,18 @@ def _print_point(m: RttMatrix, src: str, dst: str) -> None:
     for col in ("path", "min", "median", "p95", "max", "no path"):
         table.add_column(col, justify="left" if col == "path" else "right")
     fiber = float(m.fiber_rtt_ms[0, 0])
-    table.add_row("fiber", _ms(fiber), _ms(fiber), _ms(fiber), _ms(fiber), "0%")
+    no_route = fiber == float("inf")
+    table.add_row("fiber", _ms(fiber), _ms(fiber), _ms(fiber), _ms(fiber), "100%" if no_route else "0%")
     table.add_row(
         "LEO", _ms(m.leo_rtt_min_ms[0, 0]), _ms(m.leo_rtt_median_ms[0, 0]), _ms(m.leo_rtt_p95_ms[0, 0]),
         _ms(m.leo_rtt_max_ms[0, 0]), f"{m.leo_outage_fraction[0, 0]:.0%}",
     )
     console.print(table)
+    if no_route:
+        console.print("fiber: no terrestrial route (no cable reaches Antarctica)", highlight=False, soft_wrap=True)
+    if m.path_kind[0, 0] == "none":
+        console.print("best: [bold]none[/bold]: no fiber route and no LEO path in the window", highlight=False)
+        return
     console.print(
         f"best: [bold]{m.path_kind[0, 0]}[/bold] at {_ms(m.rtt_ms[0, 0])} ms "
         "(LEO judged on its p95, so the figure holds 95% of the time)",
@@ -59,9 +74,12 @@ def latency(
     sats_per_plane: Annotated[int | None, typer.Option(help="satellites per plane")] = None,
     window_s: Annotated[int | None, typer.Option(help="time window of LEO snapshots (s)")] = None,
     step_s: Annotated[int | None, typer.Option(help="time between LEO snapshots (s)")] = None,
-    tle_file: Annotated[Path | None, typer.Option(help="real TLEs (listed plane by plane) instead of the shell")] = (
+    tle_file: Annotated[Path | None, typer.Option(help="real TLEs (one shell, any order) instead of the shell")] = (
         None
     ),
+    constellation: Annotated[str | None, typer.Option(help="bundled shells: starlink_gen1 or kuiper")] = None,
+    window_start_s: Annotated[float | None, typer.Option(help="first LEO snapshot, s after t=0")] = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Round-trip time over fiber and over a LEO constellation: --from/--to for one pair,
     or --matrix for every user region x site of the scenario."""
@@ -72,6 +90,8 @@ def latency(
         "leo_window_s": ("--window-s", window_s),
         "leo_step_s": ("--step-s", step_s),
         "tle_file": ("--tle-file", None if tle_file is None else str(tle_file)),
+        "leo_constellation": ("--constellation", constellation),
+        "leo_window_start_s": ("--window-start-s", window_start_s),
     }
     with user_errors():
         if matrix == (src is not None or dst is not None):
@@ -80,10 +100,12 @@ def latency(
             raise UserError("give both --from (city or 'lat,lon') and --to (site id, city or 'lat,lon')")
         if matrix and (out is None or out.suffix.lower() not in (".csv", ".parquet")):
             raise UserError("--matrix needs --out FILE ending in .csv or .parquet")
+        if out is not None and out.suffix.lower() == ".parquet":
+            require_extra("parquet", "--out .parquet")
         s = _with_overrides(load_scenario_arg(scenario), overrides)
         if matrix:
             assert out is not None
-            _matrix(s, out)
+            _matrix(s, out, quiet)
         else:
             assert src is not None and dst is not None
             _point(s, src, dst)
@@ -104,13 +126,13 @@ def _point(s: Scenario, src: str, dst: str) -> None:
     _print_point(m, a.name, dst if isinstance(target, str) else target.name)
 
 
-def _matrix(s: Scenario, out: Path) -> None:
+def _matrix(s: Scenario, out: Path, quiet: bool = False) -> None:
     from rich.progress import Progress
 
     from computemoat.latency import rtt_matrix
 
     t0 = time.perf_counter()
-    with Progress(console=err_console, transient=True) as bar:
+    with Progress(console=err_console, transient=True, disable=quiet or not err_console.is_terminal) as bar:
         task = bar.add_task("LEO snapshots", total=None)
         m = rtt_matrix(s, progress=lambda done, total: bar.update(task, completed=done, total=total))
     frame = m.to_frame()
@@ -131,4 +153,7 @@ def _matrix(s: Scenario, out: Path) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(latency)
+    app.command(epilog=examples(
+        "computemoat latency --from London --to aws:us-east-1",
+        "computemoat latency --from 51.5,-0.13 --to Tokyo --min-elevation-deg 40",
+        "computemoat latency my.yaml --matrix --out rtt.csv"))(latency)

@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from computemoat.cli.common import console, user_errors
+from computemoat.cli.common import console, examples, needs_extra, user_errors
+
+if TYPE_CHECKING:
+    from computemoat.store import Database
 
 if TYPE_CHECKING:
     from computemoat.store import Database
@@ -70,7 +73,8 @@ def _limits_text(lim: Limits) -> str:
     return f"rpm={lim.rpm} tpm={lim.tpm} budget_usd={budget}{alert}"
 
 
-@tenants_app.command("create")
+@tenants_app.command("create", epilog=examples("computemoat tenants create acme",
+                      "computemoat tenants create acme --database-url postgresql://app@db/computemoat"))
 def tenants_create(tenant_id: Annotated[str, typer.Argument(help="new tenant id")], database_url: DbUrl = None) -> None:
     """Create a tenant."""
     from computemoat.store import repo
@@ -80,7 +84,7 @@ def tenants_create(tenant_id: Annotated[str, typer.Argument(help="new tenant id"
     console.print(f"created tenant {tenant_id}", highlight=False)
 
 
-@tenants_app.command("list")
+@tenants_app.command("list", epilog=examples("computemoat tenants list"))
 def tenants_list(database_url: DbUrl = None) -> None:
     """List tenants with their limits and live keys."""
     from rich.table import Table
@@ -98,7 +102,7 @@ def tenants_list(database_url: DbUrl = None) -> None:
     console.print(table)
 
 
-@tenants_app.command("disable")
+@tenants_app.command("disable", epilog=examples("computemoat tenants disable acme"))
 def tenants_disable(tenant_id: Annotated[str, typer.Argument()], database_url: DbUrl = None) -> None:
     """Disable a tenant: its keys stop working within a second; its usage is kept."""
     from computemoat.store import repo
@@ -108,7 +112,8 @@ def tenants_disable(tenant_id: Annotated[str, typer.Argument()], database_url: D
     console.print(f"disabled tenant {tenant_id}", highlight=False)
 
 
-@keys_app.command("create")
+@keys_app.command("create", epilog=examples("computemoat keys create --tenant acme --name demo",
+                   "KEY=$(computemoat keys create --tenant acme --name ci | tail -n 1)"))
 def keys_create(
     tenant: Tenant, name: Annotated[str, typer.Option(help="label")] = "",
     model: Annotated[list[str] | None, typer.Option(help="a model this key may call (repeat; default: all)")] = None,
@@ -123,7 +128,7 @@ def keys_create(
     print(key.api_key)
 
 
-@keys_app.command("list")
+@keys_app.command("list", epilog=examples("computemoat keys list --tenant acme"))
 def keys_list(tenant: Tenant, database_url: DbUrl = None) -> None:
     """List a tenant's keys (prefixes only)."""
     from computemoat.store import repo
@@ -156,7 +161,7 @@ def keys_models(
     console.print(f"{key_id} may use {shown}", highlight=False)
 
 
-@keys_app.command("revoke")
+@keys_app.command("revoke", epilog=examples("computemoat keys revoke KEY_ID"))
 def keys_revoke(key_id: Annotated[str, typer.Argument()], database_url: DbUrl = None) -> None:
     """Revoke a key (effective within a second in every gateway process)."""
     from computemoat.store import repo
@@ -166,7 +171,8 @@ def keys_revoke(key_id: Annotated[str, typer.Argument()], database_url: DbUrl = 
     console.print(f"revoked {key_id}", highlight=False)
 
 
-@limits_app.command("set")
+@limits_app.command("set", epilog=examples("computemoat limits set --tenant acme --rpm 600 --tpm 200000",
+                     "computemoat limits set --tenant acme --budget-usd 500 --clear rpm"))
 def limits_set(
     tenant: Tenant,
     key: Annotated[str | None, typer.Option(help="limit this key of the tenant instead of the whole tenant")] = None,
@@ -197,7 +203,9 @@ def limits_set(
     console.print(f"{tenant}{' key ' + key if key else ''}: {_limits_text(lim)}", highlight=False)
 
 
-@prices_app.command("set")
+@prices_app.command("set", epilog=examples(
+    "computemoat prices set llama-3.1-70b '*' --prompt-usd-per-mtok 0.6 --completion-usd-per-mtok 2.4",
+    "computemoat prices set llama-3.1-8b lambda --prompt-usd-per-mtok 0.1 --completion-usd-per-mtok 0.2"))
 def prices_set(
     model: Annotated[str, typer.Argument()],
     provider: Annotated[str, typer.Argument(help="provider, or '*' for any")],
@@ -270,9 +278,19 @@ def invoice(tenant: Tenant, month: Month,
 
 
 def register(app: typer.Typer) -> None:
+    for group in (tenants_app, keys_app, limits_app, prices_app):
+        for info in group.registered_commands:
+            assert info.callback is not None
+            info.callback = needs_extra("gateway", "tenancy and metering")(info.callback)
+    usage_cmd = needs_extra("gateway", "usage")(usage)
+    invoice_cmd = needs_extra("gateway", "invoice")(invoice)
     app.add_typer(tenants_app, name="tenants")
     app.add_typer(keys_app, name="keys")
     app.add_typer(limits_app, name="limits")
     app.add_typer(prices_app, name="prices")
-    app.command("usage")(usage)
-    app.command("invoice")(invoice)
+    app.command("usage", epilog=examples(
+        "computemoat usage --tenant acme --month 2026-12",
+        "computemoat usage --tenant acme --month 2026-12 --format json | jq .total_cost_usd",
+        "computemoat usage --tenant acme --month 2026-12 --format csv > usage.csv"))(usage_cmd)
+    app.command("invoice", epilog=examples(
+        "computemoat invoice --tenant acme --month 2026-12 --out invoice.html"))(invoice_cmd)

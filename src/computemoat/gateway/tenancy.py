@@ -16,17 +16,18 @@ returns once the row is committed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import os
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from computemoat.gateway.hooks import Admission, TenantContext, UsageRecord
+from computemoat.gateway.hooks import Admission, AdmissionUnavailable, TenantContext, UsageRecord
 from computemoat.store import Database, default_database_url, open_database, ratelimit, repo
 from computemoat.store.errors import StoreUnavailableError
 from computemoat.store.keys import KEY_PREFIX, hash_key
@@ -81,6 +82,19 @@ class _TtlCache:
         return value
 
 
+def _unavailable_on_db_errors(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """A database error while authenticating or admitting is the gateway's 503, never a 500."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except SQLAlchemyError as e:
+            raise AdmissionUnavailable(f"database error: {type(e).__name__}") from e
+
+    return wrapper
+
+
 @dataclass(slots=True)
 class _Verdict:
     """The budgets' state for one second: refused, or admitted with each budget's spend so far (the
@@ -104,6 +118,7 @@ class StoreAuthenticator:
         self._tasks: set[asyncio.Task[None]] = set()
         self._alert_webhook_url = alert_webhook_url
 
+    @_unavailable_on_db_errors
     async def authenticate(self, api_key: str | None) -> TenantContext | None:
         if not api_key or not api_key.startswith(KEY_PREFIX) or len(api_key) > 256:
             return None
@@ -115,6 +130,7 @@ class StoreAuthenticator:
         self._models[found.key_id] = found.allowed_models
         return TenantContext(tenant_id=found.tenant_id, key_id=found.key_id)
 
+    @_unavailable_on_db_errors
     async def admit(self, ctx: TenantContext, model: str, est_tokens: int) -> Admission:
         allowed = self._models.get(ctx.key_id)
         if allowed is not None and model not in allowed:

@@ -7,9 +7,12 @@ from collections import Counter
 from pydantic import Field, model_validator
 
 from computemoat.model.base import Frozen
+from computemoat.model.horizon import Horizon, horizon_problems
 from computemoat.model.network import NetworkSettings
 from computemoat.model.policy import Policy
 from computemoat.model.provider import Accelerator, Offering, Provider, Site
+from computemoat.model.suggest import did_you_mean
+from computemoat.model.units import HOURS_PER_MONTH
 from computemoat.model.workload import InferenceService, TrainingJob, UserRegion
 
 Loc = tuple[str | int, ...]
@@ -26,7 +29,7 @@ class UnknownReference(ValueError):
 class Scenario(Frozen):
     name: str = "scenario"
     description: str = ""
-    horizon_hours: float = Field(default=730.0, gt=0, description="period inference is priced over (1 month)")
+    horizon_hours: float = Field(default=HOURS_PER_MONTH, gt=0, description="period inference is priced over (1 month)")
     energy_usd_per_kwh: float | None = Field(
         default=None, ge=0, description="price energy separately (GPU board power x PUE); None = in the price"
     )
@@ -39,6 +42,7 @@ class Scenario(Frozen):
     inference_services: tuple[InferenceService, ...] = ()
     policy: Policy = Policy()
     network: NetworkSettings = NetworkSettings()
+    horizon: Horizon | None = Field(default=None, description="periods, commitments, data; None = one period")
 
     # -- lookups (cheap, pure) -------------------------------------------------------------
     def provider(self, name: str) -> Provider:
@@ -111,6 +115,16 @@ class Scenario(Frozen):
                 check(jur, jurisdictions, ("policy", "residency", r, j), "jurisdiction")
         if self.inference_services and not self.user_regions:
             problems.append((("user_regions",), "inference services need at least one user region"))
+        if self.horizon is not None:
+            problems.extend(
+                horizon_problems(
+                    self.horizon,
+                    offerings={o.id for o in self.offerings},
+                    sites=sites,
+                    jobs={j.id for j in self.training_jobs},
+                    services={s.id for s in self.inference_services},
+                )
+            )
         if problems:
             raise UnknownReference(problems)
         return self
@@ -126,7 +140,5 @@ class Scenario(Frozen):
 
 
 def _did_you_mean(value: str, known: set[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(value, sorted(known), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    hint = did_you_mean(value, known)
+    return f" ({hint})" if hint else ""

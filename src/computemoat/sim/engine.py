@@ -48,7 +48,7 @@ class _Run:
     scenario: Scenario
     faults: FaultModel
     timeline: Timeline
-    rng: np.random.Generator
+    seed: int
     replanner: Replanner | None
     plan: Plan
     jobs: dict[str, JobState]
@@ -58,16 +58,34 @@ class _Run:
     withdrawn: list[str]
     replans: int = 0
 
+    def running_plan(self, t_ns: int) -> Plan:
+        """The plan as it runs at ``t_ns``: each job where it is now, each live inference placement (the
+        latest one per offering). What the replanner starts from and what the run reports at the end."""
+        live: dict[tuple[str, str], Deployment] = {}
+        for d in self.deployments:
+            if d.end_ns > t_ns:
+                live[(d.placement.service_id, d.placement.offering_id)] = d
+        training = tuple(st.placement for st in self.jobs.values())
+        inference = tuple(d.placement for d in live.values())
+        sites = {d.placement.site_id for d in live.values()}
+        assignments = tuple(a for a in self.plan.assignments if a.site_id in sites)
+        total = sum(p.cost_usd for p in training) + sum(p.cost_usd for p in inference)
+        return self.plan.model_copy(
+            update={"training": training, "inference": inference, "assignments": assignments, "total_cost_usd": total}
+        )
+
     def replan(self, t_ns: int) -> Plan | None:
-        """Ask for a plan without the withdrawn providers and the sites down at ``t_ns``."""
+        """Ask for a plan without the withdrawn providers and the sites down at ``t_ns``, starting from the
+        plan as it runs (not the plan of the last replan: only part of it may have been carried out)."""
         if self.replanner is None:
             return None
         down = {s.id for s in self.scenario.sites if self.timeline.outage_at(s.id, t_ns)}
         factor = {o.id: 0.0 for o in self.scenario.offerings if o.site in down}
         self.replans += 1
-        new = self.replanner(self.plan, tuple(self.withdrawn), factor)
+        new = self.replanner(self.running_plan(t_ns), tuple(self.withdrawn), factor)
         if new is not None:
             self.plans_seen.append(new)
+            self.plan = self.plan.model_copy(update={"assignments": new.assignments})
         return new
 
     def transfer_ns(self, state: JobState) -> int:
@@ -81,7 +99,7 @@ class _Run:
             return False
         close_segment(state, t_ns)
         state.egress_usd += state.job.checkpoint_size_gb * self.scenario.provider(old.provider).egress_usd_per_gb
-        set_placement(self.scenario, self.faults, state, target)
+        set_placement(self.scenario, self.faults, state, target, new_site=True)
         state.run_from_ns = max(t_ns, state.run_from_ns) + self.transfer_ns(state) + state.restart_ns
         state.migrations += 1
         self.moves.append(
@@ -94,7 +112,7 @@ def _on_outage(run: _Run, site_id: str, start_ns: int, end_ns: int) -> None:
     for state in run.jobs.values():
         if not state.active or state.placement.site_id != site_id:
             continue
-        advance(state, start_ns, run.rng)  # work since the last checkpoint is lost at start_ns
+        advance(state, start_ns)  # work since the last checkpoint is lost at start_ns
         if not state.active:
             continue
         expected_ns = hours_to_ns(run.faults.site_outage_mean_hours(state.placement.provider))
@@ -115,7 +133,7 @@ def _on_withdrawal(run: _Run, provider: str, t_ns: int) -> None:
     announced = next(w.announced for w in run.faults.withdrawals if w.provider == provider)
     for state in hit_jobs:
         running = state.run_from_ns <= t_ns
-        advance(state, t_ns, run.rng, final_checkpoint=announced)
+        advance(state, t_ns, final_checkpoint=announced)
         if announced and running and state.active:
             state.checkpoint_ns += state.delta_ns
             state.run_from_ns = t_ns + state.delta_ns
@@ -142,7 +160,6 @@ def _on_withdrawal(run: _Run, provider: str, t_ns: int) -> None:
     if new_plan is None:
         return
     _redeploy(run, new_plan, {d.placement.service_id for d in hit_deps}, t_ns, provider)
-    run.plan = new_plan
 
 
 def _redeploy(run: _Run, new_plan: Plan, services: set[str], t_ns: int, provider: str) -> None:
@@ -161,7 +178,7 @@ def _redeploy(run: _Run, new_plan: Plan, services: set[str], t_ns: int, provider
                 dep.end_ns = ready_ns
                 run.moves.append(Move(t_ns / NS_PER_HOUR, svc, "inference", off, None, f"{provider} withdrawn"))
             elif wanted[off].replicas != dep.placement.replicas:
-                dep.end_ns = t_ns  # resized in place: the existing replicas keep serving
+                dep.end_ns, dep.resized = t_ns, True  # resized in place: the existing replicas keep serving
                 run.deployments.append(Deployment(wanted[off], t_ns, t_ns, horizon))
         for off, placement in wanted.items():
             if off not in live:
@@ -214,15 +231,14 @@ def simulate(
     faults = faults or FaultModel()
     faults.check_against(scenario)
     if not 0 < months <= MAX_MONTHS:
-        raise UserError(f"--months must be in (0, {MAX_MONTHS}] (int64 nanosecond clock), got {months}")
+        raise UserError(f"months must be in (0, {MAX_MONTHS}] (int64 nanosecond clock), got {months}")
     if seed < 0:
-        raise UserError(f"--seed must be >= 0, got {seed}")
+        raise UserError(f"seed must be >= 0, got {seed}")
     horizon_ns = hours_to_ns(months * HOURS_PER_MONTH)
-    rng = np.random.default_rng(seed)
-    timeline = draw_timeline(scenario, faults, horizon_ns, rng)
-    jobs = {p.job_id: new_state(scenario, faults, _job(scenario, p.job_id), p) for p in plan.training}
+    timeline = draw_timeline(scenario, faults, horizon_ns, seed)
+    jobs = {p.job_id: new_state(scenario, faults, _job(scenario, p.job_id), p, seed) for p in plan.training}
     deps = [Deployment(p, 0, 0, horizon_ns) for p in plan.inference]
-    run = _Run(scenario, faults, timeline, rng, replanner, plan, jobs, deps, [], [plan], [])
+    run = _Run(scenario, faults, timeline, seed, replanner, plan, jobs, deps, [], [plan], [])
     events: list[tuple[int, int, str, int]] = [
         (int(s), 0, site, int(e)) for site, (st, en) in timeline.outages.items() for s, e in zip(st, en, strict=True)
     ]
@@ -236,7 +252,7 @@ def simulate(
         if progress is not None:
             progress((n + 1) / (len(events) + 1))
     for state in jobs.values():
-        advance(state, horizon_ns, rng)
+        advance(state, horizon_ns)
         if not state.stalled:
             close_segment(state, min(state.done_ns or horizon_ns, horizon_ns))
     eligible = _eligibility(scenario, run.plans_seen, rtt_ms)
@@ -250,7 +266,8 @@ def simulate(
             timeline,
             faults,
             eligible[svc.id],
-            rng,
+            seed,
+            rtt_ms,
         )
     ]
     if progress is not None:
@@ -266,6 +283,7 @@ def simulate(
         run.moves,
         seed=seed,
         replans=run.replans,
+        final_plan=run.running_plan(horizon_ns - 1),
     )
 
 

@@ -9,10 +9,10 @@ import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from computemoat.sim.result import nines
+from computemoat.sim.stats import availability_interval
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -22,45 +22,70 @@ def kaleido_available() -> bool:
     return importlib.util.find_spec("kaleido") is not None
 
 
+NINES_CAP = 9.0  # box plots of single runs: a run without downtime has infinite nines
+
+
 def _nines_axis(a: pd.Series) -> pd.Series:
-    return a.map(lambda v: min(nines(float(v)), 9.0))  # cap: a run without downtime has infinite nines
+    return a.map(lambda v: min(nines(float(v)), NINES_CAP))
+
+
+def frontier_points(runs: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Per (k, cap): mean plan cost and the worst-service availability the runs support, in nines.
+
+    ``y_nines`` is the mean's nines once >= 3 runs had downtime, else the nines of the exact lower bound
+    (stats.availability_interval): a point without downtime is plotted at what it is known to reach,
+    not pinned at a cap; ``bound`` says which."""
+    rows = []
+    for (k, cap), g in runs.groupby(["k", "cap"]):
+        a = availability_interval(g["availability_min"], level)
+        bound = a.runs_with_downtime < 3
+        rows.append(
+            {
+                "k": k,
+                "cap": cap,
+                "cost": float(g["plan_cost_usd"].mean()),
+                "y_nines": nines(a.low if bound else a.mean),
+                "low_nines": nines(a.low),
+                "high_nines": min(nines(a.high), NINES_CAP),
+                "bound": bound,
+                "runs_with_downtime": a.runs_with_downtime,
+                "runs": a.runs,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def frontier_figure(runs: pd.DataFrame) -> go.Figure:
-    """Mean plan cost vs mean worst-service availability, one point per (k, cap), with 95% CI bars."""
+    """Mean plan cost vs worst-service availability (nines), one point per (k, cap), with its interval;
+    triangles mark lower bounds (fewer than 3 runs with downtime)."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    for k, g in runs.groupby("k"):
-        agg = (
-            g.groupby("cap")
-            .agg(
-                cost=("plan_cost_usd", "mean"),
-                a=("availability_min", "mean"),
-                a_sd=("availability_min", "std"),
-                n=("availability_min", "size"),
-            )
-            .reset_index()
-        )
-        half = 1.96 * agg["a_sd"].fillna(0) / np.sqrt(agg["n"])
+    pts = frontier_points(runs)
+    for k, g in pts.groupby("k"):
+        y = g["y_nines"].clip(upper=NINES_CAP)
         fig.add_trace(
             go.Scatter(
-                x=agg["cost"],
-                y=_nines_axis(agg["a"]),
+                x=g["cost"],
+                y=y,
                 mode="markers+text",
                 name=f"k = {k}",
-                text=[f"cap {c:g}" for c in agg["cap"]],
+                marker={"symbol": ["triangle-up" if b else "circle" for b in g["bound"]], "size": 11},
+                text=[
+                    f"cap {c:g}" + (f" (>= {v:.2f} nines, {d}/{n} runs down)" if b else "")
+                    for c, v, b, d, n in zip(g["cap"], y, g["bound"], g["runs_with_downtime"], g["runs"], strict=True)
+                ],
                 textposition="top center",
                 error_y={
                     "type": "data",
                     "symmetric": False,
-                    "array": _nines_axis(agg["a"] + half) - _nines_axis(agg["a"]),
-                    "arrayminus": _nines_axis(agg["a"]) - _nines_axis((agg["a"] - half).clip(0, 1)),
+                    "array": (g["high_nines"] - y).clip(lower=0),
+                    "arrayminus": (y - g["low_nines"]).clip(lower=0),
                 },
             )
         )
     fig.update_layout(
-        title="Redundancy frontier: what each extra nine costs",
+        title="Redundancy frontier: what each extra nine costs (triangles: lower bound, no downtime seen)",
         xaxis_title="plan cost (USD)",
         yaxis_title="worst service availability (nines)",
         template="plotly_white",

@@ -2,7 +2,9 @@
 
 Local Ray by default (``ray.init(num_cpus=...)``); ``address`` joins an existing cluster. Runs are
 shipped in batches of seeds so per-task overhead stays small next to a ~10 ms simulation. Every grid
-point sees the same seeds (common random numbers), so differences between points are not noise."""
+point sees the same seeds, and within a seed each site, job and replica its own random stream (common
+random numbers): a site shared by two points has the same outages in both, so their difference is the
+plans' and not noise."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from computemoat.model import InfeasibleError, Plan, Scenario
 from computemoat.sim.faults import FaultModel
 from computemoat.sim.inference import ALL_REGIONS
 from computemoat.sim.result import SimResult
-from computemoat.sim.stats import bootstrap_ci, normal_ci
+from computemoat.sim.stats import availability_interval, bootstrap_ci, normal_ci
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class SweepPoint:
 
 def run_metrics(result: SimResult) -> dict[str, float]:
     """One run as one flat row: costs, goodput, and each service's all-regions availability."""
-    jobs, svc = result.jobs, result.services
+    jobs, svc = result.job_rows, result.service_rows
     row: dict[str, float] = {
         "seed": result.seed,
         "total_cost_usd": result.summary["total_cost_usd"],
@@ -45,15 +47,16 @@ def run_metrics(result: SimResult) -> dict[str, float]:
         "interruptions": result.summary["interruptions"],
         "moves": result.summary["moves"],
     }
-    if len(jobs):
-        row["goodput_gpu_weighted"] = float(np.average(jobs["goodput"], weights=jobs["gpus"]))
-        row["jobs_completed_share"] = float(jobs["completed"].mean())
-        row["deadlines_met_share"] = float(jobs["met_deadline"].mean())
-    if len(svc):
-        every = svc[svc["region"] == ALL_REGIONS]
-        for sid, a in zip(every["service_id"], every["availability"], strict=True):
-            row[f"availability:{sid}"] = float(a)
-        row["availability_min"] = float(every["availability"].min())
+    if jobs:
+        gpus = sum(j["gpus"] for j in jobs)
+        row["goodput_gpu_weighted"] = sum(j["goodput"] * j["gpus"] for j in jobs) / gpus
+        row["jobs_completed_share"] = sum(bool(j["completed"]) for j in jobs) / len(jobs)
+        row["deadlines_met_share"] = sum(bool(j["met_deadline"]) for j in jobs) / len(jobs)
+    every = [s for s in svc if s["region"] == ALL_REGIONS]
+    for s in every:
+        row[f"availability:{s['service_id']}"] = float(s["availability"])
+    if every:
+        row["availability_min"] = min(float(s["availability"]) for s in every)
     return row
 
 
@@ -84,12 +87,16 @@ def sweep(
     months: float,
     seed: int = 1,
     rtt_ms: NDArray[np.float64] | None = None,
-    replan: bool = False,
+    replan: bool = True,
     address: str | None = None,
     num_cpus: int | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> pd.DataFrame:
-    """``runs`` seeds per point on Ray; one row per (point, seed) with the point's labels as columns."""
+    """``runs`` seeds per point on Ray; one row per (point, seed) with the point's labels as columns.
+
+    ``replan`` (default on, as in ``simulate``) re-plans with the planner on outages and withdrawals; it
+    needs ``rtt_ms``. Every site, job and replica draws from its own stream (sim.streams), so the grid
+    points see the same outages and failures wherever they share a site or a job (common random numbers)."""
     import ray
 
     started_here = not ray.is_initialized()
@@ -126,26 +133,48 @@ def sweep(
 
 
 def summarize(runs: pd.DataFrame, by: Sequence[str], level: float = 0.95) -> pd.DataFrame:
-    """Mean and both CIs of every numeric metric per grid point (tidy: one row per point x metric)."""
+    """Mean and both CIs of every numeric metric per grid point (tidy: one row per point x metric).
+
+    Availability metrics also get what the runs can support (stats.availability_interval): the share of
+    runs with any downtime with its exact interval, ``low``/``high`` = an interval that stays valid when
+    downtime is rare (an exact bound when fewer than 3 runs saw any), and a ``warning`` then. Every
+    interval of an availability is clipped to [0, 1]."""
     metrics = [c for c in runs.columns if c not in (*by, "seed") and pd.api.types.is_numeric_dtype(runs[c])]
     out = []
     groups = runs.groupby(list(by), dropna=False, sort=False) if by else [((), runs)]
     for key, g in groups:
         labels = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
         for m in metrics:
-            n, b = normal_ci(g[m], level), bootstrap_ci(g[m], level)
-            out.append(
-                {
-                    **labels,
-                    "metric": m,
-                    "mean": n.mean,
-                    "normal_low": n.low,
-                    "normal_high": n.high,
-                    "bootstrap_low": b.low,
-                    "bootstrap_high": b.high,
-                    "runs": n.n,
-                }
-            )
+            values = g[m].dropna()
+            n, b = normal_ci(values, level), bootstrap_ci(values, level)
+            row: dict[str, Any] = {
+                **labels,
+                "metric": m,
+                "mean": n.mean,
+                "normal_low": n.low,
+                "normal_high": n.high,
+                "bootstrap_low": b.low,
+                "bootstrap_high": b.high,
+                "low": n.low,
+                "high": n.high,
+                "runs": n.n,
+            }
+            if m.startswith("availability"):
+                a = availability_interval(values, level)
+                row.update(
+                    {
+                        k: min(max(row[k], 0.0), 1.0)
+                        for k in ("normal_low", "normal_high", "bootstrap_low", "bootstrap_high")
+                    },
+                    low=a.low,
+                    high=a.high,
+                    runs_with_downtime=a.runs_with_downtime,
+                    downtime_share=a.downtime_share,
+                    downtime_share_low=a.downtime_share_low,
+                    downtime_share_high=a.downtime_share_high,
+                    warning=a.warning,
+                )
+            out.append(row)
     return pd.DataFrame(out)
 
 

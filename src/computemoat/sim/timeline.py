@@ -1,6 +1,6 @@
-"""The coarse random events of one run, drawn all at once with numpy: site outages (per site, provider
-wide and regional), price changes. GPU interruptions are drawn per training epoch in training.py
-because their rate depends on where the job runs."""
+"""The coarse random events of one run, drawn all at once with numpy: site outages (per site, site-wide
+failure domains such as cooling, provider wide and regional), price changes. GPU interruptions are drawn
+per training stretch in training.py because their rate depends on where the job runs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 
 from computemoat.model import Scenario
 from computemoat.sim.faults import HOURS_PER_YEAR, FaultModel
+from computemoat.sim.streams import stream
 
 NS_PER_S = 1_000_000_000
 NS_PER_HOUR = 3600 * NS_PER_S
@@ -46,12 +47,6 @@ class Timeline:
         if i >= 0 and ends[i] > t_ns:
             return int(starts[i]), int(ends[i])
         return None
-
-    def next_outage(self, site_id: str, t_ns: int) -> tuple[int, int] | None:
-        """First outage that starts at or after ``t_ns``."""
-        starts, ends = self.down_intervals(site_id)
-        i = int(np.searchsorted(starts, t_ns, side="left"))
-        return (int(starts[i]), int(ends[i])) if i < len(starts) else None
 
     def price_hours(self, provider: str, t0_ns: int, t1_ns: int) -> float:
         """∫ price factor dt over ``[t0, t1)`` in hours: cost = plan rate (USD/h) x this."""
@@ -93,52 +88,60 @@ def _distance_km(lat: NDArray[np.float64], lon: NDArray[np.float64], i: int) -> 
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
 
 
-def draw_timeline(scenario: Scenario, faults: FaultModel, horizon_ns: int, rng: np.random.Generator) -> Timeline:
-    """Poisson arrivals for every site at once: count ~ Poisson(rate x horizon), times ~ uniform."""
+def _poisson_starts(rng: np.random.Generator, rate_per_h: float, horizon_ns: int) -> I64:
+    k = int(rng.poisson(rate_per_h * horizon_ns / NS_PER_HOUR)) if rate_per_h > 0 else 0
+    return rng.integers(0, horizon_ns, size=k, dtype=np.int64)
+
+
+def draw_timeline(scenario: Scenario, faults: FaultModel, horizon_ns: int, seed: int) -> Timeline:
+    """Poisson arrivals, each site / provider / event kind from its own stream (common random numbers):
+    count ~ Poisson(rate x horizon), times ~ uniform, durations lognormal with the configured mean."""
     sites = scenario.sites
-    horizon_h = horizon_ns / NS_PER_HOUR
     site_ix: list[I64] = []
     starts: list[I64] = []
     ends: list[I64] = []
     counts = {"site": 0, "provider": 0, "regional": 0}
+    site_domains = [d for d in faults.active_domains() if d.gpus is None]
+    counts.update({d.name: 0 for d in site_domains})
+    sigma = faults.outage_duration_sigma
     if faults.random_faults and sites:
-        # 1. independent site outages (SLA-derived rate per provider)
-        rate_h = np.array([faults.site_outages_per_year(s.provider) / HOURS_PER_YEAR for s in sites])
-        mean_h = np.array([faults.site_outage_mean_hours(s.provider) for s in sites])
-        n = rng.poisson(rate_h * horizon_h)
-        ix = np.repeat(np.arange(len(sites)), n)
-        st = rng.integers(0, horizon_ns, size=ix.size, dtype=np.int64)
-        site_ix.append(ix)
-        starts.append(st)
-        ends.append(st + _lognormal_ns(rng, mean_h[ix], faults.outage_duration_sigma))
-        counts["site"] = int(ix.size)
+        for i, s in enumerate(sites):
+            # 1. independent site outages (SLA-derived rate per provider); 1b. site-wide failure domains
+            kinds = [("site", faults.site_outages_per_year(s.provider), faults.site_outage_mean_hours(s.provider))]
+            kinds += [(d.name, d.failures_per_domain_year, d.repair_hours) for d in site_domains]
+            for kind, per_year, mean_h in kinds:
+                rng = stream(seed, "outage", kind, s.id)
+                st = _poisson_starts(rng, per_year / HOURS_PER_YEAR, horizon_ns)
+                site_ix.append(np.full(st.size, i, dtype=np.int64))
+                starts.append(st)
+                ends.append(st + _lognormal_ns(rng, np.full(st.size, mean_h), sigma))
+                counts[kind] += int(st.size)
         # 2. provider-wide outages: one draw per provider, expanded to all of its sites
         for p in scenario.providers:
-            rate = faults.provider_wide_per_year(p.name) / HOURS_PER_YEAR
-            k = int(rng.poisson(rate * horizon_h)) if rate > 0 else 0
+            rng = stream(seed, "outage", "provider", p.name)
+            st = _poisson_starts(rng, faults.provider_wide_per_year(p.name) / HOURS_PER_YEAR, horizon_ns)
             own = np.array([i for i, s in enumerate(sites) if s.provider == p.name], dtype=np.int64)
-            if k == 0 or own.size == 0:
+            if st.size == 0 or own.size == 0:
                 continue
-            st = rng.integers(0, horizon_ns, size=k, dtype=np.int64)
-            du = _lognormal_ns(rng, np.full(k, faults.site_outage_mean_hours(p.name)), faults.outage_duration_sigma)
-            site_ix.append(np.tile(own, k))
+            du = _lognormal_ns(rng, np.full(st.size, faults.site_outage_mean_hours(p.name)), sigma)
+            site_ix.append(np.tile(own, st.size))
             starts.append(np.repeat(st, own.size))
             ends.append(np.repeat(st + du, own.size))
-            counts["provider"] += k
+            counts["provider"] += int(st.size)
         # 3. correlated regional events: every site within the radius of a random epicentre site
-        k = int(rng.poisson(faults.regional_events_per_year / HOURS_PER_YEAR * horizon_h))
+        rng = stream(seed, "outage", "regional")
         lat = np.array([s.lat_deg for s in sites])
         lon = np.array([s.lon_deg for s in sites])
-        for _ in range(k):
+        regional = _poisson_starts(rng, faults.regional_events_per_year / HOURS_PER_YEAR, horizon_ns)
+        for st0 in regional:
             hit = np.flatnonzero(
                 _distance_km(lat, lon, int(rng.integers(len(sites)))) <= faults.regional_event_radius_km
             )
-            st = int(rng.integers(0, horizon_ns))
-            du = int(_lognormal_ns(rng, np.array([faults.regional_event_mean_hours]), faults.outage_duration_sigma)[0])
+            du_ns = int(_lognormal_ns(rng, np.array([faults.regional_event_mean_hours]), sigma)[0])
             site_ix.append(hit.astype(np.int64))
-            starts.append(np.full(hit.size, st, dtype=np.int64))
-            ends.append(np.full(hit.size, st + du, dtype=np.int64))
-        counts["regional"] = k
+            starts.append(np.full(hit.size, st0, dtype=np.int64))
+            ends.append(np.full(hit.size, st0 + du_ns, dtype=np.int64))
+        counts["regional"] = int(regional.size)
     outages: dict[str, tuple[I64, I64]] = {}
     if site_ix:
         all_ix, all_st, all_en = np.concatenate(site_ix), np.concatenate(starts), np.concatenate(ends)
@@ -149,9 +152,9 @@ def draw_timeline(scenario: Scenario, faults: FaultModel, horizon_ns: int, rng: 
     price_f: dict[str, NDArray[np.float64]] = {}
     if faults.random_faults and faults.price_changes_per_year > 0:
         for p in scenario.providers:
-            k = int(rng.poisson(faults.price_changes_per_year / HOURS_PER_YEAR * horizon_h))
-            t = np.sort(rng.integers(0, horizon_ns, size=k, dtype=np.int64))
-            steps = rng.lognormal(np.log(faults.price_change_median_factor), faults.price_change_sigma, size=k)
-            price_t[p.name], price_f[p.name] = t, np.cumprod(steps)
+            rng = stream(seed, "price", p.name)
+            t = np.sort(_poisson_starts(rng, faults.price_changes_per_year / HOURS_PER_YEAR, horizon_ns))
+            steps = rng.lognormal(np.log(faults.price_change_median_factor), faults.price_change_sigma, size=t.size)
+            price_t[p.name], price_f[p.name] = t, np.cumprod(steps).astype(np.float64)
     withdraw = {w.provider: hours_to_ns(w.at_hours) for w in faults.withdrawals}
     return Timeline(horizon_ns, outages, counts, withdraw, price_t, price_f)

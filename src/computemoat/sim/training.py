@@ -1,39 +1,48 @@
 """Checkpoint/restart of one gang-scheduled training job, vectorized over its interruptions.
 
-Between two coarse events (outage, withdrawal) the job sees a Poisson stream of interruptions at rate
-λ = GPUs / (GPU-hours per interruption) (+ spot preemptions x instances). All interruption times of the
-stretch are drawn at once; each run between restarts saves ``floor(L / (τ + δ))`` checkpoints of τ
-work, and the job finishes in the first run long enough for the remaining work. No per-node process.
+Between two coarse events (outage, withdrawal) the job sees Poisson streams of interruptions (node
+faults, failure domains, spot preemptions: ``reliability.failure_kinds``), each from its own random
+stream keyed by job and kind (common random numbers). All interruption times of the stretch are drawn
+at once; each run between restarts saves ``floor(L / (τ + δ))`` checkpoints of τ work, and the job
+finishes in the first run long enough for the remaining work. No per-node process.
+
+Finite hot spares: failed nodes are in repair (exponential, mean per kind); while more nodes are in
+repair than there are spares the job waits (policy ``wait``) or runs slower (``elastic``). The run
+arithmetic is then done on the job's progress clock u = ∫ speed dt and mapped back to wall time.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
-from computemoat.model import Scenario, Tier, TrainingJob, TrainingPlacement
-from computemoat.sim.faults import HOURS_PER_YEAR, FaultModel
+from computemoat.model import Scenario, TrainingJob, TrainingPlacement
+from computemoat.reliability import (
+    FailureKind,
+    FaultModel,
+    TrainingPolicy,
+    checkpoint_interval_s,
+    failure_kinds,
+    planned_interval_s,
+    site_outages_per_hour,
+)
+from computemoat.sim.streams import Arrivals, stream
 from computemoat.sim.timeline import NS_PER_HOUR, NS_PER_S
 
-NO_CHECKPOINT_NS = 2**61  # "never": interval when nothing fails
+NO_CHECKPOINT_NS = 2**61  # "never": interval when nothing can fail
+I64 = NDArray[np.int64]
 
 
-def young_daly_interval_s(checkpoint_write_s: float, mtbf_s: float) -> float:
-    """Young's first-order optimum τ = sqrt(2 δ M): balances checkpoint cost δ/τ against lost work τ/(2M)."""
-    return math.sqrt(2.0 * checkpoint_write_s * mtbf_s)
-
-
-def interruptions_per_hour(scenario: Scenario, faults: FaultModel, placement: TrainingPlacement) -> float:
-    """GPU/node failures for ``placement.gpus`` plus spot preemption of any of its instances."""
-    if not faults.random_faults:
-        return 0.0
-    rate = placement.gpus / faults.gpu.gpu_hours_per_interruption
-    if placement.tier == Tier.spot:
-        instances = math.ceil(placement.gpus / scenario.offering(placement.offering_id).gpus_per_instance)
-        rate += instances * faults.spot_per_instance_hour(placement.provider)
-    return rate
+def placement_kinds(scenario: Scenario, faults: FaultModel, placement: TrainingPlacement) -> tuple[FailureKind, ...]:
+    return failure_kinds(
+        faults,
+        gpus=placement.gpus,
+        tier=placement.tier,
+        gpus_per_instance=scenario.offering(placement.offering_id).gpus_per_instance,
+        provider=placement.provider,
+    )
 
 
 @dataclass
@@ -46,24 +55,76 @@ class Segment:
 
 
 @dataclass
+class Hazards:
+    """The job's interruptions: one Poisson process at the total rate of its failure kinds, each arrival
+    labelled with a kind in proportion to the rates (its uniform ``u``), and the nodes it has in repair.
+    One stream per job (keyed by job id): a move, or another plan, only rescales the same draws."""
+
+    seed: int
+    job_id: str
+    kinds: dict[str, FailureKind] = field(default_factory=dict)
+    arrivals: Arrivals | None = None
+    _share_edges: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    repair_end_ns: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    repair_nodes: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    _v: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+
+    def set_kinds(self, kinds: tuple[FailureKind, ...], new_site: bool) -> None:
+        self.kinds = {k.name: k for k in kinds}
+        rates = np.array([k.rate_per_h for k in kinds], dtype=np.float64)
+        total = float(rates.sum())
+        self._share_edges = np.cumsum(rates)[:-1] / total if total > 0 else np.zeros(0)
+        if self.arrivals is None:
+            self.arrivals = Arrivals(stream(self.seed, "job", self.job_id))
+        self.arrivals.rate_per_ns = total / NS_PER_HOUR
+        if new_site:  # another site's spare pool: nothing of ours is in repair there
+            self.repair_end_ns = np.zeros(0, dtype=np.int64)
+            self.repair_nodes = np.zeros(0, dtype=np.int64)
+
+    def draw(self, t0_ns: int, t1_ns: int) -> tuple[I64, NDArray[np.intp]]:
+        """Interruption times in ``[t0, t1)`` (sorted) and the index of each one's kind in ``self.kinds``."""
+        if self.arrivals is None or not self.kinds:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.intp)
+        times, u, v = self.arrivals.take(t0_ns, t1_ns)
+        self._v = v
+        return times, np.searchsorted(self._share_edges, u, side="right")
+
+    def repairs(self, fail_ns: I64, kind: NDArray[np.intp]) -> tuple[I64, I64]:
+        """Send the failed nodes to repair (exponential, each arrival's own ``v``); return (end_ns, nodes)
+        of everything now in repair."""
+        ks = list(self.kinds.values())
+        nodes = np.array([ks[i].nodes for i in kind], dtype=np.int64)
+        mean_ns = np.array([ks[i].repair_h * NS_PER_HOUR for i in kind])
+        ends = fail_ns + (self._v[: fail_ns.size] * mean_ns).astype(np.int64)
+        keep = nodes > 0
+        self.repair_end_ns = np.concatenate((self.repair_end_ns, ends[keep]))
+        self.repair_nodes = np.concatenate((self.repair_nodes, nodes[keep]))
+        return self.repair_end_ns, self.repair_nodes
+
+
+@dataclass
 class JobState:
     job: TrainingJob
     placement: TrainingPlacement
     work_ns: int
-    lam_per_ns: float
     tau_ns: int
     delta_ns: int
     restart_ns: int
+    hazards: Hazards
+    spares: int | None
+    nodes: int
+    policy: TrainingPolicy
     saved_ns: int = 0
     run_from_ns: int = 0
     held_from_ns: int = 0
     done_ns: int | None = None
     stalled: bool = False
     interruptions: int = 0
+    causes: dict[str, int] = field(default_factory=dict)
     checkpoint_ns: int = 0
     lost_ns: int = 0
     restart_spent_ns: int = 0
-    down_ns: int = 0
+    spare_wait_ns: int = 0
     egress_usd: float = 0.0
     migrations: int = 0
     segments: list[Segment] = field(default_factory=list)
@@ -73,53 +134,100 @@ class JobState:
         return self.done_ns is None and not self.stalled
 
 
-def new_state(scenario: Scenario, faults: FaultModel, job: TrainingJob, placement: TrainingPlacement) -> JobState:
+def new_state(
+    scenario: Scenario, faults: FaultModel, job: TrainingJob, placement: TrainingPlacement, seed: int
+) -> JobState:
+    gpn = faults.gpu.gpus_per_node
     state = JobState(
         job,
         placement,
         work_ns=round(job.hours * NS_PER_HOUR),
-        lam_per_ns=0.0,
         tau_ns=0,
         delta_ns=round(job.checkpoint_write_s * NS_PER_S),
         restart_ns=round(faults.gpu.restart_overhead_s * NS_PER_S),
+        hazards=Hazards(seed, job.id),
+        spares=faults.gpu.hot_spare_nodes,
+        nodes=-(-placement.gpus // gpn),
+        policy=faults.training_policy,
     )
-    set_placement(scenario, faults, state, placement)
+    set_placement(scenario, faults, state, placement, new_site=True)
     return state
 
 
-def set_placement(scenario: Scenario, faults: FaultModel, state: JobState, placement: TrainingPlacement) -> None:
-    """Rates and checkpoint interval follow the placement (spot and GPU count change the MTBF)."""
+def set_placement(
+    scenario: Scenario, faults: FaultModel, state: JobState, placement: TrainingPlacement, *, new_site: bool = True
+) -> None:
+    """Rates and checkpoint interval follow the placement (spot and GPU count change the MTBF). τ comes
+    from the configured rates even when this run draws no random fault, so a job always checkpoints."""
     state.placement = placement
-    rate_h = interruptions_per_hour(scenario, faults, placement)
-    state.lam_per_ns = rate_h / NS_PER_HOUR
-    # the MTBF that sets τ counts site outages too: they also cost the work since the last checkpoint
-    all_rate_h = rate_h + (
-        (faults.site_outages_per_year(placement.provider) + faults.provider_wide_per_year(placement.provider))
-        / HOURS_PER_YEAR
-        if faults.random_faults
-        else 0.0
-    )
-    fixed_s = faults.checkpoint_interval_s.get(state.job.id)
-    if fixed_s is not None:
-        state.tau_ns = max(1, round(fixed_s * NS_PER_S))
-    elif all_rate_h > 0:
-        mtbf_s = 3600.0 / all_rate_h
-        state.tau_ns = max(1, round(young_daly_interval_s(state.job.checkpoint_write_s, mtbf_s) * NS_PER_S))
+    state.nodes = -(-placement.gpus // faults.gpu.gpus_per_node)
+    kinds = placement_kinds(scenario, faults, placement)
+    state.hazards.set_kinds(kinds, new_site)
+    if faults.random_faults:  # the rates drawn are the rates planned with (same τ as planned_interval_s)
+        all_rate_h = sum(k.rate_per_h for k in kinds) + site_outages_per_hour(faults, placement.provider)
+        tau_s = checkpoint_interval_s(faults, state.job.id, state.job.checkpoint_write_s, all_rate_h)
     else:
-        state.tau_ns = NO_CHECKPOINT_NS
+        tau_s = planned_interval_s(
+            faults,
+            job_id=state.job.id,
+            checkpoint_write_s=state.job.checkpoint_write_s,
+            gpus=placement.gpus,
+            tier=placement.tier,
+            gpus_per_instance=scenario.offering(placement.offering_id).gpus_per_instance,
+            provider=placement.provider,
+        )
+    state.tau_ns = NO_CHECKPOINT_NS if tau_s is None else max(1, round(tau_s * NS_PER_S))
 
 
-def advance(state: JobState, until_ns: int, rng: np.random.Generator, *, final_checkpoint: bool = False) -> None:
+def _progress_clock(state: JobState, t0: int, t1: int, fail: I64, kind: NDArray[np.intp]) -> tuple[I64, I64]:
+    """Breakpoints (wall ns) and the progress clock u(t) - u(t0) at each, given nodes in repair."""
+    ends, nodes = state.hazards.repairs(fail, kind)
+    ks = list(state.hazards.kinds.values())
+    fail_nodes = np.array([ks[i].nodes for i in kind], dtype=np.int64)
+    # repairs that started before t0 are in progress at t0 (their start is clipped to t0)
+    starts = np.concatenate((np.full(ends.size - int((fail_nodes > 0).sum()), t0), fail[fail_nodes > 0]))
+    times = np.unique(np.clip(np.concatenate(([t0, t1], starts, ends)), t0, t1))
+    mid = times[:-1]
+    so, eo = np.argsort(starts), np.argsort(ends)
+    up = np.concatenate(([0], np.cumsum(nodes[so])))[np.searchsorted(starts[so], mid, side="right")]
+    back = np.concatenate(([0], np.cumsum(nodes[eo])))[np.searchsorted(ends[eo], mid, side="right")]
+    count = up - back
+    short = np.maximum(count - (state.spares or 0), 0)
+    if state.policy == TrainingPolicy.elastic:
+        speed = np.maximum(state.nodes - short, 0) / state.nodes
+    else:
+        speed = (short == 0).astype(np.float64)
+    u = np.concatenate(([0], np.cumsum(np.round(np.diff(times) * speed)).astype(np.int64)))
+    keep = ends > t1  # finished repairs leave the pool
+    state.hazards.repair_end_ns, state.hazards.repair_nodes = ends[keep], nodes[keep]
+    return times, u
+
+
+def _to_wall(times: I64, u: I64, uq: I64 | int) -> I64:
+    """First wall time at which the progress clock reaches ``uq``."""
+    q = np.atleast_1d(np.asarray(uq, dtype=np.int64))
+    i = np.clip(np.searchsorted(u, q, side="left"), 1, len(u) - 1)
+    du = np.maximum(u[i] - u[i - 1], 1).astype(np.float64)
+    frac = (q - u[i - 1]).astype(np.float64) / du  # float: the int64 product of two spans overflows
+    return times[i - 1] + np.round(frac * (times[i] - times[i - 1])).astype(np.int64)
+
+
+def advance(state: JobState, until_ns: int, *, final_checkpoint: bool = False) -> None:
     """Run the job from ``run_from_ns`` to ``until_ns`` (or to completion). Work after the last
-    checkpoint is lost at every interruption, and at ``until_ns`` unless ``final_checkpoint`` (a
+    checkpoint is lost at every interruption, and at ``until_ns`` unless ``final_checkpoint`` (an
     announced stop: the job saves its progress, and the caller pays the write time δ)."""
     t0 = state.run_from_ns
     if not state.active or until_ns <= t0:
         return
-    n = int(rng.poisson(state.lam_per_ns * (until_ns - t0))) if state.lam_per_ns > 0 else 0
-    fail = np.sort(rng.integers(t0, until_ns, size=n, dtype=np.int64))
-    run_start = np.concatenate(([t0], fail + state.restart_ns))
-    run_end = np.concatenate((fail, [until_ns]))
+    fail, kind = state.hazards.draw(t0, until_ns)
+    clock = None
+    if state.spares is not None and (fail.size or state.hazards.repair_end_ns.size):
+        clock = _progress_clock(state, t0, until_ns, fail, kind)
+        ufail, uend = _to_wall_inv(clock, fail), int(clock[1][-1])
+    else:
+        ufail, uend = fail - t0, until_ns - t0
+    run_start = np.concatenate(([0], ufail + state.restart_ns))
+    run_end = np.concatenate((ufail, [uend]))
     length = np.maximum(run_end - run_start, 0)
     tau, delta = state.tau_ns, state.delta_ns
     period = tau + delta
@@ -130,11 +238,14 @@ def advance(state: JobState, until_ns: int, rng: np.random.Generator, *, final_c
     ckpts_needed = np.maximum(-(-remaining // tau) - 1, 0)  # the last stretch needs no checkpoint
     need = remaining + ckpts_needed * delta
     finished = need <= length
-    restart = np.minimum(run_start[1:], run_end[1:]) - fail  # restart time actually spent
+    restart = np.minimum(run_start[1:], run_end[1:]) - ufail  # restart time actually spent
+    names = list(state.hazards.kinds)
     if finished.any():
         i = int(np.argmax(finished))
-        state.done_ns = int(run_start[i] + need[i])
-        state.interruptions += i
+        u_done = int(run_start[i] + need[i])
+        state.done_ns = int(_to_wall(*clock, u_done)[0]) if clock is not None else t0 + u_done
+        state.spare_wait_ns += (state.done_ns - t0) - u_done
+        _count(state, names, kind[:i])
         state.checkpoint_ns += int(ckpts[:i].sum() * delta + ckpts_needed[i] * delta)
         state.lost_ns += int((length[:i] - ckpts[:i] * period).sum())
         state.restart_spent_ns += int(restart[:i].sum())
@@ -145,12 +256,26 @@ def advance(state: JobState, until_ns: int, rng: np.random.Generator, *, final_c
         kept = min(int(unsaved[-1]), tau)
         saved[-1] += kept
         unsaved[-1] -= kept
-    state.interruptions += n
+    _count(state, names, kind)
     state.checkpoint_ns += int(ckpts.sum() * delta)
     state.lost_ns += int(unsaved.sum())
     state.restart_spent_ns += int(restart.sum())
+    state.spare_wait_ns += (until_ns - t0) - uend
     state.saved_ns = int(state.saved_ns + saved.sum())
-    state.run_from_ns = max(until_ns, int(run_start[-1]))
+    state.run_from_ns = until_ns + max(int(run_start[-1]) - uend, 0)
+
+
+def _to_wall_inv(clock: tuple[I64, I64], wall: I64) -> I64:
+    """u at each wall time (the progress clock is piecewise linear between its breakpoints)."""
+    times, u = clock
+    return np.round(np.interp(wall, times, u)).astype(np.int64)
+
+
+def _count(state: JobState, names: list[str], kind: NDArray[np.intp]) -> None:
+    state.interruptions += int(kind.size)
+    for i, c in enumerate(np.bincount(kind, minlength=len(names)).tolist()):
+        if c:
+            state.causes[names[i]] = state.causes.get(names[i], 0) + c
 
 
 def close_segment(state: JobState, end_ns: int) -> None:
