@@ -160,12 +160,13 @@ def test_a_database_error_during_admission_is_503_not_500(mock_server, tmp_path)
 
     from computemoat.gateway.tenancy import build_tenancy
     from computemoat.store import open_database, repo
+    from computemoat.store.limits import Scope, set_limits
 
     url = f"sqlite:///{tmp_path / 'gw.db'}"
     db = open_database(url)
     repo.create_tenant(db, "acme")
     key = repo.create_key(db, "acme").api_key
-    repo.set_limits(db, "acme", rpm=1000)
+    set_limits(db, Scope("acme"), rpm=1000)
     authn, sink, _admin = build_tenancy(url, None)
     port = mock_server(name="a")
     app = create_app(gateway_config([backend("a", port, "pa")]), authenticator=authn, usage_sink=sink)
