@@ -39,6 +39,7 @@ class ParsedRequest:
     # ``body`` asks the upstream for it anyway and the relay strips it from the client's stream
     client_wants_usage: bool = True
     data: dict[str, Any] | None = None
+    tag: str = ""  # the OpenAI ``user`` field (64 characters at most), the usage record's tag
 
     def for_model(self, model: str) -> ParsedRequest:
         """The same request for another model (a fallback): ``model`` in the body rewritten."""
@@ -47,7 +48,7 @@ class ParsedRequest:
         if self.stream and not self.client_wants_usage:
             data["stream_options"] = {**(data.get("stream_options") or {}), "include_usage": True}
         return ParsedRequest(orjson.dumps(data), model, self.stream, self.est_prompt_tokens, self.max_tokens,
-                             self.client_wants_usage, data)
+                             self.client_wants_usage, data, self.tag)
 
 
 async def read_body(receive: Receive, declared: str | None, limit_bytes: int) -> bytes | None:
@@ -123,6 +124,7 @@ def parse_body(body: bytes, endpoint: str) -> ParsedRequest:
         est_prompt_tokens=est_prompt_tokens,
         max_tokens=max_tokens,
         client_wants_usage=wants_usage,
+        tag=user[:64] if isinstance(user := data.get("user"), str) else "",
         data=data,
     )
 
