@@ -90,7 +90,6 @@ def _unavailable_on_db_errors(method: Callable[..., Awaitable[T]]) -> Callable[.
         try:
             return await method(*args, **kwargs)
         except StoreUnavailableError as e:
-            log.warning("admission failed: %s", e.reason)
             raise AdmissionUnavailable(e.reason, e.retry_after_s) from e
         except SQLAlchemyError as e:
             raise AdmissionUnavailable(f"database error: {type(e).__name__}") from e
@@ -140,7 +139,12 @@ class StoreAuthenticator:
             shown = ", ".join(sorted(allowed)) or "none"
             return Admission(status=403, message=f"this API key may not use model {model!r} "
                              f"(it may use: {shown}); ask the operator to allow it")
-        return await self._admit(ctx, clamp_tokens(est_tokens))
+        try:
+            return await self._admit(ctx, clamp_tokens(est_tokens))
+        except StoreUnavailableError as e:
+            log.warning("admission failed: %s", e.reason)
+            return Admission(status=503, message=f"{e.reason}; the request was not run, retry",
+                             retry_after_s=e.retry_after_s)
 
     async def _admit(self, ctx: TenantContext, tokens: int) -> Admission:
         scope = Scope(ctx.tenant_id, ctx.key_id)
