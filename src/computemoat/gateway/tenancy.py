@@ -90,6 +90,7 @@ def _unavailable_on_db_errors(method: Callable[..., Awaitable[T]]) -> Callable[.
         try:
             return await method(*args, **kwargs)
         except StoreUnavailableError as e:
+            log.warning("admission failed: %s", e.reason)
             raise AdmissionUnavailable(e.reason, e.retry_after_s) from e
         except SQLAlchemyError as e:
             raise AdmissionUnavailable(f"database error: {type(e).__name__}") from e
@@ -139,12 +140,7 @@ class StoreAuthenticator:
             shown = ", ".join(sorted(allowed)) or "none"
             return Admission(status=403, message=f"this API key may not use model {model!r} "
                              f"(it may use: {shown}); ask the operator to allow it")
-        try:
-            return await self._admit(ctx, clamp_tokens(est_tokens))
-        except StoreUnavailableError as e:
-            log.warning("admission failed: %s", e.reason)
-            return Admission(status=503, message=f"{e.reason}; the request was not run, retry",
-                             retry_after_s=e.retry_after_s)
+        return await self._admit(ctx, clamp_tokens(est_tokens))  # a database failure: the decorator's 503
 
     async def _admit(self, ctx: TenantContext, tokens: int) -> Admission:
         scope = Scope(ctx.tenant_id, ctx.key_id)
