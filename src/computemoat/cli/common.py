@@ -54,7 +54,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
                 "jinja2"),
     "postgres": ("psycopg",),
     "sim": ("ray", "pyarrow", "plotly"),
-    "web": ("fastapi", "uvicorn", "plotly", "jinja2"),
+    "web": ("fastapi", "fastapi_offline", "uvicorn", "httpx", "plotly", "jinja2"),
     "parquet": ("pyarrow",),
 }
 
