@@ -65,3 +65,32 @@ def test_sweep_command_frontier_on_ray(tmp_path: Path) -> None:
     avail = summary[summary["metric"] == "availability_min"].set_index("k")
     assert (avail["normal_low"] <= avail["mean"]).all() and (avail["mean"] <= avail["normal_high"]).all()
     assert set(avail["runs"]) == {3}
+
+
+def test_simulate_and_sweep_share_the_replan_default(tmp_path: Path) -> None:
+    """Issue 13 item 4: one default (re-plan) stated in both --help texts; the same seed gives the same
+    run in `simulate` and in a one-run `sweep` (before: sweep did not re-plan, so the job stalled)."""
+    import inspect
+
+    from computemoat.sim.sweep import sweep
+
+    assert inspect.signature(sweep).parameters["replan"].default is True
+    for cmd in ("simulate", "sweep"):
+        res = CliRunner().invoke(app, [cmd, "--help"])
+        assert res.exit_code == 0 and "--replan" in res.output and "[default: replan]" in res.output, res.output
+    minimal = (Path(__file__).parents[2] / "examples" / "minimal.yaml").read_text(encoding="utf-8")
+    scenario = tmp_path / "scenario.yaml"  # globex roomy enough to take the job when acme leaves
+    scenario.write_text(minimal.replace("capacity_gpus: 256", "capacity_gpus: 1024"), encoding="utf-8")
+    faults = tmp_path / "faults.yaml"
+    faults.write_text("withdrawals:\n  - {provider: acme, at_hours: 10}\n", encoding="utf-8")
+    common = ["--scenario", str(scenario), "--months", "0.2", "--seed", "3", "--faults", str(faults)]
+    res = CliRunner().invoke(app, ["simulate", *common, "--out", str(tmp_path / "one")])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(app, ["sweep", *common, "--runs", "1", "--num-cpus", "1", "--out", str(tmp_path / "sw")])
+    assert res.exit_code == 0, res.output
+    one = json.loads((tmp_path / "one" / "summary.json").read_text())
+    runs = pd.read_parquet(tmp_path / "sw" / "runs.parquet")
+    assert one["replans"] >= 1 and int(runs["moves"].iloc[0]) == one["moves"] >= 1
+    assert runs["total_cost_usd"].iloc[0] == one["total_cost_usd"]
+    jobs = pd.read_parquet(tmp_path / "one" / "jobs.parquet")
+    assert not jobs["stalled"].any() and runs["jobs_completed_share"].iloc[0] == jobs["completed"].mean()

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import numpy as np
 
 from computemoat.model import Plan, Tier
+from computemoat.reliability import FailureDomain
 from computemoat.sim.engine import simulate
 from computemoat.sim.faults import FaultModel, GpuInterruptions, ProviderFaults
-from computemoat.reliability import FailureDomain
 
 
 def _availability(sc: object, plan: Plan, faults: FaultModel, runs: int, months: float) -> np.ndarray:
@@ -34,7 +34,8 @@ def test_spot_preemptions_of_replicas_match_the_closed_form(kit: SimpleNamespace
     Before issue 13 capacity was checked only at outages and deploys: availability 1.0000."""
     sc = kit.scenario(1, services=(kit.service(rps=100.0, per_replica=10.0),))
     base = kit.plan(sc, inference={"chat": {0: 10}})
-    plan = base.model_copy(update={"inference": tuple(p.model_copy(update={"tier": Tier.spot}) for p in base.inference)})
+    spot = tuple(p.model_copy(update={"tier": Tier.spot}) for p in base.inference)
+    plan = base.model_copy(update={"inference": spot})
     faults = FaultModel(
         gpu=GpuInterruptions(gpu_hours_per_interruption=math.inf),
         spot_replace_hours=1.0,

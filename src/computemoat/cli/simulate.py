@@ -98,9 +98,15 @@ def _print_jobs(jobs: pd.DataFrame) -> None:
     console.print(t)
 
 
+def _rtt(p95: float, degraded: float) -> str:
+    if math.isnan(p95):
+        return "-"
+    return f"{p95:.0f}" + (f" ({degraded:.0f})" if not math.isnan(degraded) else "")
+
+
 def _print_services(services: pd.DataFrame) -> None:
     t = Table(title="Inference availability (nines; '*' = every region at once)", box=box.SIMPLE_HEAD)
-    for col in ("service", "all regions", "worst region", "worst", "downtime h", "cost"):
+    for col in ("service", "all regions", "worst region", "worst", "downtime h", "RTT p95 ms (degraded)", "cost"):
         t.add_column(col, justify="left" if col in ("service", "worst region") else "right", no_wrap=True)
     for sid, g in services.groupby("service_id", sort=False):
         every = g[g["region"] == "*"].iloc[0]
@@ -111,6 +117,7 @@ def _print_services(services: pd.DataFrame) -> None:
             str(worst.region),
             _nines(worst.availability),
             f"{every.downtime_hours:.2f}",
+            _rtt(worst.rtt_p95_ms, worst.degraded_rtt_p95_ms),
             _usd(every.cost_usd),
         )
     console.print(t)

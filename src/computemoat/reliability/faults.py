@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from computemoat.model import HOURS_PER_MONTH, Scenario, UserError, did_you_mean
 
-HOURS_PER_YEAR = 8760.0
+HOURS_PER_YEAR = 12 * HOURS_PER_MONTH  # 8,760 h
 
 # Llama 3 report, Table 5 (root causes of unexpected interruptions, 54 days, 16,384 H100).
 LLAMA3_INTERRUPTIONS = 419

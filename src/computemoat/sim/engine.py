@@ -69,7 +69,7 @@ class _Run:
         inference = tuple(d.placement for d in live.values())
         sites = {d.placement.site_id for d in live.values()}
         assignments = tuple(a for a in self.plan.assignments if a.site_id in sites)
-        total = sum(p.cost_usd for p in (*training, *inference))
+        total = sum(p.cost_usd for p in training) + sum(p.cost_usd for p in inference)
         return self.plan.model_copy(
             update={"training": training, "inference": inference, "assignments": assignments, "total_cost_usd": total}
         )
@@ -267,6 +267,7 @@ def simulate(
             faults,
             eligible[svc.id],
             seed,
+            rtt_ms,
         )
     ]
     if progress is not None:

@@ -5,19 +5,18 @@ it changes; each distinct capacity state is solved once as a max-flow sites -> r
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import maximum_flow
 
 from computemoat.model import InferencePlacement, InferenceService, Scenario, Tier
 from computemoat.sim.faults import FaultModel
-from computemoat.sim.streams import stream
-from computemoat.sim.timeline import NS_PER_HOUR, Timeline, hours_to_ns
+from computemoat.sim.serving import demand_by_utc_hour, least_rtt_flow, max_flow, utc_hour, weighted_quantiles
+from computemoat.sim.streams import Arrivals, stream
+from computemoat.sim.timeline import NS_PER_HOUR, NS_PER_S, Timeline
 
-FLOW_SCALE_MAX = 1_000_000_000  # max-flow needs int32 capacities
 ALL_REGIONS = "*"  # row meaning: every region served at once
 
 
@@ -39,6 +38,11 @@ class RegionAvailability:
     demand_rps: float
     availability: float  # fraction of time the region's whole demand is served within the SLO
     served_fraction: float  # time-averaged share of the region's demand served
+    rtt_p50_ms: float = math.nan  # RTT of served requests (request- and time-weighted); NaN: no RTT matrix
+    rtt_p95_ms: float = math.nan
+    degraded_rtt_p50_ms: float = math.nan  # the same while some site runs below its full capacity
+    degraded_rtt_p95_ms: float = math.nan
+    degraded_hours: float = 0.0  # time with some capacity of the service lost (any region)
 
 
 def replica_down_windows(
@@ -47,43 +51,50 @@ def replica_down_windows(
     """Windows in which one replica of ``dep`` is down, disjoint per replica (so a count of open windows
     is the number of replicas down): node faults (back after the restart overhead), spot preemption
     (back after ``spot_replace_hours``) and failure domains (packed: each domain holds ``gpus //
-    gpus_per_replica`` replicas; back after its repair time). Replica i of a placement draws from its own
-    stream, so plans that share a placement share its draws."""
+    gpus_per_replica`` replicas, back after an exponential repair). All are one Poisson process at the
+    total rate whose arrivals pick their victim in proportion to its rate, from one stream per placement
+    (keyed by service and offering), so plans that share a placement share its draws."""
     p = dep.placement
     if not faults.random_faults or dep.end_ns <= dep.ready_ns:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     svc = next(s for s in scenario.inference_services if s.id == p.service_id)
-    gpr = max(1, p.gpus // max(p.replicas, 1))
+    gpr = max(1, svc.gpus_per_replica)
     node_rate, domain_rate = faults.gpu_rates()
-    kinds = [(gpr * node_rate, faults.gpu.restart_overhead_s / 3600.0)]
+    # victims: (rate per hour, first replica, replicas hit, down ns or -1 for an exponential repair)
+    slots: list[tuple[float, int, int, float]] = []
+    slots += [(gpr * node_rate, i, 1, faults.gpu.restart_overhead_s * NS_PER_S) for i in range(p.replicas)]
     if p.tier == Tier.spot:
         per_instance = scenario.offering(p.offering_id).gpus_per_instance
-        kinds.append((-(-gpr // per_instance) * faults.spot_per_instance_hour(p.provider), faults.spot_replace_hours))
-    span_h = (dep.end_ns - dep.ready_ns) / NS_PER_HOUR
-    st: list[NDArray[np.int64]] = []
-    en: list[NDArray[np.int64]] = []
-    rid: list[NDArray[np.int64]] = []
-    for i in range(p.replicas):
-        rng = stream(seed, "replica", p.service_id, p.offering_id, str(i))
-        for rate_h, down_h in kinds:
-            k = int(rng.poisson(rate_h * span_h)) if rate_h > 0 else 0
-            t = rng.integers(dep.ready_ns, dep.end_ns, size=k, dtype=np.int64)
-            st.append(t), en.append(t + hours_to_ns(down_h)), rid.append(np.full(k, i, dtype=np.int64))
+        spot_h = -(-gpr // per_instance) * faults.spot_per_instance_hour(p.provider)
+        slots += [(spot_h, i, 1, faults.spot_replace_hours * NS_PER_HOUR) for i in range(p.replicas)]
     for d in faults.active_domains():
         if d.gpus is None or domain_rate.get(d.name, 0.0) <= 0:
             continue
-        per = max(1, d.gpus // max(svc.gpus_per_replica, 1))
-        for j in range(-(-p.replicas // per)):
-            rng = stream(seed, "domain", d.name, p.site_id, p.service_id, p.offering_id, str(j))
-            k = int(rng.poisson(domain_rate[d.name] * span_h))
-            t = rng.integers(dep.ready_ns, dep.end_ns, size=k, dtype=np.int64)
-            e = t + (rng.standard_exponential(k) * d.repair_hours * NS_PER_HOUR).astype(np.int64)
-            members = np.arange(j * per, min((j + 1) * per, p.replicas), dtype=np.int64)
-            st.append(np.repeat(t, members.size)), en.append(np.repeat(e, members.size))
-            rid.append(np.tile(members, k))
-    if not st:
+        per = max(1, d.gpus // gpr)
+        slots += [
+            (domain_rate[d.name], j * per, min(per, p.replicas - j * per), -d.repair_hours * NS_PER_HOUR)
+            for j in range(-(-p.replicas // per))
+        ]
+    rate, first, count, down = (np.array(c, dtype=np.float64) for c in zip(*slots, strict=True))
+    total = float(rate.sum())
+    if total <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return _disjoint_per_replica(np.concatenate(st), np.minimum(np.concatenate(en), dep.end_ns), np.concatenate(rid))
+    arr = Arrivals(stream(seed, "placement", p.service_id, p.offering_id), total / NS_PER_HOUR)
+    t, u, v = arr.take(dep.ready_ns, dep.end_ns)
+    which = np.minimum(np.searchsorted(np.cumsum(rate) / total, u, side="right"), rate.size - 1)
+    length = np.where(down[which] >= 0, down[which], -down[which] * v).astype(np.int64)
+    hit = count[which].astype(np.int64)
+    rid = np.repeat(first[which].astype(np.int64), hit) + _ranges(hit)
+    st = np.repeat(t, hit)
+    return _disjoint_per_replica(st, np.minimum(st + np.repeat(length, hit), dep.end_ns), rid)
+
+
+def _ranges(counts: NDArray[np.int64]) -> NDArray[np.int64]:
+    """0..c-1 for each c, concatenated."""
+    if counts.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(counts)
+    return np.arange(int(ends[-1]), dtype=np.int64) - np.repeat(ends - counts, counts)
 
 
 def _disjoint_per_replica(
@@ -94,11 +105,13 @@ def _disjoint_per_replica(
         return st, en
     order = np.lexsort((st, rid))
     st, en, rid = st[order], en[order], rid[order]
-    out_s, out_e = [], []
+    out_s: list[NDArray[np.int64]] = []
+    out_e: list[NDArray[np.int64]] = []
     bounds = np.flatnonzero(np.diff(rid)) + 1
     for a, b in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [rid.size])), strict=True):
         if b - a == 1:
-            out_s.append(st[a:b]), out_e.append(en[a:b])
+            out_s.append(st[a:b])
+            out_e.append(en[a:b])
             continue
         run_end = np.maximum.accumulate(en[a:b])
         new = np.ones(b - a, dtype=bool)
@@ -106,7 +119,8 @@ def _disjoint_per_replica(
         group = np.cumsum(new) - 1
         e = np.zeros(int(group[-1]) + 1, dtype=np.int64)
         np.maximum.at(e, group, en[a:b])
-        out_s.append(st[a:b][new]), out_e.append(e)
+        out_s.append(st[a:b][new])
+        out_e.append(e)
     return np.concatenate(out_s), np.concatenate(out_e)
 
 
@@ -139,27 +153,6 @@ def _breakpoints(
     return np.unique(np.clip(np.concatenate(parts), 0, horizon_ns))
 
 
-def _served(capacity: NDArray[np.float64], demand: NDArray[np.float64], eligible: NDArray[np.bool_]) -> NDArray:
-    """Max-flow source -> site (capacity) -> region (if within SLO) -> sink (demand); served per region."""
-    n_sites, n_regions = capacity.size, demand.size
-    scale = FLOW_SCALE_MAX / max(capacity.sum(), demand.sum(), 1e-9)
-    cap = np.round(capacity * scale).astype(np.int64)
-    dem = np.round(demand * scale).astype(np.int64)
-    src, sink = 0, 1 + n_sites + n_regions
-    rows, cols, vals = [], [], []
-    for s in range(n_sites):
-        rows.append(src), cols.append(1 + s), vals.append(cap[s])
-    si, ri = np.nonzero(eligible)
-    for s, r in zip(si, ri, strict=True):
-        rows.append(1 + s), cols.append(1 + n_sites + r), vals.append(FLOW_SCALE_MAX)
-    for r in range(n_regions):
-        rows.append(1 + n_sites + r), cols.append(sink), vals.append(dem[r])
-    graph = csr_matrix((np.array(vals, dtype=np.int32), (rows, cols)), shape=(sink + 1, sink + 1))
-    flow = maximum_flow(graph, src, sink).flow
-    got = np.array([flow[1 + n_sites + r, sink] for r in range(n_regions)], dtype=np.float64)
-    return np.where(dem > 0, got / np.maximum(dem, 1), 1.0)
-
-
 def service_availability(
     scenario: Scenario,
     service: InferenceService,
@@ -168,8 +161,11 @@ def service_availability(
     faults: FaultModel,
     eligible: dict[tuple[str, str], bool],
     seed: int,
+    rtt_ms: NDArray[np.float64] | None = None,
 ) -> list[RegionAvailability]:
-    """Per region: share of ``[0, horizon)`` in which its whole demand is served (plus the served share)."""
+    """Per region: share of ``[0, horizon)`` in which its whole demand is served within the SLO (plus the
+    served share), and with an RTT matrix the RTT its served requests see (p50/p95 overall and while
+    capacity is degraded). Demand follows the day when ``faults.diurnal_peak_to_mean`` > 1."""
     demand_map = scenario.demand_rps(service)
     regions = sorted(demand_map)
     demand = np.array([demand_map[r] for r in regions])
@@ -181,6 +177,9 @@ def service_availability(
         ]
     windows = [replica_down_windows(scenario, d, faults, seed) for d in deployments]
     edges = _breakpoints(deployments, windows, timeline, horizon_ns)
+    diurnal = faults.diurnal_peak_to_mean > 1.0
+    if diurnal:
+        edges = np.union1d(edges, np.arange(0, horizon_ns, NS_PER_HOUR, dtype=np.int64))
     starts, widths = edges[:-1], np.diff(edges).astype(np.float64)
     site_ids = sorted({d.placement.site_id for d in deployments})
     col = {s: i for i, s in enumerate(site_ids)}
@@ -188,24 +187,80 @@ def service_availability(
     for d, w in zip(deployments, windows, strict=True):
         capacity[:, col[d.placement.site_id]] += _replicas_up(d, timeline, w, starts) * service.rps_per_replica
     ok = np.array([[eligible.get((r, s), False) for r in regions] for s in site_ids], dtype=bool)
-    states, inverse = np.unique(capacity, axis=0, return_inverse=True)
-    served = np.vstack([_served(row, demand, ok) for row in states])[inverse.reshape(-1)]
+    lon = {u.name: u.lon_deg for u in scenario.user_regions}
+    factor = demand_by_utc_hour(np.array([lon.get(r, 0.0) for r in regions]), faults.diurnal_peak_to_mean)
+    hour = utc_hour(starts) if diurnal else np.zeros(starts.size, dtype=np.int64)
+    rtt = _rtt_block(scenario, rtt_ms, site_ids, regions)
+    keys, inverse = np.unique(np.column_stack((capacity, hour)), axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    flows = np.stack(
+        [
+            least_rtt_flow(k[:-1], demand * factor[int(k[-1])], ok, rtt)
+            if rtt is not None
+            else max_flow(k[:-1], demand * factor[int(k[-1])], ok)
+            for k in keys
+        ]
+    )  # states x sites x regions
+    state_demand = np.stack([demand * factor[int(k[-1])] for k in keys])
+    served = np.where(state_demand > 0, flows.sum(axis=1) / np.maximum(state_demand, 1e-300), 1.0)[inverse]
     full = served >= 1.0 - 1e-6
     avail = 1.0 - (widths[:, None] * ~full).sum(axis=0) / horizon_ns  # exactly 1.0 when never short
     frac = (widths[:, None] * np.minimum(served, 1.0)).sum(axis=0) / horizon_ns
     all_ok = full.all(axis=1)
     total = float(demand.sum())
+    degraded = (capacity < capacity.max(axis=0)[None, :]).any(axis=1)
+    rtt_cols = _rtt_stats(flows, inverse, widths, degraded, rtt) if rtt is not None else None
+    rows = []
+    for i, r in enumerate(regions):
+        extra = rtt_cols[i] if rtt_cols is not None else {}
+        rows.append(RegionAvailability(service.id, r, demand_map[r], float(avail[i]), float(frac[i]), **extra))
     every = RegionAvailability(
         service.id,
         ALL_REGIONS,
         total,
         float(1.0 - (widths * ~all_ok).sum() / horizon_ns),
         float((widths * (np.minimum(served, 1.0) @ demand) / total).sum() / horizon_ns),
+        degraded_hours=float(widths[degraded].sum() / NS_PER_HOUR),
     )
-    return [
-        *(
-            RegionAvailability(service.id, r, demand_map[r], float(avail[i]), float(frac[i]))
-            for i, r in enumerate(regions)
-        ),
-        every,
-    ]
+    return [*rows, every]
+
+
+def _rtt_block(
+    scenario: Scenario, rtt_ms: NDArray[np.float64] | None, site_ids: list[str], regions: list[str]
+) -> NDArray[np.float64] | None:
+    if rtt_ms is None:
+        return None
+    si = {s.id: j for j, s in enumerate(scenario.sites)}
+    ri = {u.name: i for i, u in enumerate(scenario.user_regions)}
+    if any(r not in ri for r in regions):
+        return None
+    return np.array([[rtt_ms[ri[r], si[s]] for r in regions] for s in site_ids], dtype=np.float64)
+
+
+def _rtt_stats(
+    flows: NDArray[np.float64],
+    inverse: NDArray[np.intp],
+    widths: NDArray[np.float64],
+    degraded: NDArray[np.bool_],
+    rtt: NDArray[np.float64],
+) -> list[dict[str, float]]:
+    """Per region: RTT quantiles of served requests (weight = requests/s x time), overall and degraded."""
+    n_states = flows.shape[0]
+    t_all = np.bincount(inverse, weights=widths, minlength=n_states)
+    t_deg = np.bincount(inverse, weights=widths * degraded, minlength=n_states)
+    out = []
+    for r in range(flows.shape[2]):
+        w_all = (flows[:, :, r] * t_all[:, None]).sum(axis=0)
+        w_deg = (flows[:, :, r] * t_deg[:, None]).sum(axis=0)
+        p50, p95 = weighted_quantiles(rtt[:, r], w_all, (0.5, 0.95))
+        d50, d95 = weighted_quantiles(rtt[:, r], w_deg, (0.5, 0.95))
+        out.append(
+            {
+                "rtt_p50_ms": p50,
+                "rtt_p95_ms": p95,
+                "degraded_rtt_p50_ms": d50,
+                "degraded_rtt_p95_ms": d95,
+                "degraded_hours": float(widths[degraded].sum() / NS_PER_HOUR),
+            }
+        )
+    return out

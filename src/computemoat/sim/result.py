@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -36,16 +37,39 @@ def nines(availability: float) -> float:
 
 @dataclass(frozen=True)
 class SimResult:
+    """One run. ``jobs`` / ``services`` are DataFrames built on first access (a sweep reads the rows)."""
+
     seed: int
     months: float
-    jobs: pd.DataFrame
-    services: pd.DataFrame
+    job_rows: tuple[dict[str, Any], ...]
+    service_rows: tuple[dict[str, Any], ...]
     moves: tuple[Move, ...]
     summary: dict[str, Any] = field(default_factory=dict)
     final_plan: Plan | None = None  # the plan as it ran at the end (after every replan and move)
 
+    @cached_property
+    def jobs(self) -> pd.DataFrame:
+        return pd.DataFrame(list(self.job_rows), columns=JOB_COLUMNS)
+
+    @cached_property
+    def services(self) -> pd.DataFrame:
+        return pd.DataFrame(list(self.service_rows), columns=SERVICE_COLUMNS)
+
     def moves_frame(self) -> pd.DataFrame:
         return pd.DataFrame([asdict(m) for m in self.moves], columns=list(Move.__dataclass_fields__))
+
+
+JOB_COLUMNS = [
+    "job_id", "gpus", "work_hours", "completed", "stalled", "completion_hours", "deadline_hours",
+    "met_deadline", "goodput", "interruptions", "checkpoint_interval_hours", "checkpoint_hours",
+    "lost_work_hours", "restart_hours", "spare_wait_hours", "outage_and_migration_hours", "migrations",
+    "final_offering", "gpu_hours_billed", "cost_usd", "wasted_cost_usd", "egress_usd", "plan_cost_usd",
+]  # fmt: skip
+SERVICE_COLUMNS = [
+    "service_id", "region", "demand_rps", "availability", "served_fraction", "rtt_p50_ms", "rtt_p95_ms",
+    "degraded_rtt_p50_ms", "degraded_rtt_p95_ms", "degraded_hours", "nines", "downtime_hours", "cost_usd",
+    "plan_cost_usd",
+]  # fmt: skip
 
 
 def _segment_cost(faults: FaultModel, timeline: Timeline, seg: Segment, job_hours: float) -> float:
@@ -138,24 +162,23 @@ def build_result(
         }
         for a in availability
     ]
-    jobs_df = pd.DataFrame(job_rows)
-    services_df = pd.DataFrame(svc_rows)
-    total_cost = float(jobs_df["cost_usd"].sum() if len(jobs_df) else 0.0) + sum(svc_cost.values())
-    plan_cost = float(jobs_df["plan_cost_usd"].sum() if len(jobs_df) else 0.0) + sum(svc_plan_cost.values())
-    interruptions = int(jobs_df["interruptions"].sum()) if len(jobs_df) else 0
+    total_cost = sum(r["cost_usd"] for r in job_rows) + sum(svc_cost.values())
+    plan_cost = sum(r["plan_cost_usd"] for r in job_rows) + sum(svc_plan_cost.values())
+    interruptions = sum(r["interruptions"] for r in job_rows)
     summary: dict[str, Any] = {
         "seed": seed,
         "months": horizon_h / HOURS_PER_MONTH,
         "total_cost_usd": total_cost,
         "plan_cost_usd": plan_cost,
-        "wasted_cost_usd": float(jobs_df["wasted_cost_usd"].sum()) if len(jobs_df) else 0.0,
+        "wasted_cost_usd": sum(r["wasted_cost_usd"] for r in job_rows),
         "interruptions": interruptions,
         "interruption_causes": _causes(faults, jobs, seed),
         "site_outages": timeline.outage_counts,
         "replans": replans,
         "moves": len(moves),
     }
-    return SimResult(seed, horizon_h / HOURS_PER_MONTH, jobs_df, services_df, tuple(moves), summary, final_plan)
+    months = horizon_h / HOURS_PER_MONTH
+    return SimResult(seed, months, tuple(job_rows), tuple(svc_rows), tuple(moves), summary, final_plan)
 
 
 def _deployment_cost(scenario: Scenario, faults: FaultModel, timeline: Timeline, d: Deployment) -> float:

@@ -38,7 +38,7 @@ class SweepPoint:
 
 def run_metrics(result: SimResult) -> dict[str, float]:
     """One run as one flat row: costs, goodput, and each service's all-regions availability."""
-    jobs, svc = result.jobs, result.services
+    jobs, svc = result.job_rows, result.service_rows
     row: dict[str, float] = {
         "seed": result.seed,
         "total_cost_usd": result.summary["total_cost_usd"],
@@ -47,15 +47,16 @@ def run_metrics(result: SimResult) -> dict[str, float]:
         "interruptions": result.summary["interruptions"],
         "moves": result.summary["moves"],
     }
-    if len(jobs):
-        row["goodput_gpu_weighted"] = float(np.average(jobs["goodput"], weights=jobs["gpus"]))
-        row["jobs_completed_share"] = float(jobs["completed"].mean())
-        row["deadlines_met_share"] = float(jobs["met_deadline"].mean())
-    if len(svc):
-        every = svc[svc["region"] == ALL_REGIONS]
-        for sid, a in zip(every["service_id"], every["availability"], strict=True):
-            row[f"availability:{sid}"] = float(a)
-        row["availability_min"] = float(every["availability"].min())
+    if jobs:
+        gpus = sum(j["gpus"] for j in jobs)
+        row["goodput_gpu_weighted"] = sum(j["goodput"] * j["gpus"] for j in jobs) / gpus
+        row["jobs_completed_share"] = sum(bool(j["completed"]) for j in jobs) / len(jobs)
+        row["deadlines_met_share"] = sum(bool(j["met_deadline"]) for j in jobs) / len(jobs)
+    every = [s for s in svc if s["region"] == ALL_REGIONS]
+    for s in every:
+        row[f"availability:{s['service_id']}"] = float(s["availability"])
+    if every:
+        row["availability_min"] = min(float(s["availability"]) for s in every)
     return row
 
 

@@ -137,10 +137,10 @@ def draw_timeline(scenario: Scenario, faults: FaultModel, horizon_ns: int, seed:
             hit = np.flatnonzero(
                 _distance_km(lat, lon, int(rng.integers(len(sites)))) <= faults.regional_event_radius_km
             )
-            du = int(_lognormal_ns(rng, np.array([faults.regional_event_mean_hours]), sigma)[0])
+            du_ns = int(_lognormal_ns(rng, np.array([faults.regional_event_mean_hours]), sigma)[0])
             site_ix.append(hit.astype(np.int64))
             starts.append(np.full(hit.size, st0, dtype=np.int64))
-            ends.append(np.full(hit.size, st0 + du, dtype=np.int64))
+            ends.append(np.full(hit.size, st0 + du_ns, dtype=np.int64))
         counts["regional"] = int(regional.size)
     outages: dict[str, tuple[I64, I64]] = {}
     if site_ix:
@@ -155,6 +155,6 @@ def draw_timeline(scenario: Scenario, faults: FaultModel, horizon_ns: int, seed:
             rng = stream(seed, "price", p.name)
             t = np.sort(_poisson_starts(rng, faults.price_changes_per_year / HOURS_PER_YEAR, horizon_ns))
             steps = rng.lognormal(np.log(faults.price_change_median_factor), faults.price_change_sigma, size=t.size)
-            price_t[p.name], price_f[p.name] = t, np.cumprod(steps)
+            price_t[p.name], price_f[p.name] = t, np.cumprod(steps).astype(np.float64)
     withdraw = {w.provider: hours_to_ns(w.at_hours) for w in faults.withdrawals}
     return Timeline(horizon_ns, outages, counts, withdraw, price_t, price_f)

@@ -23,8 +23,10 @@ from computemoat.reliability import (
     FailureKind,
     FaultModel,
     TrainingPolicy,
+    checkpoint_interval_s,
     failure_kinds,
     planned_interval_s,
+    site_outages_per_hour,
 )
 from computemoat.sim.streams import Arrivals, stream
 from computemoat.sim.timeline import NS_PER_HOUR, NS_PER_S
@@ -54,47 +56,46 @@ class Segment:
 
 @dataclass
 class Hazards:
-    """The job's interruption streams (one per failure kind) and the nodes it has in repair."""
+    """The job's interruptions: one Poisson process at the total rate of its failure kinds, each arrival
+    labelled with a kind in proportion to the rates (its uniform ``u``), and the nodes it has in repair.
+    One stream per job (keyed by job id): a move, or another plan, only rescales the same draws."""
 
     seed: int
     job_id: str
     kinds: dict[str, FailureKind] = field(default_factory=dict)
-    arrivals: dict[str, Arrivals] = field(default_factory=dict)
-    repair_rng: np.random.Generator | None = None
+    arrivals: Arrivals | None = None
+    _share_edges: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     repair_end_ns: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     repair_nodes: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    _v: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
     def set_kinds(self, kinds: tuple[FailureKind, ...], new_site: bool) -> None:
-        for arr in self.arrivals.values():
-            arr.rate_per_ns = 0.0
         self.kinds = {k.name: k for k in kinds}
-        for k in kinds:
-            if k.name not in self.arrivals:
-                self.arrivals[k.name] = Arrivals(stream(self.seed, "job", self.job_id, k.name))
-            self.arrivals[k.name].rate_per_ns = k.rate_per_h / NS_PER_HOUR
+        rates = np.array([k.rate_per_h for k in kinds], dtype=np.float64)
+        total = float(rates.sum())
+        self._share_edges = np.cumsum(rates)[:-1] / total if total > 0 else np.zeros(0)
+        if self.arrivals is None:
+            self.arrivals = Arrivals(stream(self.seed, "job", self.job_id))
+        self.arrivals.rate_per_ns = total / NS_PER_HOUR
         if new_site:  # another site's spare pool: nothing of ours is in repair there
             self.repair_end_ns = np.zeros(0, dtype=np.int64)
             self.repair_nodes = np.zeros(0, dtype=np.int64)
 
     def draw(self, t0_ns: int, t1_ns: int) -> tuple[I64, NDArray[np.intp]]:
         """Interruption times in ``[t0, t1)`` (sorted) and the index of each one's kind in ``self.kinds``."""
-        names = list(self.kinds)
-        parts = [self.arrivals[n].take(t0_ns, t1_ns) for n in names]
-        if not parts:
+        if self.arrivals is None or not self.kinds:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.intp)
-        times = np.concatenate(parts)
-        kind = np.repeat(np.arange(len(names)), [p.size for p in parts])
-        order = np.argsort(times, kind="stable")
-        return times[order], kind[order]
+        times, u, v = self.arrivals.take(t0_ns, t1_ns)
+        self._v = v
+        return times, np.searchsorted(self._share_edges, u, side="right")
 
     def repairs(self, fail_ns: I64, kind: NDArray[np.intp]) -> tuple[I64, I64]:
-        """Send the failed nodes to repair; return (end_ns, nodes) of everything now in repair."""
+        """Send the failed nodes to repair (exponential, each arrival's own ``v``); return (end_ns, nodes)
+        of everything now in repair."""
         ks = list(self.kinds.values())
         nodes = np.array([ks[i].nodes for i in kind], dtype=np.int64)
         mean_ns = np.array([ks[i].repair_h * NS_PER_HOUR for i in kind])
-        if self.repair_rng is None:
-            self.repair_rng = stream(self.seed, "job", self.job_id, "repair")
-        ends = fail_ns + (self.repair_rng.standard_exponential(fail_ns.size) * mean_ns).astype(np.int64)
+        ends = fail_ns + (self._v[: fail_ns.size] * mean_ns).astype(np.int64)
         keep = nodes > 0
         self.repair_end_ns = np.concatenate((self.repair_end_ns, ends[keep]))
         self.repair_nodes = np.concatenate((self.repair_nodes, nodes[keep]))
@@ -160,16 +161,21 @@ def set_placement(
     from the configured rates even when this run draws no random fault, so a job always checkpoints."""
     state.placement = placement
     state.nodes = -(-placement.gpus // faults.gpu.gpus_per_node)
-    state.hazards.set_kinds(placement_kinds(scenario, faults, placement), new_site)
-    tau_s = planned_interval_s(
-        faults,
-        job_id=state.job.id,
-        checkpoint_write_s=state.job.checkpoint_write_s,
-        gpus=placement.gpus,
-        tier=placement.tier,
-        gpus_per_instance=scenario.offering(placement.offering_id).gpus_per_instance,
-        provider=placement.provider,
-    )
+    kinds = placement_kinds(scenario, faults, placement)
+    state.hazards.set_kinds(kinds, new_site)
+    if faults.random_faults:  # the rates drawn are the rates planned with (same τ as planned_interval_s)
+        all_rate_h = sum(k.rate_per_h for k in kinds) + site_outages_per_hour(faults, placement.provider)
+        tau_s = checkpoint_interval_s(faults, state.job.id, state.job.checkpoint_write_s, all_rate_h)
+    else:
+        tau_s = planned_interval_s(
+            faults,
+            job_id=state.job.id,
+            checkpoint_write_s=state.job.checkpoint_write_s,
+            gpus=placement.gpus,
+            tier=placement.tier,
+            gpus_per_instance=scenario.offering(placement.offering_id).gpus_per_instance,
+            provider=placement.provider,
+        )
     state.tau_ns = NO_CHECKPOINT_NS if tau_s is None else max(1, round(tau_s * NS_PER_S))
 
 
@@ -201,8 +207,9 @@ def _to_wall(times: I64, u: I64, uq: I64 | int) -> I64:
     """First wall time at which the progress clock reaches ``uq``."""
     q = np.atleast_1d(np.asarray(uq, dtype=np.int64))
     i = np.clip(np.searchsorted(u, q, side="left"), 1, len(u) - 1)
-    du = np.maximum(u[i] - u[i - 1], 1)
-    return times[i - 1] + ((q - u[i - 1]) * (times[i] - times[i - 1]) // du)
+    du = np.maximum(u[i] - u[i - 1], 1).astype(np.float64)
+    frac = (q - u[i - 1]).astype(np.float64) / du  # float: the int64 product of two spans overflows
+    return times[i - 1] + np.round(frac * (times[i] - times[i - 1])).astype(np.int64)
 
 
 def advance(state: JobState, until_ns: int, *, final_checkpoint: bool = False) -> None:
@@ -266,8 +273,9 @@ def _to_wall_inv(clock: tuple[I64, I64], wall: I64) -> I64:
 
 def _count(state: JobState, names: list[str], kind: NDArray[np.intp]) -> None:
     state.interruptions += int(kind.size)
-    for i, c in zip(*np.unique(kind, return_counts=True), strict=True):
-        state.causes[names[int(i)]] = state.causes.get(names[int(i)], 0) + int(c)
+    for i, c in enumerate(np.bincount(kind, minlength=len(names)).tolist()):
+        if c:
+            state.causes[names[i]] = state.causes.get(names[i], 0) + c
 
 
 def close_segment(state: JobState, end_ns: int) -> None:
