@@ -13,9 +13,9 @@ from enum import StrEnum
 from pydantic import Field, model_validator
 
 from computemoat.model.base import Frozen
+from computemoat.model.units import HOURS_PER_MONTH
 
 Loc = tuple[str | int, ...]
-HOURS_PER_MONTH = 730.0  # 8,760 h / 12
 
 
 class PeriodKind(StrEnum):
