@@ -37,7 +37,7 @@ def test_the_documented_shape_loads(tmp_path: Path) -> None:
     assert cfg.policy_for("llama-3.1-70b") is RoutingPolicy.LEAST_OUTSTANDING
     assert cfg.policy_for("other") is RoutingPolicy.LATENCY
     assert cfg.user_regions[0].name == "London"
-    assert cfg.timeouts.first_byte_s > 0  # optional sections take defaults
+    assert cfg.timeouts.attempt_s > 0 and cfg.timeouts.stream_idle_s > 0  # optional sections take defaults
 
 
 @pytest.mark.parametrize(

@@ -120,7 +120,7 @@ def test_killing_a_whole_provider_mid_load_fails_no_request() -> None:
             _wait_listening(p)
         cfg = gateway_config(
             [backend("a1", ports[0], "pa"), backend("a2", ports[1], "pa"), backend("b1", ports[2], "pb")],
-            default_policy="least_outstanding", **FAST,
+            default_policy="least_outstanding", timeouts={"connect_s": 0.5, "attempt_s": 2, "total_s": 10},
         )
         with serve_app(create_app(cfg)) as gw:
             statuses, served = asyncio.run(_load(gw, procs[:2], total=600, concurrency=8, kill_after=150))

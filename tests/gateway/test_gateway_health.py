@@ -30,10 +30,10 @@ def test_concurrency_breakers_per_backend_and_provider() -> None:
         for n in ("a", "b")
     )
     a, b = build_states(cfgs, HealthConfig(), {"p": 3})
-    a.start()
-    a.start()
+    a.start(0.0)
+    a.start(0.0)
     assert not a.available(0.0)  # backend cap 2
-    b.start()
+    b.start(0.0)
     assert not b.available(0.0)  # provider cap 3 reached through a and b
     a.finish()
     assert a.available(0.0) and b.available(0.0)

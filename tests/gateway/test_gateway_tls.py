@@ -130,7 +130,7 @@ def test_provider_key_goes_upstream_and_the_clients_key_does_not(mock_server, mo
     with serve_app(rec) as port:
         cfg = gateway_config([backend("a", port, "pa", api_key_env="CM_TEST_PROVIDER_KEY")])
         app = create_app(cfg)
-        assert provider_key not in repr(app.state.gateway.origins)
+        assert provider_key not in repr(app.state.gateway.fleet.origins)
         with serve_app(app) as gw, httpx.Client(base_url=f"http://127.0.0.1:{gw}") as c:
             r = c.post("/v1/chat/completions", json=CHAT, headers={"Authorization": "Bearer sk-client-secret"})
             assert r.status_code == 200

@@ -11,7 +11,9 @@ import pytest
 
 from computemoat.latency.constellation import WalkerShell, plus_grid_isls
 from computemoat.latency.geo import great_circle_km, ground_ecef_km, vacuum_rtt_ms
-from computemoat.latency.leo import LeoStats, ground_links, leo_rtt_stats, snapshot_rtt_ms
+from computemoat.latency.leo import ground_links, snapshot_rtt_ms
+from computemoat.latency.stats import LeoStats
+from computemoat.latency.window import leo_rtt_stats
 from computemoat.model import C_VACUUM_KM_PER_S, LeoShell, NetworkSettings
 
 SMALL = WalkerShell(planes=8, sats_per_plane=10, altitude_km=1200, inclination_deg=60, phasing=1)
@@ -20,14 +22,22 @@ SMALL = WalkerShell(planes=8, sats_per_plane=10, altitude_km=1200, inclination_d
 def _independent_rtt_ms(
     sats: np.ndarray, station: np.ndarray, user: np.ndarray, planes: int, per_plane: int, net: NetworkSettings
 ) -> float:
-    """Plain-Python graph for one (station, user) pair: +Grid by plane/slot loops, visibility by the
-    angle between the local vertical and the line of sight, hop cost split over a satellite's links."""
+    """Plain-Python graph for one (station, user) pair: +Grid by plane/slot loops (the cross-plane
+    partner is the satellite of the next plane nearest in argument of latitude, Walker phasing
+    F = 1), visibility by the angle between the local vertical and the line of sight, hop cost split
+    over a satellite's links, the access overhead added once."""
     hop = net.leo_hop_processing_ms / 1000 * C_VACUUM_KM_PER_S / 2
     graph = nx.Graph()
+
+    def turns(plane: int, slot: int) -> float:
+        return slot / per_plane + plane / (planes * per_plane)  # argument of latitude at t=0, F = 1
+
     for p in range(planes):
         for s in range(per_plane):
             k = p * per_plane + s
-            for other in (p * per_plane + (s + 1) % per_plane, ((p + 1) % planes) * per_plane + s):
+            q = (p + 1) % planes
+            nearest = min(range(per_plane), key=lambda j: abs((turns(q, j) - turns(p, s) + 0.5) % 1 - 0.5))
+            for other in (p * per_plane + (s + 1) % per_plane, q * per_plane + nearest):
                 if other != k:
                     graph.add_edge(k, other, weight=math.dist(sats[k], sats[other]) + hop)
     for name, ground in (("station", station), ("user", user)):
@@ -41,7 +51,7 @@ def _independent_rtt_ms(
         km = nx.shortest_path_length(graph, "station", "user", weight="weight")
     except (nx.NetworkXNoPath, nx.NodeNotFound):
         return math.inf
-    return 2 * km / C_VACUUM_KM_PER_S * 1000
+    return 2 * km / C_VACUUM_KM_PER_S * 1000 + net.leo_access_overhead_ms
 
 
 @pytest.mark.parametrize("hop_ms", [0.0, 0.7])
@@ -51,7 +61,7 @@ def test_shortest_paths_equal_networkx_on_a_small_constellation(hop_ms: float) -
     stations = ground_ecef_km(rng.uniform(-55, 55, 4), rng.uniform(-180, 180, 4))
     users = ground_ecef_km(rng.uniform(-55, 55, 6), rng.uniform(-180, 180, 6))
     sats = SMALL.positions_ecef_km([123.0])[0]
-    a, b = plus_grid_isls(SMALL.planes, SMALL.sats_per_plane)
+    a, b = SMALL.isl_pairs()
     ours = snapshot_rtt_ms(sats, a, b, stations, users, net)
     expected = np.array(
         [[_independent_rtt_ms(sats, st, us, SMALL.planes, SMALL.sats_per_plane, net) for st in stations]

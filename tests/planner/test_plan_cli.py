@@ -68,7 +68,7 @@ def test_replan_withdraw_atlas_is_partial_and_says_what_was_left_out(plan_json: 
     res = runner.invoke(app, ["replan", str(plan_json), "--withdraw", "atlas", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "Not placed after the change" in res.output
-    assert "warning: partial plan: 1 training job(s) not placed" in res.output
+    assert "warning: partial plan: 1 training job not placed" in res.output
     assert "independent validation: valid" in res.output
     new = Plan.model_validate_json(out.read_text())
     assert "frontier-pretrain" in new.unplaced

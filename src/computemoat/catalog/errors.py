@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import typing
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from computemoat.catalog.yamlsource import Loc, YamlDoc
+from computemoat.model.suggest import did_you_mean as suggest
 
 
 def dotted(loc: Loc) -> str:
@@ -40,8 +40,7 @@ def fields_at(cls: type[BaseModel], loc: Loc) -> list[str]:
 
 
 def did_you_mean(value: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(choices))}"
+    return suggest(value, choices) or f"known keys: {', '.join(sorted(choices))}"
 
 
 _HINTS = {
@@ -63,6 +62,16 @@ _HINTS = {
 }
 
 
+def _fraction_hint(loc: Loc, kind: str, value: object) -> str | None:
+    """``share: 80`` is a percentage where a fraction is meant: say so, with the fraction to write."""
+    name = str(loc[-1]) if loc else ""
+    if kind not in ("less_than_equal", "less_than") or not any(w in name for w in ("share", "fraction")):
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool) and 1 < value <= 100:
+        return f"shares are fractions: write {value / 100:g} for {value:g}%"
+    return "shares are fractions between 0 and 1"
+
+
 def pydantic_lines(
     doc: YamlDoc, err: ValidationError, cls: type[BaseModel], prefix: Loc = (), yaml_prefix: Loc | None = None
 ) -> list[str]:
@@ -80,6 +89,6 @@ def pydantic_lines(
             lines.append(f"{where}: {path}: unknown key ({did_you_mean(key, fields_at(cls, loc))})")
             continue
         msg = e["msg"].removeprefix("Value error, ")
-        hint = _HINTS.get(kind)
+        hint = _fraction_hint(loc, kind, e.get("input")) or _HINTS.get(kind)
         lines.append(f"{where}: {path}: {msg}" + (f" ({hint})" if hint and hint not in msg else ""))
     return lines

@@ -19,6 +19,7 @@ from computemoat.catalog.cities import resolve_place, top_cities
 from computemoat.catalog.errors import did_you_mean, dotted, pydantic_lines
 from computemoat.catalog.yamlsource import Loc, YamlDoc, read_yaml
 from computemoat.model import (
+    HOURS_PER_MONTH,
     Accelerator,
     InferenceService,
     NetworkSettings,
@@ -55,7 +56,7 @@ class _Top(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = "scenario"
     description: str = ""
-    horizon_hours: float = 730.0
+    horizon_hours: float = HOURS_PER_MONTH
     energy_usd_per_kwh: float | None = None
     catalog: dict[str, Any] | None = None
     providers: list[Any] = []

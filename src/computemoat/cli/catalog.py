@@ -13,7 +13,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from computemoat.cli.common import ScenarioArg, console, load_scenario_arg, user_errors
+from computemoat.cli.common import ScenarioArg, console, examples, load_scenario_arg, user_errors
 
 
 class Format(StrEnum):
@@ -92,5 +92,10 @@ def validate(scenario: Annotated[Path, typer.Argument(help="scenario YAML file t
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(catalog)
-    app.command()(validate)
+    app.command(epilog=examples(
+        "computemoat catalog --accelerator H100 --region us-east",
+        "computemoat catalog --provider aws --sort spot",
+        "computemoat catalog my.yaml --format csv > offerings.csv"))(catalog)
+    app.command(epilog=examples(
+        "computemoat validate scenario.yaml",
+        "computemoat init && computemoat validate scenario.yaml"))(validate)

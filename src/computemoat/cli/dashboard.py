@@ -1,4 +1,4 @@
-"""`computemoat dashboard`: the web dashboard (scenario, plan, latency map, catalog)."""
+"""`computemoat dashboard`: the web dashboard (scenario, plan, latency map, catalog, results, gateway)."""
 
 from __future__ import annotations
 
@@ -7,27 +7,65 @@ from typing import Annotated
 
 import typer
 
-from computemoat.cli.common import ScenarioArg, console, load_scenario_arg, user_errors
+from computemoat.cli.common import (
+    ScenarioArg,
+    check_port_free,
+    console,
+    examples,
+    load_scenario_arg,
+    require_extra,
+    user_errors,
+)
+
+PlanOpt = Annotated[Path | None, typer.Option("--plan", help="plan JSON from `computemoat plan --out`")]
+BeforeOpt = Annotated[
+    Path | None,
+    typer.Option("--before", help="earlier plan JSON: the Replan page shows what moved from it to this plan and why"),
+]
+SimOpt = Annotated[
+    Path | None, typer.Option("--simulation", help="directory written by `computemoat simulate --out`")
+]
+SweepOpt = Annotated[Path | None, typer.Option("--sweep", help="directory written by `computemoat sweep --out`")]
+GatewayOpt = Annotated[
+    str | None,
+    typer.Option("--gateway", help="base URL of a running gateway for the live page, e.g. http://127.0.0.1:8080"),
+]
 
 
 def dashboard(
     scenario: ScenarioArg = None,
-    plan: Annotated[Path | None, typer.Option("--plan", help="plan JSON from `computemoat plan --out`")] = None,
+    plan: PlanOpt = None,
     solve: Annotated[bool, typer.Option("--solve/--no-solve", help="plan at start-up when no --plan")] = True,
+    before: BeforeOpt = None,
+    simulation: SimOpt = None,
+    sweep: SweepOpt = None,
+    gateway: GatewayOpt = None,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8050,
 ) -> None:
-    """Serve the web dashboard: providers and shares vs caps, the plan, a world map with RTTs, the catalog."""
+    """Serve the web dashboard: shares vs caps, the plan, a world map with RTTs, the catalog, simulation
+    and sweep results, a replan diff and a live gateway page. Loads nothing from the internet."""
+    with user_errors():
+        require_extra("web", "dashboard")
+        check_port_free(host, port)
     import uvicorn
 
     from computemoat.web import create_dashboard_app
-    from computemoat.web.data import build_dashboard_data
+    from computemoat.web.data import build_dashboard_data, check_gateway_url
 
     with user_errors():
-        data = build_dashboard_data(load_scenario_arg(scenario), plan_path=plan, solve=solve)
+        if gateway is not None:
+            check_gateway_url(gateway, field="--gateway")
+        data = build_dashboard_data(
+            load_scenario_arg(scenario), plan_path=plan, solve=solve, before_path=before,
+            simulation_dir=simulation, sweep_dir=sweep, gateway_url=gateway,
+        )
     console.print(f"dashboard for [bold]{data.scenario.name}[/bold] on http://{host}:{port}/")
     uvicorn.run(create_dashboard_app(data), host=host, port=port, log_level="warning")
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(dashboard)
+    app.command(epilog=examples(
+        "computemoat dashboard",
+        "computemoat dashboard my.yaml --plan plan.json --port 8051",
+        "computemoat dashboard --no-solve"))(dashboard)

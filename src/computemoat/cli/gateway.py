@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from computemoat.cli.common import console, user_errors
+from computemoat.cli.common import check_port_free, console, examples, require_extra, user_errors
 
 
 def serve(
@@ -23,6 +23,9 @@ def serve(
 ) -> None:
     """Serve the OpenAI-compatible gateway: latency-aware routing, health checks, failover, streaming,
     and (with --database-url) API keys, rate limits and durable metering."""
+    with user_errors():
+        require_extra("gateway", "serve")
+        check_port_free(host, port)
     from computemoat.gateway.server import serve as run
 
     def announce() -> None:
@@ -49,6 +52,9 @@ def mock_backend(
     model: Annotated[list[str] | None, typer.Option(help="model served (repeat); default: any")] = None,
 ) -> None:
     """Run a fast fake OpenAI-compatible model server (chat, completions, embeddings, models, SSE)."""
+    with user_errors():
+        require_extra("gateway", "mock-backend")
+        check_port_free(host, port)
     from computemoat.gateway.mock_backend import MockSettings
     from computemoat.gateway.server import run_mock_backend
 
@@ -63,5 +69,11 @@ def mock_backend(
 
 def register(app: typer.Typer) -> None:
     # --database-url/--admin-token exist only once gateway/tenancy.py (tenancy and metering) does.
-    app.command("serve")(serve)
-    app.command("mock-backend")(mock_backend)
+    app.command("serve", epilog=examples(
+        "computemoat serve gateway.yaml --port 8080",
+        "computemoat serve gateway.yaml --database-url sqlite:///computemoat.db --admin-token s3cret",
+        "computemoat serve gateway.yaml --workers 4 --database-url postgresql://app@db/computemoat"))(serve)
+    app.command("mock-backend", epilog=examples(
+        "computemoat mock-backend --port 9001 &",
+        "computemoat mock-backend --port 9002 --fail-rate 0.2 --latency-ms 30",
+        "computemoat mock-backend --port 9003 --hang"))(mock_backend)

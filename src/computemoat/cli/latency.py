@@ -10,7 +10,16 @@ import typer
 from rich import box
 from rich.table import Table
 
-from computemoat.cli.common import ScenarioArg, console, err_console, load_scenario_arg, user_errors
+from computemoat.cli.common import (
+    QuietOpt,
+    ScenarioArg,
+    console,
+    err_console,
+    examples,
+    load_scenario_arg,
+    require_extra,
+    user_errors,
+)
 from computemoat.model.errors import UserError
 
 if TYPE_CHECKING:
@@ -62,6 +71,7 @@ def latency(
     tle_file: Annotated[Path | None, typer.Option(help="real TLEs (listed plane by plane) instead of the shell")] = (
         None
     ),
+    quiet: QuietOpt = False,
 ) -> None:
     """Round-trip time over fiber and over a LEO constellation: --from/--to for one pair,
     or --matrix for every user region x site of the scenario."""
@@ -80,10 +90,12 @@ def latency(
             raise UserError("give both --from (city or 'lat,lon') and --to (site id, city or 'lat,lon')")
         if matrix and (out is None or out.suffix.lower() not in (".csv", ".parquet")):
             raise UserError("--matrix needs --out FILE ending in .csv or .parquet")
+        if out is not None and out.suffix.lower() == ".parquet":
+            require_extra("parquet", "--out .parquet")
         s = _with_overrides(load_scenario_arg(scenario), overrides)
         if matrix:
             assert out is not None
-            _matrix(s, out)
+            _matrix(s, out, quiet)
         else:
             assert src is not None and dst is not None
             _point(s, src, dst)
@@ -104,13 +116,13 @@ def _point(s: Scenario, src: str, dst: str) -> None:
     _print_point(m, a.name, dst if isinstance(target, str) else target.name)
 
 
-def _matrix(s: Scenario, out: Path) -> None:
+def _matrix(s: Scenario, out: Path, quiet: bool = False) -> None:
     from rich.progress import Progress
 
     from computemoat.latency import rtt_matrix
 
     t0 = time.perf_counter()
-    with Progress(console=err_console, transient=True) as bar:
+    with Progress(console=err_console, transient=True, disable=quiet or not err_console.is_terminal) as bar:
         task = bar.add_task("LEO snapshots", total=None)
         m = rtt_matrix(s, progress=lambda done, total: bar.update(task, completed=done, total=total))
     frame = m.to_frame()
@@ -131,4 +143,7 @@ def _matrix(s: Scenario, out: Path) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(latency)
+    app.command(epilog=examples(
+        "computemoat latency --from London --to aws:us-east-1",
+        "computemoat latency --from 51.5,-0.13 --to Tokyo --min-elevation-deg 40",
+        "computemoat latency my.yaml --matrix --out rtt.csv"))(latency)

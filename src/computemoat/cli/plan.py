@@ -10,25 +10,39 @@ import typer
 from rich import box
 from rich.table import Table
 
-from computemoat.cli.common import ScenarioArg, console, err_console, load_scenario_arg, user_errors
+from computemoat.cli.common import (
+    QuietOpt,
+    ScenarioArg,
+    console,
+    err_console,
+    examples,
+    load_scenario_arg,
+    status,
+    user_errors,
+)
+from computemoat.cli.jsonout import FormatOpt, OutputFormat, emit, plan_doc, replan_doc
+from computemoat.cli.planfile import scenario_for_plan, with_source
 from computemoat.model.errors import UserError
+from computemoat.model.text import plural
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from computemoat.model import Plan, Scenario
-    from computemoat.planner import PlanResult
+    from computemoat.model import Assignment, Plan, Scenario
+    from computemoat.planner import PlanResult, SolveProgress, Unplaced
 
 ScenarioOpt = Annotated[
-    Path | None, typer.Option("--scenario", help="scenario YAML the plan was made from (default: bundled)")
+    Path | None,
+    typer.Option("--scenario", help="scenario YAML the plan was made from (default: the file plan.json records, "
+                 "else bundled)"),
 ]
 PlanFileArg = Annotated[Path, typer.Argument(help="plan JSON written by `computemoat plan --out`")]
 
 
-def _rtt(scenario: Scenario) -> np.ndarray:
+def _rtt(scenario: Scenario, quiet: bool = False) -> np.ndarray:
     from computemoat.latency import rtt_matrix
 
-    with console.status("computing users x sites latency (fiber + LEO)…"):
+    with status("computing users x sites latency (fiber + LEO)…", quiet):
         return rtt_matrix(scenario).rtt_ms
 
 
@@ -79,7 +93,7 @@ def print_plan(scenario: Scenario, p: Plan, rtt_ms: np.ndarray) -> None:
         t.add_column("region")
         for svc_id, ms in slo.items():
             t.add_column(f"{svc_id} ≤{ms:g}", justify="right")
-        by: dict[tuple[str, str], list] = defaultdict(list)
+        by: dict[tuple[str, str], list[Assignment]] = defaultdict(list)
         for a in p.assignments:
             by[(a.region, a.service_id)].append(a)
         for region in scenario.user_regions:
@@ -126,6 +140,8 @@ def plan(
     explain: Annotated[bool, typer.Option("--explain", help="binding constraints, price of each policy")] = False,
     time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, help="solver time limit (s)")] = 60.0,
     mip_gap: Annotated[float, typer.Option("--mip-gap", min=0.0, max=1.0, help="relative MIP gap to stop at")] = 0.01,
+    fmt: FormatOpt = OutputFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """Cost-optimal placement of every training job and inference replica (MILP, HiGHS)."""
     with user_errors():
@@ -134,30 +150,35 @@ def plan(
 
         _check_writable(out)  # before minutes of solving, not after
         sc = load_scenario_arg(scenario)
-        rtt_ms = _rtt(sc)
-        with console.status("solving…") as status:
+        rtt_ms = _rtt(sc, quiet)
+        with status("solving…", quiet) as update:
 
-            def show(ev):  # type: ignore[no-untyped-def]
+            def show(ev: SolveProgress) -> None:
                 extra = "" if ev.objective_usd is None else f" incumbent {_usd(ev.objective_usd)}"
                 extra += "" if ev.gap is None else f", gap {ev.gap:.2%}"
-                status.update(f"{ev.stage} ({ev.elapsed_s:.1f} s){extra}")
+                update(f"{ev.stage} ({ev.elapsed_s:.1f} s of at most {time_limit:g} s){extra}")
 
             result = run_plan(sc, rtt_ms, time_limit_s=time_limit, mip_gap=mip_gap, progress=show)
+        final = with_source(result.plan, scenario)
         if validate_plan(sc, result.plan, rtt_ms):
             err_console.print("[red]bug:[/red] the solver's plan fails independent validation (details below)")
+        if out is not None:
+            out.write_text(final.model_dump_json(indent=2), encoding="utf-8")
+        if fmt is OutputFormat.json:
+            emit(plan_doc(sc, result, final, rtt_ms))
+            return
         print_plan(sc, result.plan, rtt_ms)
         _print_result(result)
         if explain:
-            _print_explain(result, time_limit)
+            _print_explain(result, time_limit, quiet)
         if out is not None:
-            out.write_text(result.plan.model_dump_json(indent=2), encoding="utf-8")
             console.print(f"plan written to {out}")
 
 
-def _print_explain(result: PlanResult, time_limit: float) -> None:
+def _print_explain(result: PlanResult, time_limit: float, quiet: bool = False) -> None:
     from computemoat.planner.explain import explain as run_explain
 
-    with console.status("pricing each policy (one re-solve per policy)…"):
+    with status("pricing each policy (one re-solve per policy)…", quiet):
         ex = run_explain(result, time_limit_s=time_limit)
     console.print("[bold]Binding constraints[/bold]")
     for line in ex.binding or ("none at their bound",):
@@ -211,6 +232,8 @@ def replan(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="write the new plan as JSON")] = None,
     time_limit: Annotated[float, typer.Option("--time-limit", min=0.1)] = 30.0,
+    fmt: FormatOpt = OutputFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """New plan after a change, moving as few workloads as possible; prints the moves."""
     with user_errors():
@@ -219,16 +242,22 @@ def replan(
         from computemoat.planner.plan_file import read_plan
 
         _check_writable(out)
-        sc = load_scenario_arg(scenario)
+        sc, source = scenario_for_plan(plan_file, scenario)
         old = read_plan(plan_file, sc)
         change = Change(
             withdraw_providers=tuple(withdraw or ()),
             capacity_factor=_factors(capacity or [], "capacity"),
             price_factor=_factors(price or [], "price"),
         )
-        rtt_ms = _rtt(sc)
-        with console.status("re-planning…"):
+        rtt_ms = _rtt(sc, quiet)
+        with status("re-planning…", quiet):
             result = run_replan(sc, old, change, rtt_ms, move_penalty_usd=move_penalty, time_limit_s=time_limit)
+        final = with_source(result.plan, source)
+        if out is not None:
+            out.write_text(final.model_dump_json(indent=2), encoding="utf-8")
+        if fmt is OutputFormat.json:
+            emit(replan_doc(old, result, final, rtt_ms))
+            return
         print_plan(result.scenario, result.plan, rtt_ms)
         t = Table(title=f"Moves ({len(result.moves)})", box=box.SIMPLE_HEAD)
         for col in ("workload", "kind", "from", "to"):
@@ -240,11 +269,10 @@ def replan(
         delta = result.plan.total_cost_usd - old.total_cost_usd
         console.print(f"cost {_usd(old.total_cost_usd)} -> {_usd(result.plan.total_cost_usd)} ({delta:+,.0f} USD)")
         if out is not None:
-            out.write_text(result.plan.model_dump_json(indent=2), encoding="utf-8")
             console.print(f"plan written to {out}")
 
 
-def _print_unplaced(unplaced: tuple) -> None:  # tuple[Unplaced, ...]
+def _print_unplaced(unplaced: tuple[Unplaced, ...]) -> None:
     if not unplaced:
         return
     t = Table(title=f"Not placed after the change ({len(unplaced)})", box=box.SIMPLE_HEAD)
@@ -255,8 +283,9 @@ def _print_unplaced(unplaced: tuple) -> None:  # tuple[Unplaced, ...]
     console.print(t)
     n_jobs = sum(u.kind == "training" for u in unplaced)
     err_console.print(
-        f"[yellow]warning:[/yellow] partial plan: {n_jobs} training job(s) not placed, "
-        f"{len(unplaced) - n_jobs} service(s) not fully served or not redundant; everything else was re-planned",
+        f"[yellow]warning:[/yellow] partial plan: {plural(n_jobs, 'training job')} not placed, "
+        f"{plural(len(unplaced) - n_jobs, 'service')} not fully served or not redundant; everything else was "
+        "re-planned",
         highlight=False,
     )
 
@@ -264,7 +293,9 @@ def _print_unplaced(unplaced: tuple) -> None:  # tuple[Unplaced, ...]
 export_app = typer.Typer(help="Export a plan: SkyPilot task YAML, gateway config.", no_args_is_help=True)
 
 
-@export_app.command("skypilot")
+@export_app.command("skypilot", epilog=examples(
+    "computemoat export skypilot plan.json -o sky && sky launch sky/frontier-pretrain.sky.yaml",
+    "computemoat export skypilot plan.json -o sky --scenario my.yaml"))
 def export_skypilot(
     plan_file: PlanFileArg,
     out_dir: Annotated[Path, typer.Option("-o", "--out-dir", help="directory for the task YAML files")],
@@ -275,12 +306,14 @@ def export_skypilot(
         from computemoat.export import write_skypilot_tasks
         from computemoat.planner.plan_file import read_plan
 
-        sc = load_scenario_arg(scenario)
+        sc, _ = scenario_for_plan(plan_file, scenario)
         for path in write_skypilot_tasks(sc, read_plan(plan_file, sc), out_dir):
             console.print(f"wrote {path}")
 
 
-@export_app.command("gateway")
+@export_app.command("gateway", epilog=examples(
+    "computemoat export gateway plan.json -o gateway.yaml --url-template 'http://{provider}-{region}.internal:8000'",
+    "computemoat export gateway plan.json -o gateway.yaml && computemoat serve gateway.yaml"))
 def export_gateway(
     plan_file: PlanFileArg,
     out: Annotated[Path, typer.Option("-o", "--out", help="gateway config YAML to write")],
@@ -294,12 +327,18 @@ def export_gateway(
         from computemoat.export import gateway_yaml
         from computemoat.planner.plan_file import read_plan
 
-        sc = load_scenario_arg(scenario)
+        sc, _ = scenario_for_plan(plan_file, scenario)
         out.write_text(gateway_yaml(sc, read_plan(plan_file, sc), url_template=url_template), encoding="utf-8")
         console.print(f"wrote {out}")
 
 
 def register(app: typer.Typer) -> None:
-    app.command("plan")(plan)
-    app.command("replan")(replan)
+    app.command("plan", epilog=examples(
+        "computemoat plan --out plan.json",
+        "computemoat plan my.yaml --explain --time-limit 120",
+        "computemoat plan my.yaml --format json --quiet | jq .plan.total_cost_usd"))(plan)
+    app.command("replan", epilog=examples(
+        "computemoat replan plan.json --withdraw gcp",
+        "computemoat replan plan.json --capacity atlas:tx-abilene:atlas-h100x8=0.5 --price aws=1.2 --out new.json",
+        "computemoat replan plan.json --withdraw atlas --format json | jq '.moves | length'"))(replan)
     app.add_typer(export_app, name="export")

@@ -11,7 +11,19 @@ import typer
 from rich import box
 from rich.table import Table
 
-from computemoat.cli.common import console, err_console, load_scenario_arg, user_errors
+from computemoat.cli.common import (
+    QuietOpt,
+    console,
+    err_console,
+    examples,
+    progress_bar,
+    require_extra,
+    status,
+    user_errors,
+)
+from computemoat.cli.jsonout import FormatOpt, OutputFormat, emit, records
+from computemoat.cli.planfile import scenario_for_plan
+from computemoat.model.text import plural
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,7 +33,9 @@ if TYPE_CHECKING:
 PlanArg = Annotated[
     Path | None, typer.Argument(help="plan JSON from `computemoat plan --out` (default: plan the scenario now)")
 ]
-ScenarioOpt = Annotated[Path | None, typer.Option("--scenario", help="scenario YAML (default: bundled)")]
+ScenarioOpt = Annotated[
+    Path | None, typer.Option("--scenario", help="scenario YAML (default: the file the plan records, else bundled)")
+]
 FaultsOpt = Annotated[Path | None, typer.Option("--faults", help="fault-model YAML overriding the defaults")]
 MonthsOpt = Annotated[
     float, typer.Option("--months", min=0.01, max=1200, help="simulated months (730 h each; at most 100 years)")
@@ -118,21 +132,22 @@ def simulate(
     outage_policy: PolicyOpt = None,
     replan: ReplanOpt = True,
     out: Annotated[Path | None, typer.Option("--out", help="directory for jobs/services Parquet + JSON")] = None,
+    fmt: FormatOpt = OutputFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """One simulated run: GPU failures, outages, preemption, price changes and withdrawals vs the plan."""
-    from rich.progress import Progress
-
     from computemoat.sim import planner_replanner
     from computemoat.sim import simulate as run_sim
     from computemoat.sim.session import prepare, write_run
 
     with user_errors():
-        sc = load_scenario_arg(scenario)
-        with console.status("latency matrix and plan…"):
+        if out is not None:
+            require_extra("parquet", "simulate --out writes Parquet")
+        sc, _ = scenario_for_plan(plan, scenario)
+        with status("latency matrix and plan…", quiet):
             prep = prepare(sc, plan, faults, _policy(outage_policy))
         replanner = planner_replanner(sc, prep.rtt_ms) if replan else None
-        with Progress(console=err_console, transient=True) as bar:
-            task = bar.add_task(f"simulating {months:g} months (seed {seed})", total=1.0)
+        with progress_bar(f"simulating {months:g} months (seed {seed})", quiet) as update:
             result = run_sim(
                 sc,
                 prep.plan,
@@ -141,9 +156,16 @@ def simulate(
                 seed=seed,
                 replanner=replanner,
                 rtt_ms=prep.rtt_ms,
-                progress=lambda f: bar.update(task, completed=f),
+                progress=update,
             )
         s = result.summary
+        paths = write_run(result, out) if out is not None else []
+        if fmt is OutputFormat.json:
+            emit({"schema": "computemoat-simulate/1", "scenario": sc.name, "months": months, "seed": seed,
+                  "plan": "solved now" if prep.planned_now else str(plan), "summary": s,
+                  "jobs": records(result.jobs), "services": records(result.services),
+                  "files": [str(x) for x in paths]})
+            return
         console.print(
             f"scenario {sc.name}: {months:g} months, seed {seed}, plan "
             f"{'solved now' if prep.planned_now else str(plan)}"
@@ -157,8 +179,7 @@ def simulate(
             f"outages: {outages}; {s['replans']} replans, {s['moves']} moves",
             soft_wrap=True,
         )
-        if out is not None:
-            paths = write_run(result, out)
+        if paths:
             console.print("wrote " + ", ".join(str(p) for p in paths), soft_wrap=True)
 
 
@@ -184,26 +205,27 @@ def sweep(
     out: Annotated[Path, typer.Option("--out", help="directory for runs.parquet, summary.json, report.html")] = Path(
         "sweep-out"
     ),
+    fmt: FormatOpt = OutputFormat.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """Monte-Carlo replications on Ray with confidence intervals, Parquet/JSON results and plots."""
-    from rich.progress import Progress
-
-    from computemoat.model import UserError
-    from computemoat.sim.report import kaleido_available, write_report
-    from computemoat.sim.session import prepare
-    from computemoat.sim.sweep import SweepPoint, redundancy_grid, summarize
-    from computemoat.sim.sweep import sweep as run_sweep
-
     with user_errors():
-        sc = load_scenario_arg(scenario)
-        with console.status("latency matrix and plan…"):
+        require_extra("sim", "sweep runs on Ray")
+        from computemoat.model import UserError
+        from computemoat.sim.report import kaleido_available, write_report
+        from computemoat.sim.session import prepare
+        from computemoat.sim.sweep import SweepPoint, redundancy_grid, summarize
+        from computemoat.sim.sweep import sweep as run_sweep
+
+        sc, _ = scenario_for_plan(plan, scenario)
+        with status("latency matrix and plan…", quiet):
             prep = prepare(sc, plan, faults)
         if frontier:
             try:
                 cap_values = [None if float(c) >= 1 else float(c) for c in caps.split(",")]
             except ValueError:
                 raise UserError(f"--caps: give numbers separated by commas, e.g. 1,0.5,0.35 (got {caps!r})") from None
-            with console.status("planning the grid k x caps…"):
+            with status("planning the grid k x caps…", quiet):
                 points, skipped = redundancy_grid(sc, prep.rtt_ms, caps=cap_values, slo_scale=slo_scale)
             for line in skipped:
                 err_console.print(f"[yellow]skipped[/yellow] {line}", soft_wrap=True)
@@ -211,8 +233,7 @@ def sweep(
                 raise UserError("--frontier: every grid point is infeasible (try --slo-scale 2)")
         else:
             points = [SweepPoint({"point": "plan"}, sc, prep.plan)]
-        with Progress(console=err_console, transient=True) as bar:
-            task = bar.add_task(f"{runs} runs x {len(points)} points on Ray", total=1.0)
+        with progress_bar(f"{plural(runs, 'run')} x {plural(len(points), 'point')} on Ray", quiet) as update:
             df = run_sweep(
                 points,
                 prep.faults,
@@ -223,7 +244,7 @@ def sweep(
                 replan=replan,
                 address=address,
                 num_cpus=num_cpus,
-                progress=lambda f: bar.update(task, completed=f),
+                progress=update,
             )
         by = [c for c in points[0].labels]
         summary = summarize(df, by)
@@ -231,6 +252,11 @@ def sweep(
         df.to_parquet(out / "runs.parquet", index=False)
         summary.to_json(out / "summary.json", orient="records", indent=1)
         written = write_report(df, by, out)
+        files = [out / "runs.parquet", out / "summary.json", *written]
+        if fmt is OutputFormat.json:
+            emit({"schema": "computemoat-sweep/1", "scenario": sc.name, "runs": runs, "months": months, "seed": seed,
+                  "by": by, "summary": records(summary), "files": [str(x) for x in files]})
+            return
         _print_summary(summary, by)
         png = "" if kaleido_available() else " (PNG skipped: kaleido is not installed)"
         console.print(
@@ -265,5 +291,11 @@ def _print_summary(summary: pd.DataFrame, by: list[str]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(simulate)
-    app.command()(sweep)
+    app.command(epilog=examples(
+        "computemoat simulate plan.json --months 3 --seed 1",
+        "computemoat simulate plan.json --faults faults.yaml --outage-policy migrate --out sim-out",
+        "computemoat simulate plan.json --format json --quiet | jq .summary.total_cost_usd"))(simulate)
+    app.command(epilog=examples(
+        "computemoat sweep plan.json --runs 100 --months 6",
+        "computemoat sweep --frontier --runs 50 --caps 1,0.9,0.85",
+        "computemoat sweep plan.json --runs 20 --format json --quiet | jq '.summary[0]'"))(sweep)

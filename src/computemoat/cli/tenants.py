@@ -9,11 +9,14 @@ import json
 from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from computemoat.cli.common import console, user_errors
+from computemoat.cli.common import console, examples, user_errors
+
+if TYPE_CHECKING:
+    from computemoat.store import Database
 
 DbUrl = Annotated[str | None, typer.Option(
     "--database-url", envvar="COMPUTEMOAT_DATABASE_URL",
@@ -33,13 +36,14 @@ class UsageFormat(StrEnum):
     JSON = "json"
 
 
-def _db(url: str | None):  # type: ignore[no-untyped-def]
+def _db(url: str | None) -> Database:
     from computemoat.store import open_database
 
     return open_database(url)
 
 
-@tenants_app.command("create")
+@tenants_app.command("create", epilog=examples("computemoat tenants create acme",
+                      "computemoat tenants create acme --database-url postgresql://app@db/computemoat"))
 def tenants_create(tenant_id: Annotated[str, typer.Argument(help="new tenant id")], database_url: DbUrl = None) -> None:
     """Create a tenant."""
     from computemoat.store import repo
@@ -49,7 +53,7 @@ def tenants_create(tenant_id: Annotated[str, typer.Argument(help="new tenant id"
     console.print(f"created tenant {tenant_id}", highlight=False)
 
 
-@tenants_app.command("list")
+@tenants_app.command("list", epilog=examples("computemoat tenants list"))
 def tenants_list(database_url: DbUrl = None) -> None:
     """List tenants with their limits and live keys."""
     from rich.table import Table
@@ -65,7 +69,7 @@ def tenants_list(database_url: DbUrl = None) -> None:
     console.print(table)
 
 
-@tenants_app.command("disable")
+@tenants_app.command("disable", epilog=examples("computemoat tenants disable acme"))
 def tenants_disable(tenant_id: Annotated[str, typer.Argument()], database_url: DbUrl = None) -> None:
     """Disable a tenant: its keys stop working within a second; its usage is kept."""
     from computemoat.store import repo
@@ -75,7 +79,8 @@ def tenants_disable(tenant_id: Annotated[str, typer.Argument()], database_url: D
     console.print(f"disabled tenant {tenant_id}", highlight=False)
 
 
-@keys_app.command("create")
+@keys_app.command("create", epilog=examples("computemoat keys create --tenant acme --name demo",
+                   "KEY=$(computemoat keys create --tenant acme --name ci | tail -n 1)"))
 def keys_create(
     tenant: Tenant, name: Annotated[str, typer.Option(help="label")] = "", database_url: DbUrl = None
 ) -> None:
@@ -88,7 +93,7 @@ def keys_create(
     print(key.api_key)
 
 
-@keys_app.command("list")
+@keys_app.command("list", epilog=examples("computemoat keys list --tenant acme"))
 def keys_list(tenant: Tenant, database_url: DbUrl = None) -> None:
     """List a tenant's keys (prefixes only)."""
     from computemoat.store import repo
@@ -99,7 +104,7 @@ def keys_list(tenant: Tenant, database_url: DbUrl = None) -> None:
         console.print(f"{k.key_id}  {k.prefix}…  {'revoked' if k.revoked else 'active'}  {k.name}", highlight=False)
 
 
-@keys_app.command("revoke")
+@keys_app.command("revoke", epilog=examples("computemoat keys revoke KEY_ID"))
 def keys_revoke(key_id: Annotated[str, typer.Argument()], database_url: DbUrl = None) -> None:
     """Revoke a key (effective within a second in every gateway process)."""
     from computemoat.store import repo
@@ -109,7 +114,8 @@ def keys_revoke(key_id: Annotated[str, typer.Argument()], database_url: DbUrl = 
     console.print(f"revoked {key_id}", highlight=False)
 
 
-@limits_app.command("set")
+@limits_app.command("set", epilog=examples("computemoat limits set --tenant acme --rpm 600 --tpm 200000",
+                     "computemoat limits set --tenant acme --budget-usd 500 --clear rpm"))
 def limits_set(
     tenant: Tenant,
     rpm: Annotated[int | None, typer.Option(help="requests per minute")] = None,
@@ -136,7 +142,9 @@ def limits_set(
                   highlight=False)
 
 
-@prices_app.command("set")
+@prices_app.command("set", epilog=examples(
+    "computemoat prices set llama-3.1-70b '*' --prompt-usd-per-mtok 0.6 --completion-usd-per-mtok 2.4",
+    "computemoat prices set llama-3.1-8b lambda --prompt-usd-per-mtok 0.1 --completion-usd-per-mtok 0.2"))
 def prices_set(
     model: Annotated[str, typer.Argument()],
     provider: Annotated[str, typer.Argument(help="provider, or '*' for any")],
@@ -199,5 +207,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
     app.add_typer(limits_app, name="limits")
     app.add_typer(prices_app, name="prices")
-    app.command("usage")(usage)
-    app.command("invoice")(invoice)
+    app.command("usage", epilog=examples(
+        "computemoat usage --tenant acme --month 2026-12",
+        "computemoat usage --tenant acme --month 2026-12 --format json | jq .total_cost_usd",
+        "computemoat usage --tenant acme --month 2026-12 --format csv > usage.csv"))(usage)
+    app.command("invoice", epilog=examples(
+        "computemoat invoice --tenant acme --month 2026-12 --out invoice.html"))(invoice)

@@ -62,4 +62,5 @@ def gateway_config(
 
 def gateway_yaml(scenario: Scenario, plan: Plan, *, url_template: str = DEFAULT_URL_TEMPLATE) -> str:
     header = f"# computemoat gateway config for scenario {scenario.name}: edit each backend url\n"
-    return header + yaml.safe_dump(gateway_config(scenario, plan, url_template=url_template), sort_keys=False)
+    body: str = yaml.safe_dump(gateway_config(scenario, plan, url_template=url_template), sort_keys=False)
+    return header + body

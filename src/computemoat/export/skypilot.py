@@ -66,7 +66,8 @@ def _task(scenario: Scenario, p: TrainingPlacement) -> str:
             f"# {p.provider} is not a SkyPilot cloud: register its cluster as kube context {resources['region']}"
         )
     header.append("# add setup/run/file_mounts for the job itself")
-    return "\n".join(header) + "\n" + yaml.safe_dump(task, sort_keys=False)
+    body: str = yaml.safe_dump(task, sort_keys=False)
+    return "\n".join(header) + "\n" + body
 
 
 def skypilot_tasks(scenario: Scenario, plan: Plan) -> dict[str, str]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 import numpy as np
 
-from computemoat.gateway.config import GatewayConfig
+from computemoat.gateway.config import GatewayConfig, HealthConfig
 from computemoat.gateway.errors import RequestError
 from computemoat.gateway.health import BackendState
 from computemoat.gateway.upstream import Origin, Pool, UpstreamError
@@ -44,34 +45,42 @@ class RttModel:
         return rtt
 
 
-class ActiveChecker:
-    """Every ``interval_s``, a cheap GET per backend; a failed check takes it out of rotation until a
-    later check passes. Passive ejection catches faults between checks."""
+# What the checker needs of the current fleet: (health settings, backend states, their origins).
+FleetView = Callable[[], tuple[HealthConfig, list[BackendState], list[Origin]]]
 
-    def __init__(self, cfg: GatewayConfig, states: list[BackendState], origins: list[Origin]) -> None:
-        self.health = cfg.health
-        self.states = states
-        self.origins = origins
+
+class ActiveChecker:
+    """Every ``interval_s``, a cheap GET per backend of the *current* fleet (a reload changes it); a
+    failed check takes it out of rotation (cancelling its non-streamed attempts) until a later check
+    passes, which resets its latency estimate. Passive ejection catches faults between checks."""
+
+    def __init__(self, view: FleetView, on_round: Callable[[], None] | None = None) -> None:
+        self.view = view
+        self.on_round = on_round
+        health = view()[0]
         # its own pool: checks must not queue behind (or be starved by) request traffic
-        self.pool = Pool(connect_timeout_s=cfg.health.timeout_s, read_timeout_s=cfg.health.timeout_s)
+        self.pool = Pool(connect_timeout_s=health.timeout_s, read_timeout_s=health.timeout_s)
         self._task: asyncio.Task[None] | None = None
 
     async def check_once(self) -> None:
-        await asyncio.gather(*(self._check(s, o) for s, o in zip(self.states, self.origins, strict=True)))
+        health, states, origins = self.view()
+        await asyncio.gather(*(self._check(health, s, o) for s, o in zip(states, origins, strict=True)))
+        if self.on_round is not None:
+            self.on_round()
 
-    async def _check(self, s: BackendState, origin: Origin) -> None:
+    async def _check(self, health: HealthConfig, s: BackendState, origin: Origin) -> None:
         try:
-            async with asyncio.timeout(self.health.timeout_s):
-                r = await self.pool.request(origin, "GET", self.health.path)
+            async with asyncio.timeout(health.timeout_s):
+                r = await self.pool.request(origin, "GET", health.path)
                 await r.aread()
-            s.actively_healthy = r.status_code < 500
+            s.set_active_health(r.status_code < 500)
         except (UpstreamError, TimeoutError, OSError):
-            s.actively_healthy = False
+            s.set_active_health(False)
 
     async def _loop(self) -> None:
         while True:
             await self.check_once()
-            await asyncio.sleep(self.health.interval_s)
+            await asyncio.sleep(self.view()[0].interval_s)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="gateway-health")

@@ -25,7 +25,10 @@ class RoutingPolicy(StrEnum):
 
 
 class ModelSettings(Frozen):
-    policy: RoutingPolicy = Field(description="routing policy for this model")
+    policy: RoutingPolicy | None = Field(default=None, description="routing policy (default_policy if unset)")
+    fallbacks: tuple[str, ...] = Field(
+        default=(), description="models to serve instead, in order, while every backend of this one is down",
+    )
 
 
 class BackendConfig(Frozen):
@@ -72,9 +75,24 @@ class UserRegionConfig(Frozen):
 
 
 class TimeoutsConfig(Frozen):
+    """``attempt_s`` bounds one try (a non-streamed answer complete, or a stream's first chunk) and is
+    then retried elsewhere; ``stream_idle_s`` bounds the gap between chunks of a stream that began.
+    ``first_byte_s`` (older configs) sets both."""
+
     connect_s: float = Field(default=2.0, gt=0)
-    first_byte_s: float = Field(default=30.0, gt=0, description="also the idle limit between chunks")
+    attempt_s: float = Field(default=30.0, gt=0, description="one attempt: full answer or a stream's first chunk")
+    stream_idle_s: float = Field(default=30.0, gt=0, description="longest gap between chunks of a stream")
     total_s: float = Field(default=300.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_byte_alias(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "first_byte_s" in data:
+            data = dict(data)
+            v = data.pop("first_byte_s")
+            data.setdefault("attempt_s", v)
+            data.setdefault("stream_idle_s", v)
+        return data
 
 
 class HealthConfig(Frozen):
@@ -95,6 +113,11 @@ class RetryConfig(Frozen):
     max_attempts: int = Field(default=3, ge=1, description="first try included")
     budget_percent: float = Field(default=20.0, ge=0, le=100, description="retries vs active requests")
     min_retry_concurrency: int = Field(default=10, ge=0, description="retries always allowed in flight")
+    hedge_after_s: float | None = Field(
+        default=None, gt=0,
+        description="non-streamed only: send a second attempt elsewhere if none answered by then (off by default;"
+        " counted in the retry budget)",
+    )
 
 
 class GatewayConfig(Frozen):
@@ -119,9 +142,12 @@ class GatewayConfig(Frozen):
                 problems.append(f"backends.{i}.name: duplicate backend name {b.name!r} (names must be unique)")
             seen.add(b.name)
         served = {m for b in self.backends for m in b.models}
-        for m in self.models:
+        for m, ms in self.models.items():
             if m not in served:
                 problems.append(f"models.{m}: no backend serves this model (add it to a backend's models)")
+            for j, fb in enumerate(ms.fallbacks):
+                if fb not in served or fb == m:
+                    problems.append(f"models.{m}.fallbacks.{j}: {fb!r} is not another model a backend serves")
         regions = [r.name for r in self.user_regions]
         for name in {n for n in regions if regions.count(n) > 1}:
             problems.append(f"user_regions: duplicate region name {name!r}")
@@ -131,7 +157,11 @@ class GatewayConfig(Frozen):
 
     def policy_for(self, model: str) -> RoutingPolicy:
         s = self.models.get(model)
-        return s.policy if s else self.default_policy
+        return s.policy if s is not None and s.policy is not None else self.default_policy
+
+    def fallbacks_for(self, model: str) -> tuple[str, ...]:
+        s = self.models.get(model)
+        return s.fallbacks if s is not None else ()
 
     @property
     def served_models(self) -> tuple[str, ...]:

@@ -33,13 +33,23 @@ class Admission:
         return self.status == 200
 
 
+class AdmissionUnavailable(Exception):
+    """Authentication or admission could not be decided (its database is down or locked): the client
+    gets 503 with Retry-After, never a 500, and nothing is routed."""
+
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class Authenticator(Protocol):
     async def authenticate(self, api_key: str | None) -> TenantContext | None:
-        """Map a bearer key to its tenant; None means 401."""
+        """Map a bearer key to its tenant; None means 401. ``AdmissionUnavailable`` means 503."""
         ...
 
     async def admit(self, ctx: TenantContext, model: str, est_tokens: int) -> Admission:
-        """Check rate limits (rpm/tpm) and budget before the request is routed."""
+        """Check rate limits (rpm/tpm) and budget before the request is routed (``AdmissionUnavailable``
+        when that cannot be decided right now)."""
         ...
 
 

@@ -19,6 +19,13 @@ REQUIRED_INPUT: dict[str, tuple[str, tuple[type, ...]]] = {
     "embeddings": ("input", (str, list)),
 }
 CHARS_PER_TOKEN = 4  # rough English average, used only when the upstream reports no usage
+# The largest max_tokens accepted: 2^20 tokens, above every published per-request output limit
+# (OpenAI's model pages list at most 100k-128k output tokens, e.g. o3: 100,000), and small enough that
+# prompt + completion estimates stay far inside a 64-bit database integer however they are summed.
+MAX_TOKENS_CAP = 1 << 20
+# Endpoints whose streams can report usage (OpenAI's stream_options.include_usage).
+STREAM_USAGE_ENDPOINTS = frozenset({"chat/completions", "completions"})
+_ASK_USAGE = b',"stream_options":{"include_usage":true}}'
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +35,19 @@ class ParsedRequest:
     stream: bool
     est_prompt_tokens: int
     max_tokens: int
+    # the client asked for the usage event itself (stream_options.include_usage); when it did not,
+    # ``body`` asks the upstream for it anyway and the relay strips it from the client's stream
+    client_wants_usage: bool = True
+    data: dict[str, Any] | None = None
+
+    def for_model(self, model: str) -> ParsedRequest:
+        """The same request for another model (a fallback): ``model`` in the body rewritten."""
+        data = dict(self.data or orjson.loads(self.body))
+        data["model"] = model
+        if self.stream and not self.client_wants_usage:
+            data["stream_options"] = {**(data.get("stream_options") or {}), "include_usage": True}
+        return ParsedRequest(orjson.dumps(data), model, self.stream, self.est_prompt_tokens, self.max_tokens,
+                             self.client_wants_usage, data)
 
 
 async def read_body(receive: Receive, declared: str | None, limit_bytes: int) -> bytes | None:
@@ -87,19 +107,46 @@ def parse_body(body: bytes, endpoint: str) -> ParsedRequest:
         max_tokens = 0
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 0:
         raise RequestError(400, "'max_tokens' must be a non-negative integer", param="max_tokens")
+    if max_tokens > MAX_TOKENS_CAP:
+        raise RequestError(
+            400, f"'max_tokens' is {max_tokens}; the gateway accepts at most {MAX_TOKENS_CAP}",
+            param="max_tokens", code="invalid_value",
+        )
+    est_prompt_tokens = max(1, len(body) // CHARS_PER_TOKEN)
+    wants_usage = True
+    if stream and endpoint in STREAM_USAGE_ENDPOINTS:
+        body, wants_usage = _ask_for_usage(body, data)
     return ParsedRequest(
         body=body,
         model=model,
         stream=stream,
-        est_prompt_tokens=max(1, len(body) // CHARS_PER_TOKEN),
+        est_prompt_tokens=est_prompt_tokens,
         max_tokens=max_tokens,
+        client_wants_usage=wants_usage,
+        data=data,
     )
+
+
+def _ask_for_usage(body: bytes, data: dict[str, Any]) -> tuple[bytes, bool]:
+    """(body that asks the upstream for a usage event, whether the client asked for it itself), so a
+    stream is billed on the backend's own counts rather than an estimate."""
+    options = data.get("stream_options")
+    if options is None:  # the usual case: splice the option in before the object's closing brace
+        end = body.rstrip()
+        return end[:-1] + _ASK_USAGE, False
+    if not isinstance(options, dict):
+        raise RequestError(400, "'stream_options' must be an object", param="stream_options")
+    if options.get("include_usage") is True:
+        return body, True
+    return orjson.dumps({**data, "stream_options": {**options, "include_usage": True}}), False
 
 
 # The request headers the gateway reads (ASGI gives them lower-cased, as bytes).
 AUTHORIZATION, CONTENT_LENGTH = b"authorization", b"content-length"
 USER_REGION, USER_LAT, USER_LON = b"x-user-region", b"x-user-lat", b"x-user-lon"
-WANTED_HEADERS = frozenset({AUTHORIZATION, CONTENT_LENGTH, USER_REGION, USER_LAT, USER_LON})
+# The client marks a POST safe to send twice (the IETF httpapi draft's header; Go's net/http, Stripe)
+IDEMPOTENCY_KEY = b"idempotency-key"
+WANTED_HEADERS = frozenset({AUTHORIZATION, CONTENT_LENGTH, USER_REGION, USER_LAT, USER_LON, IDEMPOTENCY_KEY})
 
 
 def wanted_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[bytes, str]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from computemoat.gateway.config import RoutingPolicy
 
-# Prior for a backend with no observation yet: optimistic, so new/recovered backends get probed.
+# Prior for a backend with no observation yet when no candidate has one either.
 UNOBSERVED_TTFB_MS = 0.0
 
 

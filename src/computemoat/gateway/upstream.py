@@ -182,6 +182,12 @@ class Pool:
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._urls: dict[tuple[str, str], URL] = {}
 
+    def configure(self, connect_timeout_s: float, read_timeout_s: float) -> None:
+        """New default timeouts (a config reload); connections already open are kept."""
+        self.connect_timeout_s = connect_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self._timeouts.clear()
+
     def _timeout(self, read_timeout_s: float) -> aiohttp.ClientTimeout:
         t = self._timeouts.get(read_timeout_s)
         if t is None:
@@ -226,9 +232,15 @@ class Pool:
         body: bytes = b"",
         headers: Iterable[tuple[str, str]] = (),
         read_timeout_s: float | None = None,
+        *,
+        idempotent: bool | None = None,
     ) -> UpstreamResponse:
-        """Send one request and wait for its headers (the first-byte timeout). A keep-alive connection
-        the server had already closed is retried once on a fresh one."""
+        """Send one request and wait for its headers (the read timeout). A keep-alive connection that
+        broke before any answer is retried once on a fresh one only when sending twice is safe
+        (``idempotent``; default: GET/HEAD): the server may have read the request before closing, so a
+        POST could run twice. Go's net/http makes the same call (``Request.isReplayable``)."""
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD", "OPTIONS")
         timeout = self._timeout(self.read_timeout_s if read_timeout_s is None else read_timeout_s)
         url = self._url(origin, path)
         hdrs = dict(origin.auth_headers)
@@ -243,7 +255,7 @@ class Pool:
             except _NOT_STALE as e:
                 raise _upstream_error(e, origin, "connecting") from None
             except _STALE as e:
-                if attempt:
+                if attempt or not idempotent:
                     raise _upstream_error(e, origin, "waiting for the response headers") from None
                 continue
             except _FAILURES as e:

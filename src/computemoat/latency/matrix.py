@@ -16,16 +16,20 @@ import numpy as np
 
 from computemoat.latency.constellation import Constellation, FloatArray
 from computemoat.latency.geo import fiber_rtt_ms
-from computemoat.latency.leo import LeoStats, Progress, leo_rtt_stats
+from computemoat.latency.leo import Progress
+from computemoat.latency.stats import LeoStats
+from computemoat.latency.window import leo_rtt_series_ms, leo_rtt_stats
 from computemoat.model.errors import UserError
 from computemoat.model.network import NetworkSettings
 from computemoat.model.scenario import Scenario
+from computemoat.model.suggest import did_you_mean
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped]
 
 PATH_FIBER = "fiber"
 PATH_LEO = "leo"
+PATH_NONE = "none"  # neither fiber (no terrestrial route) nor LEO reaches
 
 
 @dataclass(frozen=True)
@@ -89,11 +93,12 @@ def rtt_between(
     fiber = fiber_rtt_ms(u_lat[:, None], u_lon[:, None], s_lat[None, :], s_lon[None, :], network)
     leo = _leo_to_sites(users, sites, network, constellation, progress)
     better_leo = leo.p95_ms < fiber
+    rtt = np.where(better_leo, leo.p95_ms, fiber)
     return RttMatrix(
         users=tuple(e.name for e in users),
         sites=tuple(e.name for e in sites),
-        rtt_ms=np.where(better_leo, leo.p95_ms, fiber),
-        path_kind=np.where(better_leo, PATH_LEO, PATH_FIBER),
+        rtt_ms=rtt,
+        path_kind=np.where(np.isinf(rtt), PATH_NONE, np.where(better_leo, PATH_LEO, PATH_FIBER)),
         fiber_rtt_ms=fiber,
         leo_rtt_min_ms=leo.min_ms,
         leo_rtt_median_ms=leo.median_ms,
@@ -101,6 +106,30 @@ def rtt_between(
         leo_rtt_max_ms=leo.max_ms,
         leo_outage_fraction=leo.outage_fraction,
     )
+
+
+def leo_rtt_series_between(
+    pairs: Sequence[tuple[Endpoint, Endpoint]],
+    times_s: Sequence[float] | FloatArray,
+    network: NetworkSettings,
+    *,
+    constellation: Constellation | None = None,
+) -> FloatArray:
+    """LEO RTT (ms) of each ``(a, b)`` pair at each of ``times_s`` (seconds after t=0, fractions
+    allowed; ``network.leo_epoch`` fixes t=0), shape ``(T, len(pairs))``, ``inf`` where no path.
+    ``a`` is a terminal, ``b`` a station (so b relays nothing unless ``leo_ground_relays``)."""
+    if not pairs:
+        return np.empty((len(np.atleast_1d(times_s)), 0))
+    a_pts = sorted({(a.lat_deg, a.lon_deg) for a, _ in pairs})
+    b_pts = sorted({(b.lat_deg, b.lon_deg) for _, b in pairs})
+    a_idx = np.array([a_pts.index((a.lat_deg, a.lon_deg)) for a, _ in pairs])
+    b_idx = np.array([b_pts.index((b.lat_deg, b.lon_deg)) for _, b in pairs])
+    series = leo_rtt_series_ms(
+        (np.array([p[0] for p in b_pts]), np.array([p[1] for p in b_pts])),
+        (np.array([p[0] for p in a_pts]), np.array([p[1] for p in a_pts])),
+        times_s, network, constellation=constellation,
+    )
+    return series[:, a_idx, b_idx]
 
 
 def rtt_matrix(scenario: Scenario, *, progress: Progress | None = None) -> RttMatrix:
@@ -173,10 +202,8 @@ def rtt_point(
         return rtt_between([user], [target], scenario.network, progress=progress)
     ids = [s.id for s in scenario.sites]
     if target not in ids:
-        import difflib
-
-        close = difflib.get_close_matches(target, ids, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        hint = did_you_mean(target, ids)
+        hint = f"{hint} " if hint else ""
         raise UserError(f"unknown site {target!r} ({hint}site ids are provider:region, e.g. {ids[0]!r})"
                         if ids else f"unknown site {target!r} (the scenario has no sites)")
     sites = [Endpoint(s.id, s.lat_deg, s.lon_deg, s.ground_station) for s in scenario.sites]

@@ -1,9 +1,14 @@
-"""The one exception type for user mistakes; every layer raises it, only the CLI turns it into exit 2."""
+"""computemoat's exception family. Every error we raise on purpose is a ``ComputemoatError``; a user's
+mistake is a ``UserError`` (every layer raises it, only the CLI turns it into exit 2)."""
 
 from __future__ import annotations
 
 
-class UserError(Exception):
+class ComputemoatError(Exception):
+    """Base of every exception computemoat raises on purpose (``except ComputemoatError`` catches them)."""
+
+
+class UserError(ComputemoatError):
     """A problem with user input. Each item of ``lines`` is one self-contained, one-line message
     (``file:line: path.to.field: what is wrong (hint)`` where a file is involved)."""
 
@@ -14,3 +19,14 @@ class UserError(Exception):
 
 class InfeasibleError(UserError):
     """The scenario admits no plan; the lines say which constraints conflict."""
+
+
+class MissingExtraError(UserError):
+    """A feature needs an optional dependency that is not installed; the message names the extra to
+    install (``pip install 'computemoat[gateway]'``)."""
+
+    def __init__(self, extra: str, module: str, feature: str = "") -> None:
+        what = feature or f"this needs {module}"
+        super().__init__(f"{what}: {module} is not installed (pip install 'computemoat[{extra}]')")
+        self.extra = extra
+        self.module = module

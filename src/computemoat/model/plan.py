@@ -39,8 +39,18 @@ class Assignment(Frozen):
     rtt_ms: float = Field(ge=0)
 
 
+class ScenarioSource(Frozen):
+    """The scenario file a plan was made from, so later commands can find it (and notice an edit)."""
+
+    path: str = Field(description="absolute path of the scenario YAML")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the file's bytes when planned")
+
+
 class Plan(Frozen):
     scenario: str
+    scenario_source: ScenarioSource | None = Field(
+        default=None, description="the YAML file the plan was made from (None: bundled default or built in code)"
+    )
     status: str = Field(description="optimal | feasible (time limit) | greedy")
     total_cost_usd: float = Field(ge=0)
     mip_gap: float | None = None
@@ -53,14 +63,17 @@ class Plan(Frozen):
         default=(), description="workloads a partial re-plan could not (fully) place; reasons in notes"
     )
 
+    def placements(self) -> tuple[TrainingPlacement | InferencePlacement, ...]:
+        return (*self.training, *self.inference)
+
     def cost_by_provider(self) -> dict[str, float]:
         out: dict[str, float] = {}
-        for p in (*self.training, *self.inference):
+        for p in self.placements():
             out[p.provider] = out.get(p.provider, 0.0) + p.cost_usd
         return out
 
     def gpus_by_provider(self) -> dict[str, int]:
         out: dict[str, int] = {}
-        for p in (*self.training, *self.inference):
+        for p in self.placements():
             out[p.provider] = out.get(p.provider, 0) + p.gpus
         return out

@@ -10,6 +10,8 @@ from computemoat.model.base import Frozen
 from computemoat.model.network import NetworkSettings
 from computemoat.model.policy import Policy
 from computemoat.model.provider import Accelerator, Offering, Provider, Site
+from computemoat.model.suggest import did_you_mean
+from computemoat.model.units import HOURS_PER_MONTH
 from computemoat.model.workload import InferenceService, TrainingJob, UserRegion
 
 Loc = tuple[str | int, ...]
@@ -26,7 +28,7 @@ class UnknownReference(ValueError):
 class Scenario(Frozen):
     name: str = "scenario"
     description: str = ""
-    horizon_hours: float = Field(default=730.0, gt=0, description="period inference is priced over (1 month)")
+    horizon_hours: float = Field(default=HOURS_PER_MONTH, gt=0, description="period inference is priced over (1 month)")
     energy_usd_per_kwh: float | None = Field(
         default=None, ge=0, description="price energy separately (GPU board power x PUE); None = in the price"
     )
@@ -126,7 +128,5 @@ class Scenario(Frozen):
 
 
 def _did_you_mean(value: str, known: set[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(value, sorted(known), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    hint = did_you_mean(value, known)
+    return f" ({hint})" if hint else ""

@@ -8,14 +8,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from computemoat.model import InfeasibleError
+from computemoat.model import HOURS_PER_MONTH, InfeasibleError
 from computemoat.planner.flatten import TIERS
 from computemoat.planner.infeasible import relaxations
 from computemoat.planner.rules import residency_allows
 from computemoat.planner.solve import PlanResult, solve_flat
 
 BINDING_FAMILIES = ("capacity", "power", "spend_cap", "gpus_cap")
-HOURS_PER_MONTH = 730.0
 
 
 @dataclass(frozen=True)

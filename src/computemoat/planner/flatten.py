@@ -270,7 +270,8 @@ def flatten(scenario: Scenario, rtt_ms: np.ndarray, *, allow_unplaced: bool = Fa
             for k, r in enumerate(regions):
                 sites = [j for j in sites_ok[int(r)] if site_provider[j] not in failed]
                 if not sites:
-                    lost = f" when {'+'.join(provider_names[p] for p in sorted(failed))} fail" if failed else ""
+                    verb = "fails" if len(failed) == 1 else "fail"
+                    lost = f" when {'+'.join(provider_names[p] for p in sorted(failed))} {verb}" if failed else ""
                     problems.append(
                         f"inference service {svc.id}: no allowed site within {svc.latency_slo_ms:g} ms of "
                         f"{region_names[r]}{lost} (raise latency_slo_ms, add sites or relax residency)"

@@ -31,10 +31,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from computemoat.model import Scenario, UserError
+from computemoat.model import HOURS_PER_MONTH, Scenario, UserError
 
-HOURS_PER_YEAR = 8760.0
-HOURS_PER_MONTH = 730.0
+HOURS_PER_YEAR = 12 * HOURS_PER_MONTH  # 8,760 h
 
 # Llama 3 report, Table 5 (root causes of unexpected interruptions, 54 days, 16,384 H100).
 LLAMA3_INTERRUPTIONS = 419

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from computemoat.model import Plan, Scenario, Tier
+from computemoat.model import HOURS_PER_MONTH, Plan, Scenario, Tier
 from computemoat.reliability import ReservedBilling
 from computemoat.reliability.goodput import NODE
 from computemoat.sim.faults import FaultModel
@@ -167,7 +167,7 @@ def build_result(
     interruptions = sum(r["interruptions"] for r in job_rows)
     summary: dict[str, Any] = {
         "seed": seed,
-        "months": horizon_h / 730.0,
+        "months": horizon_h / HOURS_PER_MONTH,
         "total_cost_usd": total_cost,
         "plan_cost_usd": plan_cost,
         "wasted_cost_usd": sum(r["wasted_cost_usd"] for r in job_rows),
@@ -177,7 +177,9 @@ def build_result(
         "replans": replans,
         "moves": len(moves),
     }
-    return SimResult(seed, horizon_h / 730.0, tuple(job_rows), tuple(svc_rows), tuple(moves), summary, final_plan)
+    return SimResult(
+        seed, horizon_h / HOURS_PER_MONTH, tuple(job_rows), tuple(svc_rows), tuple(moves), summary, final_plan
+    )
 
 
 def _deployment_cost(scenario: Scenario, faults: FaultModel, timeline: Timeline, d: Deployment) -> float:

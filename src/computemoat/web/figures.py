@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import plotly.graph_objects as go
+import plotly.graph_objects as go  # type: ignore[import-untyped]
 
 from computemoat.latency import RttMatrix
-from computemoat.model import Plan, Scenario
+from computemoat.model import PlacementRules, Plan, Scenario
+from computemoat.planner.rules import provider_block_reason
 
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
@@ -17,13 +18,25 @@ def provider_colors(scenario: Scenario) -> dict[str, str]:
     return {p.name: _PALETTE[i % len(_PALETTE)] for i, p in enumerate(scenario.providers)}
 
 
+def excluded_providers(scenario: Scenario) -> dict[str, str]:
+    """Providers the fleet policy blocks (by name or jurisdiction), with the reason."""
+    out = {}
+    for p in scenario.providers:
+        reason = provider_block_reason(scenario, PlacementRules(), p)
+        if reason is not None:
+            out[p.name] = reason
+    return out
+
+
 def world_map(scenario: Scenario, plan: Plan | None) -> dict[str, Any]:
-    """Sites (by provider; size = planned GPUs), user regions, and the plan's region -> site assignments."""
+    """Sites (by provider; size = planned GPUs), user regions, and the plan's region -> site assignments.
+    Providers the policy excludes are left off: they can never serve anyone."""
     colors = provider_colors(scenario)
     planned: dict[str, int] = {}
     if plan is not None:
-        for p in (*plan.training, *plan.inference):
-            planned[p.site_id] = planned.get(p.site_id, 0) + p.gpus
+        used = [(t.site_id, t.gpus) for t in plan.training] + [(i.site_id, i.gpus) for i in plan.inference]
+        for site_id, n in used:
+            planned[site_id] = planned.get(site_id, 0) + n
     fig = go.Figure()
     regions = {r.name: r for r in scenario.user_regions}
     sites = {s.id: s for s in scenario.sites}
@@ -38,7 +51,10 @@ def world_map(scenario: Scenario, plan: Plan | None) -> dict[str, Any]:
             lons += [r.lon_deg, s.lon_deg, None]
         fig.add_trace(go.Scattergeo(lat=lats, lon=lons, mode="lines", name="served by",
                                     line={"width": 1, "color": "rgba(80,80,80,0.35)"}, hoverinfo="skip"))
+    excluded = excluded_providers(scenario)
     for provider in scenario.providers:
+        if provider.name in excluded:
+            continue
         mine = [s for s in scenario.sites if s.provider == provider.name]
         gpus = np.array([planned.get(s.id, 0) for s in mine], dtype=float)
         fig.add_trace(go.Scattergeo(
@@ -74,12 +90,34 @@ def cost_by_provider(scenario: Scenario, plan: Plan) -> dict[str, Any]:
 def rtt_heatmap(rtt: RttMatrix, max_sites: int = 40) -> dict[str, Any]:
     """Best RTT users x sites (the sites closest to the users first, so the picture stays readable)."""
     order = np.argsort(np.nanmin(np.where(np.isfinite(rtt.rtt_ms), rtt.rtt_ms, np.nan), axis=0))[:max_sites]
-    z = np.where(np.isfinite(rtt.rtt_ms[:, order]), rtt.rtt_ms[:, order], None)
+    block = rtt.rtt_ms[:, order]
+    z = [[float(v) if np.isfinite(v) else None for v in row] for row in block]  # JSON null: no path
     fig = go.Figure(go.Heatmap(
-        z=z.tolist(), x=[rtt.sites[i] for i in order], y=list(rtt.users), colorscale="Viridis",
+        z=z, x=[rtt.sites[i] for i in order], y=list(rtt.users), colorscale="Viridis",
         colorbar={"title": "RTT ms"},
         customdata=rtt.path_kind[:, order].tolist(),
         hovertemplate="%{y} → %{x}<br>%{z:.1f} ms via %{customdata}<extra></extra>",
     ))
     fig.update_layout(margin={"l": 120, "r": 10, "t": 10, "b": 140}, height=560)
+    return fig.to_plotly_json()
+
+
+def frontier(points: list[dict[str, Any]], interval_name: str | None) -> dict[str, Any]:
+    """Plan cost vs worst-service availability, one marker per sweep point (k, cap), the availability
+    interval as error bars. ``points``: {"k", "cap", "cost", "a", "lo", "hi"} (lo/hi may be None)."""
+    fig = go.Figure()
+    for k in sorted({p["k"] for p in points}):
+        mine = [p for p in points if p["k"] == k]
+        has_bars = interval_name is not None and all(p["lo"] is not None and p["hi"] is not None for p in mine)
+        fig.add_trace(go.Scatter(
+            x=[p["cost"] for p in mine], y=[100 * p["a"] for p in mine], mode="markers+text", name=f"k = {k}",
+            text=[f"cap {p['cap']:g}" for p in mine], textposition="top center", marker={"size": 10},
+            error_y={"type": "data", "symmetric": False,
+                     "array": [100 * (p["hi"] - p["a"]) for p in mine],
+                     "arrayminus": [100 * (p["a"] - p["lo"]) for p in mine]} if has_bars else None,
+            hovertemplate="k=" + str(k) + " %{text}<br>plan $%{x:,.0f}<br>worst availability %{y:.4f}%<extra></extra>",
+        ))
+    fig.update_layout(margin={"l": 60, "r": 10, "t": 10, "b": 50}, height=420,
+                      xaxis_title="plan cost (USD)", yaxis_title="worst service availability (%)",
+                      legend={"orientation": "h"}, template="plotly_white")
     return fig.to_plotly_json()

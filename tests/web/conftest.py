@@ -1,0 +1,93 @@
+"""Real servers and a real browser for the dashboard tests: uvicorn on 127.0.0.1 in a thread, Debian's
+headless chromium driven by playwright (never a downloaded browser build).
+
+Chromium missing: the browser tests skip on a developer's machine and fail in CI (``CI=true``),
+where .ci/run installs it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+sys.path.insert(0, str(Path(__file__).parent))  # browsing.py, shared by the browser tests
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).parents[2] / "out" / "screenshots"
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("COMPUTEMOAT_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+@contextlib.contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """Run an ASGI app under uvicorn on a port the OS picks; yield its base URL; stop it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="error", access_log=False, lifespan="on", loop="asyncio"))
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("server thread died during start-up")
+        threading.Event().wait(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("chromium is not installed (.ci/run installs Debian's chromium); browser tests must run in CI")
+        pytest.skip("chromium is not installed (apt-get install -y chromium); browser tests skipped outside CI")
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def result_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """What `computemoat simulate --out` and `sweep --frontier --out` write, from the real CLI (the
+    dashboard must read exactly those files): a 1-month run of the bundled scenario, and an 8-run
+    frontier sweep of examples/minimal.yaml on local Ray."""
+    from typer.testing import CliRunner
+
+    from computemoat.cli import app
+
+    root = tmp_path_factory.mktemp("results")
+    example = Path(__file__).parents[2] / "examples" / "minimal.yaml"
+    runner = CliRunner()
+    sim = runner.invoke(app, ["simulate", "--months", "1", "--out", str(root / "sim-out")])
+    assert sim.exit_code == 0, sim.output
+    sweep = runner.invoke(app, ["sweep", "--scenario", str(example), "--frontier", "--runs", "8", "--months", "1",
+                                "--num-cpus", "2", "--out", str(root / "sweep-out")])
+    assert sweep.exit_code == 0, sweep.output
+    return {"simulation": root / "sim-out", "sweep": root / "sweep-out"}
