@@ -175,6 +175,7 @@ def simpy_careful(sc: Scenario, plan: Plan, faults: FaultModel, seed: int) -> tu
     saved: dict[str, float] = {}
     failures = [0]
     procs: dict[str, list[simpy.Process]] = {}
+    tails: dict[str, tuple[float, float, float]] = {}  # (run_from, τ + δ, τ): the run still going at the end
 
     def job_proc(p):
         kw = dict(gpus=p.gpus, tier=p.tier, gpus_per_instance=GPUS_PER_NODE, provider=p.provider)
@@ -183,6 +184,7 @@ def simpy_careful(sc: Scenario, plan: Plan, faults: FaultModel, seed: int) -> tu
         period = tau_h + 300.0 / 3600
         saved[p.job_id] = 0.0
         run_from = 0.0
+        tails[p.job_id] = (0.0, period, tau_h)
         while True:
             try:
                 yield env.timeout(rng.exponential(1 / lam))
@@ -197,6 +199,7 @@ def simpy_careful(sc: Scenario, plan: Plan, faults: FaultModel, seed: int) -> tu
                 except simpy.Interrupt as more:
                     outage_end = max(outage_end, more.cause)
             run_from = env.now + restart_h
+            tails[p.job_id] = (run_from, period, tau_h)
 
     def outage_proc(site_id: str, provider: str):
         rate = site_outages_per_hour(faults, provider)
@@ -213,6 +216,8 @@ def simpy_careful(sc: Scenario, plan: Plan, faults: FaultModel, seed: int) -> tu
     for site in sc.sites:
         env.process(outage_proc(site.id, site.provider))
     env.run(until=HOURS)
+    for job_id, (run_from, period, tau_h) in tails.items():  # checkpoints of the run cut by the horizon
+        saved[job_id] += (max(HOURS - run_from, 0.0) // period) * tau_h
     return sum(saved.values()), failures[0]
 
 
