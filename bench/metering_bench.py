@@ -28,6 +28,7 @@ import tempfile
 from pathlib import Path
 
 from computemoat.store import open_database, repo
+from computemoat.store.limits import Scope, set_limits
 from computemoat.store.testing import ENV_PG_URL, fresh_database_url
 from computemoat.store.usage import usage_by_model
 from gateway_bench import CLI, SERVER_CPU, free_port, gateway_config, pinned, wait_ready, wrk
@@ -46,7 +47,7 @@ def _prepare(url: str, rpm: int | None) -> str:
     db = open_database(url)
     repo.create_tenant(db, "bench")
     if rpm:
-        repo.set_limits(db, "bench", rpm=rpm)
+        set_limits(db, Scope("bench"), rpm=rpm)
     key = repo.create_key(db, "bench").api_key
     db.dispose()
     return key

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -80,3 +83,31 @@ class ListSink:
 
 
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def spawn_mock(port: int, name: str, *options: str) -> subprocess.Popen[bytes]:
+    """A mock backend in its own process (so it can be SIGSTOPped or killed like a real server)."""
+    code = "from computemoat.cli import main; main()"
+    return subprocess.Popen([sys.executable, "-c", code, "mock-backend", "--port", str(port), "--name", name,
+                             *options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_listening(port: int, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def metric(text: str, prefix: str) -> float:
+    """Sum of the samples of a Prometheus exposition whose line starts with ``prefix``."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix))

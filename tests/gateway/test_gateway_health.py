@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from computemoat.gateway.config import BackendConfig, HealthConfig, RetryConfig
-from computemoat.gateway.health import Breaker, RetryBudget, build_states
+from computemoat.gateway.health import STALE_ESTIMATE_S, Breaker, RetryBudget, build_states
 
 
 def test_breaker_ejects_after_consecutive_errors_with_doubling_backoff() -> None:
@@ -59,3 +59,30 @@ def test_retry_budget() -> None:
     assert not budget.can_retry()
     budget.active, budget.retries_in_flight = 1, 1
     assert budget.can_retry()  # the floor of 2 applies at low load
+
+
+def _one_state():
+    b = BackendConfig(name="a", url="http://127.0.0.1:1", provider="p", site="s", lat_deg=0, lon_deg=0,
+                      models=("m",))
+    return build_states((b,), HealthConfig(), {})[0]
+
+
+def test_an_estimate_nothing_refreshed_is_forgotten() -> None:
+    s = _one_state()
+    epoch = s.start(0.0)
+    s.observe_success(15_000.0, epoch, 15.0)  # one request that waited out a 15 s hang
+    assert s.estimate_ms(15.0 + STALE_ESTIMATE_S) == 15_000.0
+    assert s.estimate_ms(15.0 + STALE_ESTIMATE_S + 0.1) is None  # stale: probed again at the fleet's best
+
+
+def test_samples_from_before_a_recovery_are_dropped() -> None:
+    s = _one_state()
+    s.observe_success(2.0, s.start(0.0), 0.1)
+    hung = s.start(1.0)  # sent just before the backend hung
+    s.set_active_health(False)
+    s.set_active_health(True)  # recovered: the estimate made during the fault is forgotten
+    assert s.ewma_ttfb_ms is None
+    s.observe_success(15_000.0, hung, 16.0)  # the hung request finally answers
+    assert s.ewma_ttfb_ms is None
+    s.observe_success(3.0, s.start(16.0), 16.1)
+    assert s.ewma_ttfb_ms == 3.0  # the first sample after a reset stands alone

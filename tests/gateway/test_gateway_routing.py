@@ -25,9 +25,17 @@ def test_latency_policy_spreads_load_by_outstanding() -> None:
     assert rank(RoutingPolicy.LATENCY, [busy, idle], random.Random(0))[0].index == 1
 
 
-def test_unobserved_backend_is_probed_first() -> None:
-    known, fresh = cand(0, ewma=5.0), cand(1, ewma=None)
-    assert rank(RoutingPolicy.LATENCY, [known, fresh], random.Random(0))[0].index == 1
+def test_unobserved_backend_counts_as_good_as_the_best_observed() -> None:
+    """Oracle: cost = (prior + 0.01) x (outstanding + 1) with prior = the best estimate (5 ms): a fresh
+    backend is probed as soon as the best one is busy, but does not herd the load (a 0 ms prior would
+    rank it first even with 400 requests in flight)."""
+    busy_best, fresh = cand(0, ewma=5.0, outstanding=1), cand(1, ewma=None)
+    assert rank(RoutingPolicy.LATENCY, [busy_best, fresh], random.Random(0))[0].index == 1
+    idle_best, loaded_fresh = cand(0, ewma=5.0), cand(1, ewma=None, outstanding=3)
+    assert rank(RoutingPolicy.LATENCY, [idle_best, loaded_fresh], random.Random(0))[0].index == 0
+    firsts = [rank(RoutingPolicy.LATENCY, [cand(0, ewma=5.0), cand(1, ewma=None)], random.Random(i))[0].index
+              for i in range(400)]
+    assert 150 < sum(firsts) < 250  # a tie: broken at random, ~half each (binomial sd = 10)
 
 
 def test_least_outstanding_never_picks_the_busiest_with_two() -> None:

@@ -1,4 +1,5 @@
-"""``computemoat serve --workers N``: uvicorn worker processes built by the ``app_from_env`` factory."""
+"""``computemoat serve --workers N``: worker processes built from explicit ``WorkerSettings``, metrics merged
+across them, SIGHUP reloading every worker after the parent checked the new config."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from computemoat.cli import app
-from computemoat.gateway.server import ENV_CONFIG, app_from_env
+from computemoat.gateway.server import WorkerSettings, worker_app
 from computemoat.model.errors import UserError
 
 
@@ -36,14 +37,24 @@ def _workers_of(pid: int) -> list[int]:
     return found
 
 
-def test_two_workers_serve_the_gateway(mock_server, tmp_path: Path) -> None:
-    mock = mock_server(name="a")
+def _backend_line(name: str, port: int) -> str:
+    return (f"  - {{name: {name}, url: 'http://127.0.0.1:{port}', provider: p{name}, site: 'p:x', lat_deg: 0,"
+            " lon_deg: 0, models: [m]}\n")
+
+
+def _scrape(port: int) -> str:
+    return httpx.get(f"http://127.0.0.1:{port}/metrics").text  # a fresh connection: either worker answers
+
+
+def _count_200(text: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith('gateway_requests_total{model="m",status="200"}'))
+
+
+def test_two_workers_serve_merge_metrics_and_reload_on_sighup(mock_server, tmp_path: Path) -> None:
+    a, b = mock_server(name="a"), mock_server(name="b")
     cfg = tmp_path / "gw.yaml"
-    cfg.write_text(
-        "backends:\n"
-        f"  - {{name: a, url: 'http://127.0.0.1:{mock}', provider: p, site: 'p:x', lat_deg: 0, lon_deg: 0,"
-        " models: [m]}\n"
-    )
+    cfg.write_text("backends:\n" + _backend_line("a", a))
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-c", "from computemoat.cli import main; main()", "serve", str(cfg), "--port", str(port),
@@ -61,10 +72,33 @@ def test_two_workers_serve_the_gateway(mock_server, tmp_path: Path) -> None:
             time.sleep(0.1)
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
         assert len(workers) == 2
+        for pid in workers:  # the settings were handed over, not put in the environment
+            assert b"COMPUTEMOAT_GATEWAY_" not in Path(f"/proc/{pid}/environ").read_bytes()
         body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
         statuses = {httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body).status_code
-                    for _ in range(20)}  # a fresh connection each: accepted by either worker
+                    for _ in range(29)}  # a fresh connection each: accepted by either worker
         assert statuses == {200}
+        # oracle: 29 answers were given; every scrape, whichever worker serves it, must say 29
+        counts = [_count_200(_scrape(port)) for _ in range(6)]
+        assert counts == [29.0] * 6
+        assert 'gateway_backend_healthy{backend="a"} 1.0' in _scrape(port)
+
+        cfg.write_text("backends:\n" + _backend_line("a", a) + _backend_line("b", b))
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        seen: list[dict[str, int]] = []
+        while time.monotonic() < deadline:
+            seen = [httpx.get(f"http://127.0.0.1:{port}/readyz").json()["available_backends"] for _ in range(8)]
+            if all(s == {"m": 2} for s in seen):
+                break
+            time.sleep(0.2)
+        assert all(s == {"m": 2} for s in seen), seen
+        cfg.write_text("backends: [}\n")  # broken: checked in the parent, never reaches the workers
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        assert proc.poll() is None and len(_workers_of(proc.pid)) == 2
+        assert all(httpx.get(f"http://127.0.0.1:{port}/readyz").json()["available_backends"] == {"m": 2}
+                   for _ in range(6))
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -87,12 +121,12 @@ def test_a_bad_config_fails_in_the_parent_before_workers_start(tmp_path: Path, m
     assert "CM_TEST_UNSET_KEY" in result.output and "Traceback" not in result.output
 
 
-def test_the_factory_needs_its_config_variable(monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.delenv(ENV_CONFIG, raising=False)
-    with pytest.raises(UserError, match=ENV_CONFIG):
-        app_from_env()
+def test_a_worker_builds_its_app_from_explicit_settings(tmp_path: Path) -> None:
     p = tmp_path / "gw.yaml"
     p.write_text("backends:\n  - {name: a, url: 'http://127.0.0.1:1', provider: p, site: 'p:x', lat_deg: 0,"
                  " lon_deg: 0, models: [m]}\n")
-    monkeypatch.setenv(ENV_CONFIG, str(p))
-    assert app_from_env().state.gateway.cfg.backends[0].name == "a"
+    settings = WorkerSettings(str(p), admin_token="t0ken")
+    assert "t0ken" not in repr(settings)
+    assert worker_app(settings).state.gateway.cfg.backends[0].name == "a"
+    with pytest.raises(UserError, match=r"no-such\.yaml"):
+        worker_app(WorkerSettings(str(tmp_path / "no-such.yaml")))

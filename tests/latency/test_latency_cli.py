@@ -91,3 +91,21 @@ def test_scenario_with_bad_network_settings_is_rejected_by_the_loader(
         load_scenario(path)
     text = "\n".join(e.value.lines)
     assert "min_elevation_deg" in text and "planes" in text
+
+
+def test_point_without_terrestrial_route_says_so() -> None:
+    """Issue 14 #3 through the CLI: McMurdo has no fiber; shell 1 never reaches it either."""
+    result = runner.invoke(app, ["latency", "--from", "-77.85,166.67", "--to", "50.11,8.68", *FAST])
+    assert result.exit_code == 0, result.output
+    assert "no terrestrial route" in result.output
+    assert "best: none" in result.output
+
+
+def test_bundled_constellation_and_conflicting_sources() -> None:
+    ok = runner.invoke(app, ["latency", "--from", "-77.85,166.67", "--to", "50.11,8.68", "--constellation",
+                             "starlink_gen1", *FAST])
+    assert ok.exit_code == 0, ok.output
+    assert "best: leo at" in ok.output
+    bad = runner.invoke(app, ["latency", "--from", "London", "--to", "Paris", "--constellation", "iridium", *FAST])
+    assert bad.exit_code == 2
+    assert "--constellation 'iridium': input should be 'starlink_gen1' or 'kuiper'" in bad.output

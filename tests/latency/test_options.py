@@ -161,3 +161,12 @@ def test_default_window_is_a_day_at_a_step_inside_every_pass() -> None:
     reach_rad = math.acos(r_e * math.cos(e) / r_s) - e
     pass_s = 2 * reach_rad / (2 * math.pi / SHELL1.period_s)
     assert net.leo_step_s <= pass_s / 4
+
+
+def test_planner_default_rtts_come_from_a_day() -> None:
+    """The bundled scenario (what `computemoat plan` uses by default) keeps the day-long window."""
+    from computemoat.catalog import default_scenario
+
+    net = default_scenario().network
+    times = snapshot_times_s(net)
+    assert len(times) == 1440 and times[-1] == 86_400 - 60

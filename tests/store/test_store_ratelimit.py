@@ -5,6 +5,7 @@ import sys
 
 from computemoat.model.usage import UsageRecord
 from computemoat.store import repo
+from computemoat.store.limits import Scope, set_limits
 from computemoat.store.ratelimit import admit
 from computemoat.store.writer import commit_rows
 
@@ -13,7 +14,7 @@ T0 = 1_800_000_000.0  # a whole second, far from the real clock
 
 def test_rpm_window_slides_and_retry_after_points_at_the_oldest_bucket(db):
     repo.create_tenant(db, "acme")
-    repo.set_limits(db, "acme", rpm=3)
+    set_limits(db, Scope("acme"), rpm=3)
     assert all(admit(db, "acme", 0, T0 + dt).status == 200 for dt in (0.1, 0.2, 10.5))
     refused = admit(db, "acme", 0, T0 + 30.0)
     assert refused.status == 429 and "3 requests per minute" in refused.message
@@ -27,7 +28,7 @@ def test_rpm_window_slides_and_retry_after_points_at_the_oldest_bucket(db):
 
 def test_tpm_counts_estimated_tokens_and_rejects_oversized_requests(db):
     repo.create_tenant(db, "acme")
-    repo.set_limits(db, "acme", tpm=1000)
+    set_limits(db, Scope("acme"), tpm=1000)
     assert admit(db, "acme", 600, T0).status == 200
     over = admit(db, "acme", 500, T0 + 1)
     assert over.status == 429 and "tokens per minute" in over.message and over.retry_after_s == 60.0
@@ -39,8 +40,8 @@ def test_tpm_counts_estimated_tokens_and_rejects_oversized_requests(db):
 def test_unlimited_tenant_is_always_admitted_and_tenants_do_not_share_counters(db):
     for t in ("acme", "globex", "free"):
         repo.create_tenant(db, t)
-    repo.set_limits(db, "acme", rpm=1)
-    repo.set_limits(db, "globex", rpm=1)
+    set_limits(db, Scope("acme"), rpm=1)
+    set_limits(db, Scope("globex"), rpm=1)
     assert admit(db, "acme", 0, T0).status == 200
     assert admit(db, "globex", 0, T0).status == 200
     assert admit(db, "acme", 0, T0).status == 429
@@ -50,7 +51,7 @@ def test_unlimited_tenant_is_always_admitted_and_tenants_do_not_share_counters(d
 def test_budget_exhausted_by_recorded_spend_refuses_with_402(db):
     repo.create_tenant(db, "acme")
     repo.set_price(db, "llama-70b", "*", 1.0, 3.0)  # USD per million tokens
-    repo.set_limits(db, "acme", monthly_budget_usd=0.01)
+    set_limits(db, Scope("acme"), budget_usd=0.01)
     row = UsageRecord("acme", "k", "llama-70b", "aws", "use1", "b", 1000, 3000, 5.0, 200, False, T0, "r1")
     commit_rows(db, [row])  # 0.001 + 0.009 = 0.010 USD
     refused = admit(db, "acme", 0, T0 + 1)
@@ -61,6 +62,7 @@ def test_budget_exhausted_by_recorded_spend_refuses_with_402(db):
 _HAMMER = """
 import sys, time
 from computemoat.store import open_database
+from computemoat.store.limits import Scope, set_limits
 from computemoat.store.ratelimit import admit
 url, n = sys.argv[1], int(sys.argv[2])
 db = open_database(url)
@@ -78,7 +80,7 @@ def test_limit_is_exact_across_two_processes(db, db_url):
     """Two processes send 150 requests each against rpm=100 on the real clock: exactly 100 pass.
     (SQLite's busy handler is not fair, so unpaced the first process can take all 100.)"""
     repo.create_tenant(db, "acme")
-    repo.set_limits(db, "acme", rpm=100)
+    set_limits(db, Scope("acme"), rpm=100)
     procs = [
         subprocess.Popen([sys.executable, "-c", _HAMMER, db_url, "150"], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True)

@@ -7,11 +7,11 @@ import subprocess
 import sys
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from computemoat.model.usage import UsageRecord
 from computemoat.store import open_database, repo
-from computemoat.store.schema import MonthlySpend
+from computemoat.store.schema import DailySpend
 from computemoat.store.usage import month_bounds_unix_s, stored_request_ids, usage_by_model
 from computemoat.store.writer import GroupCommitWriter
 
@@ -39,6 +39,7 @@ def test_concurrent_writes_are_grouped_and_all_committed(db):
 
 
 def test_rows_are_priced_and_summed_by_model_and_provider(db):
+    repo.create_tenant(db, "acme")
     repo.set_price(db, "llama-70b", "*", 1.0, 2.0)
     repo.set_price(db, "llama-70b", "gcp", 10.0, 20.0)
     rows = [_row(i) for i in range(3)] + [_row(10 + i, provider="gcp") for i in range(2)]
@@ -51,12 +52,13 @@ def test_rows_are_priced_and_summed_by_model_and_provider(db):
     assert [x.cost_usd for x in lines] == pytest.approx([3 * 200e-6, 2 * 2000e-6, 0.0])
     assert usage_by_model(db, "acme", "2026-10") == []
     with db.engine.connect() as conn:
-        spend = conn.execute(select(MonthlySpend.usd, MonthlySpend.requests)
-                             .where(MonthlySpend.tenant_id == "acme")).one()
-    assert spend.usd == pytest.approx(sum(x.cost_usd for x in lines)) and spend.requests == 6
+        spend = conn.execute(select(func.sum(DailySpend.usd), func.sum(DailySpend.requests))
+                             .where(DailySpend.tenant_id == "acme", DailySpend.key_id == "")).one()
+    assert spend[0] == pytest.approx(sum(x.cost_usd for x in lines)) and spend[1] == 6
 
 
 def test_rewriting_a_request_id_is_idempotent(db):
+    repo.create_tenant(db, "acme")
     asyncio.run(_write_all(db, [_row(1), _row(1), _row(2)]))
     asyncio.run(_write_all(db, [_row(1)]))
     (line,) = usage_by_model(db, "acme", "2026-11")
@@ -112,3 +114,23 @@ def test_every_acknowledged_record_survives_sigkill(db, db_url):
         assert stored_request_ids(fresh, acked) == set(acked)
     finally:
         fresh.dispose()
+
+
+def test_a_lone_row_goes_to_the_writer_at_once_and_rows_arriving_meanwhile_form_one_batch(db):
+    """No linger: with nothing committing, a row is handed over in the same loop turn; rows that come
+    while that commit runs go together as the next batch (issue 15: commit at once, batch the rest)."""
+    repo.create_tenant(db, "acme")
+
+    async def go() -> tuple[int, int, int]:
+        writer = GroupCommitWriter(db)
+        first = asyncio.ensure_future(writer.write(_row(0)))
+        await asyncio.sleep(0)  # one turn of the loop, no timer
+        handed_over = writer.in_flight
+        rest = [asyncio.ensure_future(writer.write(_row(i))) for i in range(1, 31)]
+        await asyncio.gather(first, *rest)
+        await writer.aclose()
+        return handed_over, writer.batches_committed, writer.rows_committed
+
+    handed_over, batches, rows = asyncio.run(go())
+    assert handed_over == 1 and rows == 31
+    assert batches == 2  # the lone row, then the 30 that queued behind its commit

@@ -7,6 +7,7 @@ import asyncio
 from computemoat.gateway.hooks import TenantContext, UsageRecord
 from computemoat.gateway.tenancy import StoreAuthenticator, StoreUsageSink
 from computemoat.store import repo
+from computemoat.store.limits import Scope, set_limits
 from computemoat.store.usage import month_bounds_unix_s, stored_request_ids, usage_by_model
 
 
@@ -51,7 +52,7 @@ def test_revocation_and_disabling_take_effect_after_the_cache_ttl(db):
 def test_admit_enforces_limits_only_for_limited_tenants(db):
     for t in ("acme", "free"):
         repo.create_tenant(db, t)
-    repo.set_limits(db, "acme", rpm=2)
+    set_limits(db, Scope("acme"), rpm=2)
     auth = StoreAuthenticator(db, cache_ttl_s=0.0)
 
     async def go() -> tuple[list[int], list[int], float | None]:
@@ -85,7 +86,7 @@ def test_sink_returns_after_commit_and_records_are_queryable(db):
 def test_leasing_authenticators_are_exact_together_and_an_idle_one_gives_back_its_lease(db):
     """Two authenticators stand for two gateway processes (each has its own leases)."""
     repo.create_tenant(db, "acme")
-    repo.set_limits(db, "acme", rpm=100)
+    set_limits(db, Scope("acme"), rpm=100)
     a, b = StoreAuthenticator(db), StoreAuthenticator(db)
     ctx = TenantContext("acme", "k")
 
@@ -104,7 +105,7 @@ def test_leasing_authenticators_are_exact_together_and_an_idle_one_gives_back_it
 
 def test_alternating_authenticators_admit_exactly_the_limit(db):
     repo.create_tenant(db, "acme")
-    repo.set_limits(db, "acme", rpm=100, tpm=100_000)
+    set_limits(db, Scope("acme"), rpm=100, tpm=100_000)
     auths = [StoreAuthenticator(db), StoreAuthenticator(db)]
     ctx = TenantContext("acme", "k")
 
@@ -144,7 +145,7 @@ def test_a_cancelled_request_still_has_its_record_committed(db):
     ctx = TenantContext("acme", "key_1")
 
     async def go() -> None:
-        sink = StoreUsageSink(db, linger_s=0.05)
+        sink = StoreUsageSink(db)
         doomed = asyncio.ensure_future(sink.record(_rec(ctx, 0)))
         kept = asyncio.ensure_future(sink.record(_rec(ctx, 1)))
         await asyncio.sleep(0)

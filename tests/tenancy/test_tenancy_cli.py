@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from computemoat.cli import app
 from computemoat.model.usage import UsageRecord
 from computemoat.store import open_database, repo
+from computemoat.store.limits import BudgetPeriod, Limits, Scope, get_limits
 from computemoat.store.usage import month_bounds_unix_s
 from computemoat.store.writer import commit_rows
 
@@ -29,7 +30,7 @@ def test_tenant_lifecycle_usage_and_invoice(tmp_path, monkeypatch):
 
     db = open_database(url)
     assert repo.lookup_key(db, api_key) is not None
-    assert repo.get_limits(db, "acme") == repo.Limits(100, None, 5.0)
+    assert get_limits(db, Scope("acme")) == Limits(100, None, 5.0)
     t0 = month_bounds_unix_s("2026-11")[0]
     commit_rows(db, [UsageRecord("acme", "k", "m", p, "s", "b", 1000, 500, 1.0, 200, False, t0 + i, f"r{i}")
                      for i, p in enumerate(["aws", "aws", "gcp"])])
@@ -63,3 +64,52 @@ def test_mistakes_exit_2_with_one_line(tmp_path, monkeypatch):
     ):
         result = run(app, args)
         assert result.exit_code == 2 and text in result.output, (args, result.output)
+
+
+def test_usage_of_an_unknown_tenant_is_one_line_and_exit_2(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPUTEMOAT_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    result = CliRunner().invoke(app, ["usage", "--tenant", "nobody", "--month", "2026-11"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: tenant 'nobody' does not exist (see `computemoat tenants list`)"]
+
+
+def test_store_fields_are_named_as_flags_here(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPUTEMOAT_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    run = CliRunner().invoke
+    bad_url = run(app, ["tenants", "list", "--database-url", "nonsense"])
+    assert bad_url.exit_code == 2 and bad_url.output.startswith("error: --database-url 'nonsense' is not")
+    assert run(app, ["tenants", "create", "acme"]).exit_code == 0
+    month = run(app, ["usage", "--tenant", "acme", "--month", "2026-13"])
+    assert month.exit_code == 2 and "--month '2026-13' is not a month" in month.output
+    period = run(app, ["limits", "set", "--tenant", "acme", "--budget-usd", "5", "--budget-period", "yearly"])
+    assert period.exit_code == 2 and "--budget-period must be one of daily, weekly, monthly" in period.output
+
+
+def test_key_limits_allow_lists_and_spend_by_key(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("COMPUTEMOAT_DATABASE_URL", url)
+    run = CliRunner().invoke
+    assert run(app, ["tenants", "create", "acme"]).exit_code == 0
+    assert run(app, ["keys", "create", "--tenant", "acme", "--model", "m", "--model", "n"]).exit_code == 0
+    db = open_database(url)
+    (key,) = repo.list_keys(db, "acme")
+    assert key.allowed_models == ["m", "n"]
+    out = run(app, ["limits", "set", "--tenant", "acme", "--key", key.key_id, "--rpm", "7", "--budget-usd", "2",
+                    "--budget-period", "daily", "--alert-at", "0.8"])
+    assert out.exit_code == 0, out.output
+    assert get_limits(db, Scope("acme", key.key_id)) == Limits(7, None, 2.0, BudgetPeriod.DAILY, 0.8)
+    assert run(app, ["keys", "models", key.key_id, "--all"]).exit_code == 0
+    assert repo.list_keys(db, "acme")[0].allowed_models is None
+    t0 = month_bounds_unix_s("2026-11")[0]
+    commit_rows(db, [UsageRecord("acme", k, "m", "p", "s", "b", 10, 5, 1.0, 200, False, t0 + i, f"r{i}", tag=tag)
+                     for i, (k, tag) in enumerate([(key.key_id, "a"), (key.key_id, ""), ("key_other", "a")])])
+    db.dispose()
+    by_key = run(app, ["usage", "--tenant", "acme", "--month", "2026-11", "--by", "key", "--format", "csv"]).output
+    assert [(r["key"], r["requests"]) for r in csv.DictReader(io.StringIO(by_key))] == [
+        (key.key_id, "2"), ("key_other", "1")] if key.key_id < "key_other" else [("key_other", "1"), (key.key_id, "2")]
+    by_tag = json.loads(run(app, ["usage", "--tenant", "acme", "--month", "2026-11", "--by", "tag",
+                                  "--format", "json"]).output)
+    assert [(x["tag"], x["requests"]) for x in by_tag["lines"]] == [("", 1), ("a", 2)]
+    table = run(app, ["usage", "--tenant", "acme", "--month", "2026-11", "--by", "day"])
+    assert table.exit_code == 0 and "2026-11-01" in table.output

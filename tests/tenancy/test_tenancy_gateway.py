@@ -56,7 +56,7 @@ def test_isolation_revocation_and_budget(gateway, db_url, admin):
             "model": "m", "provider": "*", "usd_per_mtok_prompt": 1e5, "usd_per_mtok_completion": 1e5,
         }).status_code == 200
         assert c.put("/admin/tenants/globex/limits", headers=admin,
-                     json={"monthly_budget_usd": 0.5}).status_code == 200
+                     json={"budget_usd": 0.5}).status_code == 200
         time.sleep(1.0)  # the gateway's "is this tenant limited" cache
         statuses = [c.post("/v1/chat/completions", json=CHAT, headers=_bearer(key_b)).status_code
                     for _ in range(3)]

@@ -155,7 +155,10 @@ def test_map_leaves_out_excluded_providers(browser: Any, site: Site) -> None:
         page.wait_for_selector("#map .main-svg")
         names = page.evaluate("document.getElementById('map').data.map(t => t.name)")
         hidden = page.text_content("#hidden-providers")
+        heat_sites = page.evaluate("document.getElementById('rtt').data[0].x")
     assert problems.all() == []
+    provider_of = {s.id: s.provider for s in site.scenario.sites}
+    assert heat_sites and not {provider_of[s] for s in heat_sites} & {EXCLUDED, WITHDRAWN}
     shown = {n.split(" (")[0] for n in names}
     allowed = {p.name for p in site.scenario.providers} - {EXCLUDED, WITHDRAWN}
     assert allowed <= shown and not {EXCLUDED, WITHDRAWN} & shown
@@ -189,30 +192,54 @@ def test_simulation_page_matches_the_files(browser: Any, site: Site) -> None:
     with visit(browser, site.url + "/simulation", _shot("simulation")) as (page, problems):
         assert page.text_content("#sim-total") == f"${summary['total_cost_usd']:,.0f}"
         goodput = page.eval_on_selector_all("#sim-jobs tr.row td:nth-child(3)", "cs => cs.map(c => c.textContent)")
-        avail = page.eval_on_selector_all("#sim-services tr.row td:nth-child(4)", "cs => cs.map(c => c.textContent)")
+        shown = page.eval_on_selector_all(
+            "#sim-services tr.row", "rs => rs.map(r => [...r.cells].slice(0, 4).map(c => c.textContent))"
+        )
     assert problems.all() == []
     assert goodput == [f"{g:.5f}" for g in jobs["goodput"]]
-    assert avail == [f"{a:.5f}" for a in services["availability"]]
+    expected = [[r.service_id, r.region, f"{r.demand_rps:,.2f}" if r.demand_rps % 1 else f"{r.demand_rps:,.0f}",
+                 f"{r.availability:.5f}"] for r in services.itertuples()]
+    assert sorted(shown) == sorted(expected)  # every (service, region) row of the file, with its availability
+    n_all = int((services["region"] == "*").sum())
+    assert all(r[1] == "*" for r in shown[:n_all])  # every-region rows first, then the worst regions first
+    assert [float(r[3]) for r in shown[n_all:]] == sorted(float(r[3]) for r in shown[n_all:])
 
 
 def test_sweep_page_shows_intervals_and_frontier(browser: Any, site: Site) -> None:
     records = json.loads((site.dirs["sweep"] / "summary.json").read_text())
     worst = [r for r in records if r["metric"] == "availability_min"]
-    ks = {r["k"] for r in worst}
+    plan_cost = {(r["k"], r["cap"]): r["mean"] for r in records if r["metric"] == "plan_cost_usd"}
     with visit(browser, site.url + "/sweep", _shot("sweep")) as (page, problems):
         page.wait_for_selector("#frontier .main-svg")
-        traces = page.evaluate("document.getElementById('frontier').data.map(t => [t.name, t.x.length])")
-        cells = page.eval_on_selector_all(
-            "#sweep-key tr.row", "rs => rs.map(r => [...r.cells].map(c => c.textContent.trim()))"
+        traces = page.evaluate("document.getElementById('frontier').data.map(t => [t.name, t.x, t.text])")
+        key = page.eval_on_selector_all(
+            "#sweep-key tr.row", "rs => rs.map(r => [r.cells[0].textContent, r.cells[1].textContent, "
+            "r.querySelector('[data-metric=availability_min] .mean').textContent, "
+            "r.querySelector('[data-metric=availability_min] .ci').textContent])"
+        )
+        every = page.eval_on_selector_all(
+            "#sweep-all tr.row", "rs => rs.map(r => [...r.cells].map(c => c.textContent.trim()))"
         )
     assert problems.all() == []
-    assert sorted(traces) == sorted([f"k = {k}", sum(r["k"] == k for r in worst)] for k in ks)
-    # one row per point x key metric; the availability_min rows carry both intervals as [lo, hi]
-    shown = {(r[0], r[1]): r for r in cells if r[2] == "availability_min"}
-    assert len(shown) == len(worst)
+    # the frontier: one trace per k; every (k, cap) point at its plan cost, caps with the same plan merged
+    for name, xs, texts in traces:
+        k = int(name.removeprefix("k = "))
+        caps = [1.0 if t == "no cap" else float(c) for t in texts for c in t.split(" ", 1)[1].split(", ")]
+        assert sorted(caps) == sorted(r["cap"] for r in worst if r["k"] == k)
+        assert sorted(xs) == pytest.approx(sorted({plan_cost[(k, c)] for c in caps}))
+
+    def cap(v: float) -> str:
+        return f"{v:g}"
+
+    # the key table: worst-service availability per point, with the bootstrap interval (the preferred one)
+    assert sorted(key) == sorted(
+        [f"{r['k']}", cap(r["cap"]), f"{r['mean']:.5f}", f"[{r['bootstrap_low']:.5f}, {r['bootstrap_high']:.5f}]"]
+        for r in worst
+    )
+    # every metric: both intervals, as [lo, hi]
+    rows = {(r[0], r[1]): r for r in every if r[2] == "availability_min"}
     for r in worst:
-        row = shown[(f"{r['k']:,}", f"{r['cap']:.4g}" if r["cap"] % 1 else f"{int(r['cap']):,}")]
-        assert row[3] == f"{r['mean']:.5f}"
+        row = rows[(f"{r['k']}", cap(r["cap"]))]
         assert f"[{r['normal_low']:.5f}, {r['normal_high']:.5f}]" in row
         assert f"[{r['bootstrap_low']:.5f}, {r['bootstrap_high']:.5f}]" in row
 
@@ -246,11 +273,11 @@ def test_replan_page_says_what_moved_and_why(browser: Any, site: Site) -> None:
     assert delta == f"{site.after.total_cost_usd - site.before.total_cost_usd:+,.0f} USD"
 
 
-def _metric(text: str, name: str, **labels: str) -> float:
+def _metric(text: str, metric: str, **labels: str) -> float:
     """A sample from the gateway's Prometheus text, read with a regex (not the dashboard's parser)."""
     total = 0.0
     for line in text.splitlines():
-        m = re.match(rf"{name}\{{(.*)\}} ([0-9.e+]+)$", line)
+        m = re.match(rf"{metric}\{{(.*)\}} ([0-9.e+]+)$", line)
         if m and all(f'{k}="{v}"' in m.group(1) for k, v in labels.items()):
             total += float(m.group(2))
     return total
@@ -269,9 +296,11 @@ def test_gateway_page_follows_the_live_gateway(browser: Any, site: Site) -> None
                 "#gw-backends tr.row", "rs => rs.map(r => [...r.cells].map(c => c.textContent.trim()))"
             )
         }
-        assert rows["flaky"][4] == f"{flaky_errors:,.0f}" and rows["flaky"][1] == "acme"
-        assert float(rows["flaky"][8]) >= 1  # ejected after consecutive errors
-        assert rows["steady"][3] == f"{_metric(text, 'gateway_upstream_ttfb_seconds_count', backend='steady'):,.0f}"
+        # columns: backend, attempts/s, responses, errors, error kinds, mean TTFB, p95 TTFB, ejections, in flight
+        assert rows["flaky"][3] == f"{flaky_errors:,.0f}"
+        ejected = _metric(text, "gateway_ejections_total", scope="backend", name="flaky")
+        assert ejected >= 1 and rows["flaky"][7] == f"{ejected:,.0f}"  # ejected after consecutive errors
+        assert rows["steady"][2] == f"{_metric(text, 'gateway_upstream_ttfb_seconds_count', backend='steady'):,.0f}"
         total_before = int(page.text_content("#gw-total").replace(",", ""))
         _chat(site.gateway, 5)  # traffic between two polls: the rate is positive and the total follows
         page.wait_for_function(

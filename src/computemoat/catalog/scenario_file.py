@@ -21,6 +21,7 @@ from computemoat.catalog.yamlsource import Loc, YamlDoc, read_yaml
 from computemoat.model import (
     HOURS_PER_MONTH,
     Accelerator,
+    Horizon,
     InferenceService,
     NetworkSettings,
     Offering,
@@ -68,6 +69,7 @@ class _Top(BaseModel):
     inference_services: list[Any] = []
     policy: dict[str, Any] | None = None
     network: dict[str, Any] | None = None
+    horizon: dict[str, Any] | None = None
 
 _KEYED: dict[str, tuple[type[BaseModel], str]] = {
     "providers": (Provider, "name"),
@@ -226,6 +228,7 @@ def build_scenario(doc: YamlDoc) -> Scenario:
     services = b.plain("inference_services", InferenceService, data.get("inference_services"))
     policy = b.model(Policy, data.get("policy") or {}, ("policy",))
     network = b.model(NetworkSettings, data.get("network") or {}, ("network",))
+    horizon = b.model(Horizon, data["horizon"], ("horizon",)) if data.get("horizon") is not None else None
     if network is not None and network.tle_file and not Path(network.tle_file).is_absolute():
         # a relative TLE path means "next to the scenario file", not "wherever the command runs"
         network = network.model_copy(update={"tle_file": str(Path(doc.path).parent / network.tle_file)})
@@ -244,6 +247,7 @@ def build_scenario(doc: YamlDoc) -> Scenario:
             inference_services=tuple(services),
             policy=policy,
             network=network,
+            horizon=horizon,
         )
     except ValidationError as e:
         raise UserError(*_scenario_error_lines(b, e)) from None

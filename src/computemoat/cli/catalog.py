@@ -70,7 +70,9 @@ def catalog(
         ("provider", "left"), ("region", "left"), ("city", "left"), ("accel", "left"), ("GPUs", "right"),
         ("on-demand", "right"), ("spot", "right"), ("reserved", "right"), ("capacity", "right"),
     ):
-        table.add_column(col, justify=justify, no_wrap=col != "city", max_width=22 if col == "city" else None)  # type: ignore[arg-type]
+        city_width = 22 if console.is_terminal else None  # a pipe gets every city whole
+        table.add_column(col, justify=justify, no_wrap=col != "city",  # type: ignore[arg-type]
+                         max_width=city_width if col == "city" else None)
     for r in rows:
         table.add_row(
             r.provider, r.region, r.city, r.accelerator, str(r.gpus_per_instance),

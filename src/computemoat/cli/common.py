@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import importlib.util
 import socket
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console, ConsoleDimensions
@@ -21,6 +22,8 @@ from computemoat.model.errors import MissingExtraError, UserError
 if TYPE_CHECKING:
     from computemoat.model import Scenario
 
+P = ParamSpec("P")
+R = TypeVar("R")
 EXIT_USER_ERROR = 2
 PIPE_WIDTH = 1000
 """Columns when stdout is not a terminal: wide enough that no table truncates an id ("p4d…") for a script."""
@@ -59,8 +62,28 @@ EXTRAS: dict[str, tuple[str, ...]] = {
 def require_extra(extra: str, feature: str) -> None:
     """Raise a one-line ``MissingExtraError`` naming ``extra`` unless all its modules are importable."""
     for module in EXTRAS[extra]:
-        if importlib.util.find_spec(module) is None:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a finder that refuses it, a half-removed package
+            found = False
+        if not found:
             raise MissingExtraError(extra, module, feature)
+
+
+def needs_extra(extra: str, feature: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorate a command so that it checks ``extra`` first (one line and exit 2 when it is missing),
+    before any import of the command's own can fail with a traceback."""
+
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+            with user_errors():
+                require_extra(extra, feature)
+            return fn(*args, **kwargs)
+
+        return checked
+
+    return wrap
 
 
 def _extra_for(module: str | None) -> str | None:
@@ -126,8 +149,18 @@ def status(text: str, quiet: bool = False) -> Iterator[Callable[[str], None]]:
     if not _show_progress(quiet):
         yield lambda _text: None
         return
-    with err_console.status(text) as st:
-        yield lambda new: st.update(new)
+    from rich.live import Live
+    from rich.spinner import Spinner
+
+    spinner = Spinner("dots", text)
+    with Live(spinner, console=err_console, transient=True, refresh_per_second=8) as live:
+        live.refresh()  # shown at once, not only after the first tick
+
+        def update(new: str) -> None:
+            spinner.update(text=new)
+            live.refresh()
+
+        yield update
 
 
 @contextlib.contextmanager
@@ -148,6 +181,7 @@ def progress_bar(text: str, quiet: bool = False) -> Iterator[Callable[[float], N
     with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=err_console, transient=True) as bar:
         task = bar.add_task(text, total=1.0)
+        bar.refresh()  # shown at once, not only after the first tick
         yield lambda fraction: bar.update(task, completed=fraction)
 
 

@@ -15,14 +15,17 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8000,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
-    workers: Annotated[int, typer.Option(min=1, help="worker processes (each with its own routing state)")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="worker processes (each with its own routing state; metrics merged)")
+    ] = 1,
     database_url: Annotated[
         str | None, typer.Option(help="tenancy/metering database (sqlite:///... or postgresql://...)")
     ] = None,
     admin_token: Annotated[str | None, typer.Option(help="bearer token for /admin")] = None,
 ) -> None:
     """Serve the OpenAI-compatible gateway: latency-aware routing, health checks, failover, streaming,
-    and (with --database-url) API keys, rate limits and durable metering."""
+    and (with --database-url) API keys, rate limits and durable metering. SIGHUP (or POST /admin/reload
+    with --admin-token) re-reads CONFIG; a bad file is refused and the running config kept."""
     with user_errors():
         require_extra("gateway", "serve")
         check_port_free(host, port)

@@ -43,12 +43,18 @@ def _print_point(m: RttMatrix, src: str, dst: str) -> None:
     for col in ("path", "min", "median", "p95", "max", "no path"):
         table.add_column(col, justify="left" if col == "path" else "right")
     fiber = float(m.fiber_rtt_ms[0, 0])
-    table.add_row("fiber", _ms(fiber), _ms(fiber), _ms(fiber), _ms(fiber), "0%")
+    no_route = fiber == float("inf")
+    table.add_row("fiber", _ms(fiber), _ms(fiber), _ms(fiber), _ms(fiber), "100%" if no_route else "0%")
     table.add_row(
         "LEO", _ms(m.leo_rtt_min_ms[0, 0]), _ms(m.leo_rtt_median_ms[0, 0]), _ms(m.leo_rtt_p95_ms[0, 0]),
         _ms(m.leo_rtt_max_ms[0, 0]), f"{m.leo_outage_fraction[0, 0]:.0%}",
     )
     console.print(table)
+    if no_route:
+        console.print("fiber: no terrestrial route (no cable reaches Antarctica)", highlight=False, soft_wrap=True)
+    if m.path_kind[0, 0] == "none":
+        console.print("best: [bold]none[/bold]: no fiber route and no LEO path in the window", highlight=False)
+        return
     console.print(
         f"best: [bold]{m.path_kind[0, 0]}[/bold] at {_ms(m.rtt_ms[0, 0])} ms "
         "(LEO judged on its p95, so the figure holds 95% of the time)",
@@ -68,9 +74,11 @@ def latency(
     sats_per_plane: Annotated[int | None, typer.Option(help="satellites per plane")] = None,
     window_s: Annotated[int | None, typer.Option(help="time window of LEO snapshots (s)")] = None,
     step_s: Annotated[int | None, typer.Option(help="time between LEO snapshots (s)")] = None,
-    tle_file: Annotated[Path | None, typer.Option(help="real TLEs (listed plane by plane) instead of the shell")] = (
+    tle_file: Annotated[Path | None, typer.Option(help="real TLEs (one shell, any order) instead of the shell")] = (
         None
     ),
+    constellation: Annotated[str | None, typer.Option(help="bundled shells: starlink_gen1 or kuiper")] = None,
+    window_start_s: Annotated[float | None, typer.Option(help="first LEO snapshot, s after t=0")] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Round-trip time over fiber and over a LEO constellation: --from/--to for one pair,
@@ -82,6 +90,8 @@ def latency(
         "leo_window_s": ("--window-s", window_s),
         "leo_step_s": ("--step-s", step_s),
         "tle_file": ("--tle-file", None if tle_file is None else str(tle_file)),
+        "leo_constellation": ("--constellation", constellation),
+        "leo_window_start_s": ("--window-start-s", window_start_s),
     }
     with user_errors():
         if matrix == (src is not None or dst is not None):

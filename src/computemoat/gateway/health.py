@@ -99,6 +99,8 @@ class BackendState:
 
     def cancel_inflight(self) -> int:
         """Cancel the non-streamed attempts waiting on this backend; each is retried elsewhere."""
+        if not self.inflight:
+            return 0
         n = 0
         me = asyncio.current_task()  # the attempt whose failure ejected it is failing already
         for task, cancelled in self.inflight.items():

@@ -36,10 +36,16 @@ Policy = Callable[[Sequence[Candidate], random.Random], list[Candidate]]
 def _latency(cands: Sequence[Candidate], rng: random.Random) -> list[Candidate]:
     """Peak-EWMA cost (Finagle/Linkerd): expected latency x (outstanding + 1), where expected latency
     is the observed time to first byte plus the modeled network RTT from the user's region. The load
-    factor spreads bursts instead of herding every request onto the momentarily fastest backend."""
+    factor spreads bursts instead of herding every request onto the momentarily fastest backend.
+
+    A backend without an estimate (new, recovered, or unused for a while) counts as good as the best
+    observed one: it is probed at once and, as with Envoy's slow start, takes a fair share rather than
+    every request (a 0 ms prior would herd the whole load onto it until its first answer)."""
+    observed = [c.ewma_ttfb_ms for c in cands if c.ewma_ttfb_ms is not None]
+    prior_ms = min(observed) if observed else UNOBSERVED_TTFB_MS
 
     def cost(c: Candidate) -> tuple[float, float]:
-        ttfb = UNOBSERVED_TTFB_MS if c.ewma_ttfb_ms is None else c.ewma_ttfb_ms
+        ttfb = prior_ms if c.ewma_ttfb_ms is None else c.ewma_ttfb_ms
         return ((ttfb + c.rtt_ms + 0.01) * (c.outstanding + 1), rng.random())
 
     return sorted(cands, key=cost)

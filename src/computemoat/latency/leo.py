@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp  # type: ignore[import-untyped]
+from numpy.typing import NDArray
 from scipy.sparse.csgraph import dijkstra  # type: ignore[import-untyped]
 
 from computemoat.latency.constellation import FloatArray, IntArray
@@ -81,35 +82,63 @@ def ground_links(
     the local horizon and, when given, within ``max_range_km``: ground indices (ascending), satellite
     indices and slant ranges in km.
 
-    One matrix product per block of ground points gives every height above the horizon plane
-    (``(s - g) . up``) and every squared range (``|s|^2 + |g|^2 - 2 s . g``), so the test is exact
-    for all pairs at BLAS speed; the slant range of a kept pair is then recomputed from the vector."""
+    Candidates first: a satellite at radius r is seen at elevation >= E only within the central
+    angle ``acos(R cos E / r) - E`` of the ground point (and within the range's angle), so one
+    float32 product of unit vectors per block of ground points keeps the few satellites inside
+    that cap (plus a margin for the ellipsoid and float32). The exact tests then run on those."""
     g = _as_ground(ground)
     if len(g) == 0 or len(sat_xyz_km) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
-    sin_e2 = np.sin(np.radians(min_elevation_deg)) ** 2
-    s_norm2 = np.einsum("ij,ij->i", sat_xyz_km, sat_xyz_km)
-    g_norm2 = np.einsum("ij,ij->i", g.xyz_km, g.xyz_km)
-    g_up = np.einsum("ij,ij->i", g.xyz_km, g.up)
+    cos_cap = np.cos(_cap_rad(g.xyz_km, sat_xyz_km, min_elevation_deg, max_range_km))
+    g_unit = (g.xyz_km / np.linalg.norm(g.xyz_km, axis=1, keepdims=True)).astype(np.float32)
+    s_unit_t = np.ascontiguousarray((sat_xyz_km / np.linalg.norm(sat_xyz_km, axis=1, keepdims=True)).T, np.float32)
     block = max(1, _GROUND_BLOCK // len(sat_xyz_km))
     gi: list[IntArray] = []
     si: list[IntArray] = []
     for lo in range(0, len(g), block):
-        hi = min(lo + block, len(g))
-        height = g.up[lo:hi] @ sat_xyz_km.T - g_up[lo:hi, None]
-        range2 = s_norm2[None, :] + g_norm2[lo:hi, None] - 2 * (g.xyz_km[lo:hi] @ sat_xyz_km.T)
-        ok = (height > 0) & (height * height >= sin_e2 * range2)
-        if max_range_km is not None:
-            ok &= range2 <= max_range_km**2
-        rows, cols = np.nonzero(ok)
+        rows, cols = np.nonzero(_dot3(g_unit[lo : lo + block], s_unit_t) >= cos_cap)
         gi.append(rows.astype(np.int64) + lo)
         si.append(cols.astype(np.int64))
     g_idx, s_idx = np.concatenate(gi), np.concatenate(si)
-    slant_km = np.linalg.norm(sat_xyz_km[s_idx] - g.xyz_km[g_idx], axis=1)
-    return g_idx, s_idx, slant_km
+    los = sat_xyz_km[s_idx] - g.xyz_km[g_idx]
+    slant_km = np.linalg.norm(los, axis=1)
+    height_km = np.einsum("ij,ij->i", los, g.up[g_idx])  # (s - g) . up = slant x sin(elevation)
+    keep = height_km >= np.sin(np.radians(min_elevation_deg)) * slant_km
+    keep &= height_km > 0
+    if max_range_km is not None:
+        keep &= slant_km <= max_range_km
+    return g_idx[keep], s_idx[keep], slant_km[keep]
 
 
-_GROUND_BLOCK = 2_000_000  # pairs per block of the ground-link test (two 16 MB temporaries)
+def _dot3(a: NDArray[np.float32], b_t: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``a @ b_t`` for 3-vectors as three elementwise passes: BLAS threads gain nothing at K = 3 and
+    oversubscribe the cores when worker processes run side by side."""
+    out = np.multiply(a[:, 0:1], b_t[0:1], dtype=np.float32)
+    tmp = np.empty_like(out)
+    for k in (1, 2):
+        np.multiply(a[:, k : k + 1], b_t[k : k + 1], out=tmp)
+        out += tmp
+    return out
+
+
+_GROUND_BLOCK = 4_000_000  # pairs per block of the candidate test (16 MB of float32)
+_CAP_MARGIN_RAD = np.radians(0.5)  # ellipsoid normal vs radial (<= 0.2 deg) and float32 rounding
+
+
+def _cap_rad(ground_xyz_km: FloatArray, sat_xyz_km: FloatArray, min_elevation_deg: float,
+             max_range_km: float | None) -> float:
+    """Largest central angle between a ground point and a satellite it may link to, plus a margin."""
+    r_g = float(np.linalg.norm(ground_xyz_km, axis=1).min())
+    r_s_all = np.linalg.norm(sat_xyz_km, axis=1)
+    r_s = float(r_s_all.max())
+    elev = np.radians(min_elevation_deg)
+    cap = float(np.arccos(np.clip(r_g * np.cos(elev) / r_s, -1.0, 1.0)) - elev)
+    if max_range_km is not None:
+        # law of cosines at the lowest satellite, where a given range spans the widest angle
+        r_lo = float(r_s_all.min())
+        cos_range = (r_g**2 + r_lo**2 - max_range_km**2) / (2 * r_g * r_lo)
+        cap = min(cap, float(np.arccos(np.clip(cos_range, -1.0, 1.0))))
+    return min(max(cap, 0.0) + float(_CAP_MARGIN_RAD), float(np.pi))
 
 
 def isl_lengths_km(

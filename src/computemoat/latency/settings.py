@@ -34,6 +34,9 @@ def override_network(network: NetworkSettings, overrides: dict[str, tuple[str, A
         lines = []
         for err in e.errors():
             loc = tuple(str(p) for p in err["loc"])
+            if not loc:  # a rule across fields
+                lines.append("network: " + err["msg"].removeprefix("Value error, "))
+                continue
             label = labels.get(loc, "network." + ".".join(loc))
             lines.append(f"{label} {err.get('input')!r}: {err['msg'].lower()}")
         raise UserError(*lines) from None

@@ -26,8 +26,8 @@ from computemoat.model.network import EarthModel, NetworkSettings
 
 LatLon = tuple[FloatArray, FloatArray]
 _TIME_BLOCK = 32  # snapshots whose positions are computed in one numpy call
-# station x satellite x snapshot products above which worker processes pay for their start (~1 s)
-PARALLEL_MIN_WORK = 60_000_000
+# station x satellite x snapshot products above which worker processes pay for their start
+PARALLEL_MIN_WORK = 5_000_000
 
 __all__ = ["LeoStats", "leo_rtt_series_ms", "leo_rtt_stats", "lower_bound_ms"]
 
@@ -121,10 +121,10 @@ def _parallel_stats(
     import multiprocessing as mp
     import queue as queue_mod
 
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["computemoat.latency.window"])
+    # fork: workers start in milliseconds with everything imported, and never re-run the caller's
+    # __main__ (spawn and forkserver do, which breaks scripts without a main guard)
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     q = ctx.Queue()
-    total = len(times) * len(groups)
     with ProcessPoolExecutor(len(groups), mp_context=ctx, initializer=_init_worker, initargs=(q,)) as pool:
         futures: list[Future[LeoStats]] = [
             pool.submit(_worker_stats, sats, times, (stations[0][g], stations[1][g]), users, network) for g in groups
@@ -135,12 +135,12 @@ def _parallel_stats(
                 q.get(timeout=0.1)
                 done += 1
                 if progress is not None:
-                    progress(min(done, total - 1), total)
+                    progress(min(done // len(groups), len(times) - 1), len(times))
             except queue_mod.Empty:
                 pass
         parts = [f.result() for f in futures]
     if progress is not None:
-        progress(total, total)
+        progress(len(times), len(times))
     return LeoStats.concat(parts, axis=1)
 
 

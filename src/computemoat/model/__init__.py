@@ -1,7 +1,18 @@
 """Domain types only: pydantic, frozen, no I/O, no math beyond trivial derived views."""
 
 from computemoat.model.errors import ComputemoatError, InfeasibleError, MissingExtraError, UserError
+from computemoat.model.horizon import (
+    CapScope,
+    CommitmentOption,
+    Dataset,
+    DemandSeries,
+    Horizon,
+    OfferingSchedule,
+    PeriodKind,
+    TrainingWindow,
+)
 from computemoat.model.network import C_VACUUM_KM_PER_S, LeoShell, NetworkSettings
+from computemoat.model.offer import Offer, OfferCapacity
 from computemoat.model.plan import Assignment, InferencePlacement, Plan, ScenarioSource, TrainingPlacement
 from computemoat.model.policy import Policy
 from computemoat.model.provider import Accelerator, Offering, Provider, ProviderKind, Site, Tier
@@ -16,14 +27,23 @@ __all__ = [
     "HOURS_PER_MONTH",
     "Accelerator",
     "Assignment",
+    "CapScope",
+    "CommitmentOption",
     "ComputemoatError",
+    "Dataset",
+    "DemandSeries",
+    "Horizon",
     "InfeasibleError",
     "InferencePlacement",
     "InferenceService",
     "LeoShell",
     "MissingExtraError",
     "NetworkSettings",
+    "Offer",
+    "OfferCapacity",
     "Offering",
+    "OfferingSchedule",
+    "PeriodKind",
     "PlacementRules",
     "Plan",
     "Policy",
@@ -35,6 +55,7 @@ __all__ = [
     "Tier",
     "TrainingJob",
     "TrainingPlacement",
+    "TrainingWindow",
     "UnknownReference",
     "UsageRecord",
     "UserError",

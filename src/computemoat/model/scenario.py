@@ -7,6 +7,7 @@ from collections import Counter
 from pydantic import Field, model_validator
 
 from computemoat.model.base import Frozen
+from computemoat.model.horizon import Horizon, horizon_problems
 from computemoat.model.network import NetworkSettings
 from computemoat.model.policy import Policy
 from computemoat.model.provider import Accelerator, Offering, Provider, Site
@@ -41,6 +42,7 @@ class Scenario(Frozen):
     inference_services: tuple[InferenceService, ...] = ()
     policy: Policy = Policy()
     network: NetworkSettings = NetworkSettings()
+    horizon: Horizon | None = Field(default=None, description="periods, commitments, data; None = one period")
 
     # -- lookups (cheap, pure) -------------------------------------------------------------
     def provider(self, name: str) -> Provider:
@@ -113,6 +115,16 @@ class Scenario(Frozen):
                 check(jur, jurisdictions, ("policy", "residency", r, j), "jurisdiction")
         if self.inference_services and not self.user_regions:
             problems.append((("user_regions",), "inference services need at least one user region"))
+        if self.horizon is not None:
+            problems.extend(
+                horizon_problems(
+                    self.horizon,
+                    offerings={o.id for o in self.offerings},
+                    sites=sites,
+                    jobs={j.id for j in self.training_jobs},
+                    services={s.id for s in self.inference_services},
+                )
+            )
         if problems:
             raise UnknownReference(problems)
         return self

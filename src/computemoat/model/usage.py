@@ -20,3 +20,4 @@ class UsageRecord:
     streamed: bool
     time_unix_s: float
     request_id: str
+    tag: str = ""  # the client's label for spend reports (OpenAI's ``user`` field); '' when none

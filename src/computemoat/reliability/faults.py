@@ -31,7 +31,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from computemoat.model import HOURS_PER_MONTH, Scenario, UserError
+from computemoat.model import HOURS_PER_MONTH, Scenario, UserError, did_you_mean
 
 HOURS_PER_YEAR = 12 * HOURS_PER_MONTH  # 8,760 h
 
@@ -294,7 +294,4 @@ class FaultModel(_Strict):
 
 
 def _hint(value: str, known: list[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(known))})"
+    return f" ({did_you_mean(value, known, known=True)})"

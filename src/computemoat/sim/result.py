@@ -177,9 +177,8 @@ def build_result(
         "replans": replans,
         "moves": len(moves),
     }
-    return SimResult(
-        seed, horizon_h / HOURS_PER_MONTH, tuple(job_rows), tuple(svc_rows), tuple(moves), summary, final_plan
-    )
+    months = horizon_h / HOURS_PER_MONTH
+    return SimResult(seed, months, tuple(job_rows), tuple(svc_rows), tuple(moves), summary, final_plan)
 
 
 def _deployment_cost(scenario: Scenario, faults: FaultModel, timeline: Timeline, d: Deployment) -> float:

@@ -223,8 +223,8 @@ def advance(state: JobState, until_ns: int, *, final_checkpoint: bool = False) -
     fail, kind = state.hazards.draw(t0, until_ns)
     o_st, o_en = _take_outages(state, t0, until_ns)
     if o_st.size:  # site down: no failure is drawn there, the outage itself interrupts the job
-        i = np.searchsorted(o_st, fail, side="right") - 1
-        keep = ~((i >= 0) & (fail < o_en[np.maximum(i, 0)]))
+        at = np.searchsorted(o_st, fail, side="right") - 1
+        keep = ~((at >= 0) & (fail < o_en[np.maximum(at, 0)]))
         fail, kind = fail[keep], kind[keep]
     clock = None
     if state.spares is not None and (fail.size or state.hazards.repair_end_ns.size):

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from computemoat.model.errors import UserError
+from computemoat.store.errors import FieldError
 
 ENV_DATABASE_URL = "COMPUTEMOAT_DATABASE_URL"
 _BUSY_TIMEOUT_MS = 30_000
@@ -39,8 +39,8 @@ def normalize_url(url: str) -> str:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise UserError(
-            f"--database-url {url!r} is not a database URL "
+        raise FieldError(
+            "database_url", f"{url!r} is not a database URL "
             "(use sqlite:///path/to/file.db or postgresql://user@host:5432/dbname)"
         ) from None
     backend = parsed.get_backend_name()
@@ -48,12 +48,12 @@ def normalize_url(url: str) -> str:
         return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     if backend == "sqlite":
         if not parsed.database or parsed.database == ":memory:":
-            raise UserError(
-                f"--database-url {url!r}: an in-memory SQLite database cannot be shared between "
+            raise FieldError(
+                "database_url", f"{url!r}: an in-memory SQLite database cannot be shared between "
                 "processes (use sqlite:///path/to/file.db)"
             )
         return url
-    raise UserError(f"--database-url {url!r}: unsupported database {backend!r} (use sqlite or postgresql)")
+    raise FieldError("database_url", f"{url!r}: unsupported database {backend!r} (use sqlite or postgresql)")
 
 
 def _sqlite_engine(url: str, synchronous: str) -> Engine:
@@ -108,7 +108,7 @@ def open_database(url: str | None = None, *, migrate: bool = True) -> Database:
             db.dispose()
             shown = make_url(url).render_as_string(hide_password=True)
             reason = " ".join(str(e.orig).split())  # drivers answer on several lines; one line here
-            raise UserError(f"--database-url {shown}: cannot open the database ({reason})") from None
+            raise FieldError("database_url", f"{shown}: cannot open the database ({reason})") from None
     return db
 
 

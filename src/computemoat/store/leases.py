@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from computemoat.store.limits import Scope
 from computemoat.store.ratelimit import Lease, Settlement
 
 
@@ -50,29 +51,40 @@ class _Tenant:
 
 
 class LeaseBook:
-    """Per-tenant leases of this process. Not thread-safe: use it from the event loop only, and
-    serialise :meth:`plan` ... :meth:`granted`/:meth:`restore` per tenant (one acquisition at a time)."""
+    """Per-scope leases of this process (a tenant, or a key with limits of its own). Not thread-safe:
+    use it from the event loop only, and serialise :meth:`plan` ... :meth:`granted`/:meth:`restore` per
+    tenant (one acquisition at a time)."""
 
     def __init__(self) -> None:
-        self._tenants: dict[str, _Tenant] = {}
+        self._tenants: dict[Scope, _Tenant] = {}
 
-    def take(self, tenant_id: str, tokens: int, now_unix_s: float) -> bool:
+    def take(self, scope: Scope, tokens: int, now_unix_s: float) -> bool:
         """Admit one request of ``tokens`` from the current second's lease, if it fits."""
-        t = self._tenants.get(tenant_id)
-        h = t.held if t is not None else None
-        if h is None or h.bucket_unix_s != math.floor(now_unix_s) or not h.fits(tokens):
-            return False
-        h.used_requests += 1
-        h.used_tokens += tokens
+        return self.take_all((scope,), tokens, now_unix_s)
+
+    def take_all(self, scopes: tuple[Scope, ...], tokens: int, now_unix_s: float) -> bool:
+        """Admit one request from the current second's lease of every scope in ``scopes`` (a tenant
+        and its key), only if it fits in all of them."""
+        second = math.floor(now_unix_s)
+        held = []
+        for scope in scopes:
+            t = self._tenants.get(scope)
+            h = t.held if t is not None else None
+            if h is None or h.bucket_unix_s != second or not h.fits(tokens):
+                return False
+            held.append(h)
+        for h in held:
+            h.used_requests += 1
+            h.used_tokens += tokens
         return True
 
     def plan(
-        self, tenant_id: str, tokens: int, now_unix_s: float
+        self, scope: Scope, tokens: int, now_unix_s: float
     ) -> tuple[tuple[int, int], tuple[int, int], list[Settlement]]:
         """What to ask :func:`ratelimit.acquire` for: ``need`` and ``want`` as (requests, tokens), and
         the settlements to apply in the same transaction (taken out of the book: give them back with
         :meth:`restore` if the transaction failed)."""
-        t = self._tenants.setdefault(tenant_id, _Tenant())
+        t = self._tenants.setdefault(scope, _Tenant())
         self._detach_expired(t, now_unix_s)
         h = t.held
         left_requests = h.requests - h.used_requests if h is not None else 0
@@ -91,9 +103,9 @@ class LeaseBook:
         settlements, t.unsettled = t.unsettled, []
         return need, want, settlements
 
-    def granted(self, tenant_id: str, lease: Lease, tokens: int) -> None:
-        """Add ``lease`` to the tenant's current second and admit the request that asked for it."""
-        t = self._tenants.setdefault(tenant_id, _Tenant())
+    def granted(self, scope: Scope, lease: Lease, tokens: int) -> None:
+        """Add ``lease`` to the scope's current second and admit the request that asked for it."""
+        t = self._tenants.setdefault(scope, _Tenant())
         h = t.held
         if h is not None and h.bucket_unix_s == lease.bucket_unix_s:
             h.requests += lease.requests
@@ -107,13 +119,13 @@ class LeaseBook:
         h.used_requests += 1
         h.used_tokens += tokens
 
-    def restore(self, tenant_id: str, settlements: list[Settlement]) -> None:
+    def restore(self, scope: Scope, settlements: list[Settlement]) -> None:
         """The transaction that was to apply ``settlements`` did not commit: keep them for the next."""
-        self._tenants.setdefault(tenant_id, _Tenant()).unsettled[:0] = settlements
+        self._tenants.setdefault(scope, _Tenant()).unsettled[:0] = settlements
 
-    def expired(self, tenant_id: str, now_unix_s: float) -> list[Settlement]:
+    def expired(self, scope: Scope, now_unix_s: float) -> list[Settlement]:
         """Detach a lease whose second is over; return (and take out) everything left to settle."""
-        t = self._tenants.get(tenant_id)
+        t = self._tenants.get(scope)
         if t is None:
             return []
         self._detach_expired(t, now_unix_s)

@@ -1,10 +1,14 @@
 """SQLAlchemy 2 models. Times are float UNIX seconds (``*_unix_s``): portable across SQLite and
 PostgreSQL and directly comparable with the gateway's clocks. Money is USD as float; per-request costs
-are tiny and invoices round to cents."""
+are tiny and invoices round to cents.
+
+A *scope* is ``(tenant_id, key_id)``: ``key_id`` ``''`` is the whole tenant, otherwise one of its
+keys. Limits, rate buckets and spend are kept per scope, so a key can have its own limits and budget
+inside its tenant's."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL wants 64 bits for usage rows.
@@ -23,7 +27,8 @@ class Tenant(Base):
 
 
 class ApiKey(Base):
-    """Only ``key_sha256`` is stored; the key itself is shown once at creation."""
+    """Only ``key_sha256`` is stored; the key itself is shown once at creation. ``allowed_models`` is
+    a JSON array of model names the key may call (NULL: every model)."""
 
     __tablename__ = "api_keys"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -33,19 +38,20 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(64), default="")
     created_unix_s: Mapped[float] = mapped_column(Float)
     revoked_unix_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    allowed_models: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-class RateLimit(Base):
-    __tablename__ = "rate_limits"
+class LimitRow(Base):
+    """rpm/tpm and a budget per scope. The row is also the scope's lock (``SELECT ... FOR UPDATE``)."""
+
+    __tablename__ = "limits"
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
-    rpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    tpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
-
-
-class Budget(Base):
-    __tablename__ = "budgets"
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
-    monthly_usd: Mapped[float] = mapped_column(Float)
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rpm: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    tpm: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    budget_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    budget_period: Mapped[str] = mapped_column(String(8))
+    alert_at_fraction: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Price(Base):
@@ -59,7 +65,8 @@ class Price(Base):
 
 
 class UsageRecordRow(Base):
-    """One row per request; ``request_id`` is unique so a retried write is idempotent."""
+    """One row per request; ``request_id`` is unique so a retried write is idempotent. ``tag`` is the
+    client's label of the request (OpenAI's ``user`` field), '' when none."""
 
     __tablename__ = "usage_records"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -77,25 +84,39 @@ class UsageRecordRow(Base):
     streamed: Mapped[bool] = mapped_column(Boolean)
     time_unix_s: Mapped[float] = mapped_column(Float)
     cost_usd: Mapped[float] = mapped_column(Float)
+    tag: Mapped[str] = mapped_column(String(64), server_default="")
     __table_args__ = (Index("ix_usage_records_tenant_time", "tenant_id", "time_unix_s"),)
 
 
-class MonthlySpend(Base):
-    """Running spend per tenant and UTC month, updated in the same commit as the usage rows, so the
-    budget check reads one row instead of summing the month."""
+class DailySpend(Base):
+    """Running spend per scope and UTC day (``YYYY-MM-DD``), updated in the same commit as the usage
+    rows, so a budget check reads at most 31 rows instead of summing the period's records."""
 
-    __tablename__ = "monthly_spend"
+    __tablename__ = "daily_spend"
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
     usd: Mapped[float] = mapped_column(Float)
     requests: Mapped[int] = mapped_column(BigInteger)
 
 
+class BudgetAlert(Base):
+    """One row per scope and budget period whose soft alert fired: the alert goes out once, from
+    whichever process inserted the row."""
+
+    __tablename__ = "budget_alerts"
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    period_start: Mapped[str] = mapped_column(String(10), primary_key=True)
+    sent_unix_s: Mapped[float] = mapped_column(Float)
+
+
 class RateBucket(Base):
-    """Requests and tokens admitted per tenant per whole second; the limiter sums the last 61."""
+    """Requests and tokens admitted per scope per whole second; the limiter sums the last 61."""
 
     __tablename__ = "rate_buckets"
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     bucket_unix_s: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    requests: Mapped[int] = mapped_column(Integer)
+    requests: Mapped[int] = mapped_column(BigInteger)
     tokens: Mapped[int] = mapped_column(BigInteger)

@@ -22,7 +22,14 @@ from computemoat.model import Plan, Scenario
 from computemoat.web import figures, fmt
 from computemoat.web.diff import plan_diff
 from computemoat.web.gateway_live import GatewayUnreachable, snapshot
-from computemoat.web.results import SimRun, SweepRun, frontier_points, metric_rows
+from computemoat.web.results import (
+    SimRun,
+    SweepRun,
+    frontier_points,
+    key_metrics,
+    point_table,
+    preferred_interval,
+)
 
 GATEWAY_REFRESH_MS = 2000
 
@@ -72,7 +79,8 @@ def _templates() -> tuple[Jinja2Templates, Path]:
     base = Path(str(resources.files("computemoat.web")))
     templates = Jinja2Templates(directory=str(base / "templates"))
     env = templates.env
-    env.filters.update(figure=fmt.figure, interval=fmt.interval, pct=fmt.pct, cap=fmt.cap)
+    env.filters.update(figure=fmt.figure, interval=fmt.interval, pct=fmt.pct, cap=fmt.cap, plural=fmt.plural,
+                       idwrap=fmt.idwrap)
     return templates, base
 
 
@@ -98,12 +106,15 @@ def create_dashboard_app(data: DashboardData) -> FastAPI:
             cost_fig=json.dumps(figures.cost_by_provider(data.scenario, data.plan)) if data.plan else None,
         )
 
+    excluded = figures.excluded_providers(data.scenario)
+    excluded_sites = frozenset(s.id for s in data.scenario.sites if s.provider in excluded)
+
     @app.get("/map", response_class=HTMLResponse, include_in_schema=False)
     def world(request: Request) -> HTMLResponse:
+        rtt = data.rtt
         return page(
-            request, "map.html", map_fig=json.dumps(figures.world_map(data.scenario, data.plan)),
-            excluded=figures.excluded_providers(data.scenario),
-            rtt_fig=json.dumps(figures.rtt_heatmap(data.rtt)) if data.rtt is not None else None,
+            request, "map.html", map_fig=json.dumps(figures.world_map(data.scenario, data.plan)), excluded=excluded,
+            rtt_fig=json.dumps(figures.rtt_heatmap(rtt, skip_sites=excluded_sites)) if rtt is not None else None,
         )
 
     @app.get("/plan", response_class=HTMLResponse, include_in_schema=False)
@@ -122,15 +133,12 @@ def create_dashboard_app(data: DashboardData) -> FastAPI:
     def sweep_page(request: Request) -> HTMLResponse:
         sweep = data.sweep
         points, interval_name = frontier_points(sweep) if sweep else ([], None)
-        key_metrics = [
-            r for r in (sweep.summary.rows if sweep else ())
-            if r.get("metric") in ("goodput_gpu_weighted", "availability_min", "deadlines_met_share")
-            or str(r.get("metric", "")).startswith("availability:")
-        ]
+        metrics = key_metrics(sweep) if sweep else []
+        chosen = preferred_interval(sweep.summary.intervals) if sweep else None
         return page(
-            request, "sweep.html", sweep=sweep, key_rows=key_metrics, interval_name=interval_name,
+            request, "sweep.html", sweep=sweep, key_metrics=metrics, interval_name=chosen.name if chosen else None,
+            key_rows=point_table(sweep, metrics) if sweep else [],
             frontier_fig=json.dumps(figures.frontier(points, interval_name)) if points else None,
-            goodput=metric_rows(sweep, "goodput_gpu_weighted") if sweep else [],
         )
 
     @app.get("/replan", response_class=HTMLResponse, include_in_schema=False)

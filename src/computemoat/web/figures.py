@@ -87,9 +87,12 @@ def cost_by_provider(scenario: Scenario, plan: Plan) -> dict[str, Any]:
     return fig.to_plotly_json()
 
 
-def rtt_heatmap(rtt: RttMatrix, max_sites: int = 40) -> dict[str, Any]:
-    """Best RTT users x sites (the sites closest to the users first, so the picture stays readable)."""
-    order = np.argsort(np.nanmin(np.where(np.isfinite(rtt.rtt_ms), rtt.rtt_ms, np.nan), axis=0))[:max_sites]
+def rtt_heatmap(rtt: RttMatrix, max_sites: int = 40, skip_sites: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Best RTT users x sites (the sites closest to the users first, so the picture stays readable);
+    ``skip_sites``: sites of excluded providers, which serve no one."""
+    best = np.where(np.isfinite(rtt.rtt_ms), rtt.rtt_ms, np.inf).min(axis=0)
+    best[[i for i, s in enumerate(rtt.sites) if s in skip_sites]] = np.inf
+    order = [int(i) for i in np.argsort(best, kind="stable")[:max_sites] if np.isfinite(best[i])]
     block = rtt.rtt_ms[:, order]
     z = [[float(v) if np.isfinite(v) else None for v in row] for row in block]  # JSON null: no path
     fig = go.Figure(go.Heatmap(
@@ -104,20 +107,28 @@ def rtt_heatmap(rtt: RttMatrix, max_sites: int = 40) -> dict[str, Any]:
 
 def frontier(points: list[dict[str, Any]], interval_name: str | None) -> dict[str, Any]:
     """Plan cost vs worst-service availability, one marker per sweep point (k, cap), the availability
-    interval as error bars. ``points``: {"k", "cap", "cost", "a", "lo", "hi"} (lo/hi may be None)."""
+    interval as error bars. ``points``: {"k", "cap", "cost", "a", "lo", "hi"} (lo/hi may be None).
+    Caps that give the same plan share one marker ("caps 0.85, 0.9, 1")."""
     fig = go.Figure()
     for k in sorted({p["k"] for p in points}):
-        mine = [p for p in points if p["k"] == k]
+        merged: dict[tuple[float, float], dict[str, Any]] = {}
+        for p in points:
+            if p["k"] == k:
+                m = merged.setdefault((round(p["cost"], 2), round(p["a"], 12)), {**p, "caps": []})
+                m["caps"].append(p["cap"])
+        mine = list(merged.values())
         has_bars = interval_name is not None and all(p["lo"] is not None and p["hi"] is not None for p in mine)
+        labels = [("cap " if len(p["caps"]) == 1 else "caps ") + ", ".join(f"{c:g}" for c in p["caps"]) for p in mine]
+        labels = [t.replace("cap 1", "no cap") if t == "cap 1" else t for t in labels]  # sweep: cap 1 = none
         fig.add_trace(go.Scatter(
             x=[p["cost"] for p in mine], y=[100 * p["a"] for p in mine], mode="markers+text", name=f"k = {k}",
-            text=[f"cap {p['cap']:g}" for p in mine], textposition="top center", marker={"size": 10},
+            text=labels, textposition="middle right", marker={"size": 10},
             error_y={"type": "data", "symmetric": False,
                      "array": [100 * (p["hi"] - p["a"]) for p in mine],
                      "arrayminus": [100 * (p["a"] - p["lo"]) for p in mine]} if has_bars else None,
             hovertemplate="k=" + str(k) + " %{text}<br>plan $%{x:,.0f}<br>worst availability %{y:.4f}%<extra></extra>",
         ))
-    fig.update_layout(margin={"l": 60, "r": 10, "t": 10, "b": 50}, height=420,
+    fig.update_layout(margin={"l": 60, "r": 30, "t": 30, "b": 50}, height=420,
                       xaxis_title="plan cost (USD)", yaxis_title="worst service availability (%)",
                       legend={"orientation": "h"}, template="plotly_white")
     return fig.to_plotly_json()

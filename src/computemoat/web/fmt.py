@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from markupsafe import Markup, escape
+
 _FRACTION_WORDS = ("availability", "goodput", "share", "fraction", "rate")
 
 
@@ -29,7 +31,7 @@ def figure(v: Any, column: str = "") -> str:
         if col.endswith("hours") or col.endswith("_h") or col.endswith("_ms") or col == "nines":
             return f"{v:,.2f}" if col == "nines" else f"{v:,.1f}"
         if isinstance(v, float) and not v.is_integer():
-            return f"{v:,.4g}"
+            return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.2f}" if abs(v) >= 1 else f"{v:.4g}"
         return f"{int(v):,}"
     return str(v)
 
@@ -40,9 +42,25 @@ def interval(lo: Any, hi: Any, column: str = "") -> str:
     return f"[{figure(lo, column)}, {figure(hi, column)}]"
 
 
+def plural(n: Any, word: str) -> str:
+    """'1 month', '2 months', '1.5 months'."""
+    return f"{figure(n)} {word}" + ("" if n == 1 else "s")
+
+
 def pct(v: Any) -> str:
     return "—" if _is_missing(v) else f"{float(v):.1%}"
 
 
 def cap(v: float | None) -> str:
     return "no cap" if v is None else f"cap {v:.0%}"
+
+
+def idwrap(v: Any) -> Markup:
+    """An id like ``gcp:asia-south1:g2-standard-4`` that may wrap after a ':' but never at a '-'."""
+    if v is None:
+        return Markup("—")
+    parts = str(v).split(":")
+    return Markup("<wbr>").join(
+        Markup('<span class="nw">{}</span>').format(escape(p + (":" if i < len(parts) - 1 else "")))
+        for i, p in enumerate(parts)
+    )

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped]
 
 from computemoat.model import UserError
+from computemoat.sim.inference import ALL_REGIONS
 
 SIM_FILES = ("jobs.parquet", "services.parquet", "summary.json")
 SWEEP_FILES = ("runs.parquet", "summary.json")
@@ -118,6 +119,14 @@ def _check_dir(path: Path, needed: tuple[str, ...], what: str) -> None:
         )
 
 
+def _worst_first(services: pd.DataFrame) -> pd.DataFrame:
+    """Every-region rows ('*') first, then the least available regions (stable, so ties keep file order)."""
+    if not {"region", "availability"} <= set(services.columns):
+        return services
+    key = services.assign(_all=services["region"] != ALL_REGIONS)
+    return key.sort_values(["_all", "availability"], kind="stable").drop(columns="_all").reset_index(drop=True)
+
+
 def read_sim_dir(path: Path) -> SimRun:
     """jobs.parquet, services.parquet, summary.json and (optional) moves.json of one simulated run."""
     _check_dir(path, SIM_FILES, "simulate")
@@ -128,7 +137,7 @@ def read_sim_dir(path: Path) -> SimRun:
     if not isinstance(moves, list):
         raise UserError(f"{path / 'moves.json'}: expected a JSON list of moves")
     jobs = _read_parquet(path / "jobs.parquet")
-    services = _read_parquet(path / "services.parquet")
+    services = _worst_first(_read_parquet(path / "services.parquet"))
     return SimRun(
         path=path,
         summary={k: _plain(v) for k, v in summary.items()},
@@ -200,3 +209,28 @@ def frontier_points(sweep: SweepRun) -> tuple[list[dict[str, Any]], str | None]:
             "hi": min(1.0, float(hi)) if is_number(hi) else None,
         })
     return points, chosen.name if chosen else None
+
+
+KEY_METRICS = ("goodput_gpu_weighted", "deadlines_met_share", "availability_min")
+
+
+def key_metrics(sweep: SweepRun) -> list[str]:
+    """Goodput, deadlines, the worst and each service's availability: the metrics a reader decides on."""
+    present = [str(r["metric"]) for r in sweep.summary.rows]
+    services = sorted({m for m in present if m.startswith("availability:")})
+    return [m for m in (*KEY_METRICS[:2], *services, KEY_METRICS[2]) if m in present]
+
+
+def point_table(sweep: SweepRun, metrics: list[str]) -> list[dict[str, Any]]:
+    """One row per grid point: its labels and, per metric, (mean, lo, hi) of the preferred interval."""
+    chosen = preferred_interval(sweep.summary.intervals)
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in sweep.summary.rows:
+        if r.get("metric") not in metrics:
+            continue
+        key = tuple(r.get(label) for label in sweep.labels)
+        row = rows.setdefault(key, {"labels": dict(zip(sweep.labels, key, strict=True)), "cells": {}})
+        lo = r.get(chosen.low_col) if chosen else None
+        hi = r.get(chosen.high_col) if chosen else None
+        row["cells"][r["metric"]] = (r.get("mean"), lo, hi)
+    return list(rows.values())

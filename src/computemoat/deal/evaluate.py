@@ -1,0 +1,242 @@
+"""Evaluate an offer: the plan with and without it, savings (nominal and NPV), the break-even price,
+provider shares per period against the caps, the exposure to a withdrawal, and the landlord's view.
+
+Break-even price: the highest term price at which the optimal plan still signs at least the offer's
+minimum commitment. ``taken(price)`` is found by re-solving the multi-period MILP; it is monotone in the
+price (a dearer offer is never more attractive), so bisection applies. Bracket: if taken at the offered
+price, double until refused (at most 6 times, else the break-even is reported as above 64x the offer);
+if refused, halve until taken (at most 6 times, else none). Then bisect until the bracket is narrower
+than ``max($0.01, 0.5% of the offered price)``; the answer is the bracket's low end (a price proven
+taken). Each re-solve runs to ``mip_gap``: a price whose saving is within the gap of zero may fall
+either way, so the break-even is exact to the tolerance plus the solver gap.
+
+Exposure: the provider withdraws at period m (policy shift). Everything before m stays as planned
+(``replan_from``: what ran, was rented, was signed), the offer delivers nothing from m and no payment is
+owed from m; the rest of the horizon is re-planned. The curve gives, for m on a grid every
+``exposure_step_months``, the stranded commitment (the unamortized upfront), the re-plan's extra cost
+and the savings left. Withdrawal arrives at a constant hazard (``withdrawal_probability_per_year``);
+savings between grid points are interpolated linearly; the expected savings and the Monte-Carlo
+P5/P50/P95 sample the withdrawal period from that hazard (timing only, not the simulator's other faults).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from computemoat.deal.apply import (
+    apply_offer,
+    offer_horizon,
+    offer_option_ids,
+    start_period,
+    term_periods,
+    without_offer,
+)
+from computemoat.deal.result import BreakEven, DealResult, ExposurePoint, LandlordView, ShareSeries
+from computemoat.model import Offer, Scenario
+from computemoat.planner.horizon import HorizonPlan, HorizonSolution, plan_horizon, replan_from
+from computemoat.reliability import FaultModel
+
+RttFn = Callable[[Scenario], np.ndarray]
+MONTE_CARLO_DRAWS = 10_000
+MAX_BRACKET_STEPS = 6
+
+
+@dataclass(frozen=True)
+class DealSettings:
+    faults: FaultModel | None = None  # None: the simulator's default failure/checkpoint model
+    time_limit_s: float = 60.0
+    mip_gap: float = 0.002
+    seed: int = 0
+
+
+def evaluate_deal(scenario: Scenario, offer: Offer, rtt_fn: RttFn, settings: DealSettings | None = None) -> DealResult:
+    cfg = settings or DealSettings()
+    t0 = time.perf_counter()
+    base = without_offer(scenario, offer)
+    with_sc = apply_offer(scenario, offer)
+    rtt_base, rtt_with = rtt_fn(base), rtt_fn(with_sc)
+
+    def solve(sc: Scenario, rtt: np.ndarray) -> HorizonSolution:
+        return plan_horizon(sc, rtt, faults=cfg.faults, time_limit_s=cfg.time_limit_s, mip_gap=cfg.mip_gap)
+
+    without = solve(base, rtt_base)
+    with_ = solve(with_sc, rtt_with)
+    solves = 2
+
+    def at_price(price: float) -> HorizonPlan:
+        nonlocal solves
+        solves += 1
+        return solve(apply_offer(scenario, offer, usd_per_gpu_hour=price), rtt_with).plan
+
+    breakeven, at_breakeven = _break_even(offer, with_.plan, at_price)
+    curve = _exposure(scenario, offer, with_, without.plan, rtt_with, cfg)
+    solves += len(curve)
+    h = offer_horizon(scenario, offer)
+    assert h is not None
+    savings = without.plan.total_usd - with_.plan.total_usd
+    expected, pct = _under_withdrawal(offer, h.period.months, start_period(h, offer), term_periods(h, offer),
+                                      savings, curve, cfg.seed)  # fmt: skip
+    return DealResult(
+        offer=offer.name,
+        provider=offer.provider,
+        scenario=scenario.name,
+        periods=with_.plan.periods,
+        offered_usd_per_gpu_hour=offer.usd_per_gpu_hour,
+        without=without.plan,
+        with_offer=with_.plan,
+        savings_usd=savings,
+        savings_npv_usd=without.plan.objective_usd - with_.plan.objective_usd,
+        savings_by_period_usd=tuple(
+            a - b for a, b in zip(without.plan.spend_per_period(), with_.plan.spend_per_period(), strict=True)
+        ),
+        committed_gpus=_committed(offer, with_.plan),
+        break_even=breakeven,
+        shares=_shares(scenario, without.plan, with_.plan),
+        exposure=curve,
+        withdrawal_probability_per_year=offer.withdrawal_probability_per_year,
+        expected_savings_usd=expected,
+        savings_p5_p50_p95_usd=pct,
+        landlord_offered=_landlord(offer, with_.plan, offer.usd_per_gpu_hour),
+        landlord_break_even=None
+        if at_breakeven is None
+        else _landlord(offer, at_breakeven, breakeven.usd_per_gpu_hour),
+        solves=solves,
+        elapsed_s=time.perf_counter() - t0,
+    )
+
+
+def _committed(offer: Offer, plan: HorizonPlan) -> int:
+    ids = set(offer_option_ids(offer))
+    return sum(c.gpus for c in plan.commitments if c.option_id in ids)
+
+
+def taken(offer: Offer, plan: HorizonPlan) -> bool:
+    return _committed(offer, plan) >= max(1, offer.min_commit_gpus)
+
+
+def _break_even(
+    offer: Offer, offered_plan: HorizonPlan, at_price: Callable[[float], HorizonPlan]
+) -> tuple[BreakEven, HorizonPlan | None]:
+    p0 = offer.usd_per_gpu_hour
+    tol = max(0.01, 0.005 * p0)
+    lo: tuple[float, HorizonPlan] | None = None
+    hi: float | None = None
+    if taken(offer, offered_plan):
+        lo, price = (p0, offered_plan), p0
+        for _ in range(MAX_BRACKET_STEPS):
+            price *= 2
+            plan = at_price(price)
+            if not taken(offer, plan):
+                hi = price
+                break
+            lo = (price, plan)
+    else:
+        hi, price = p0, p0
+        for _ in range(MAX_BRACKET_STEPS):
+            price /= 2
+            plan = at_price(price)
+            if taken(offer, plan):
+                lo = (price, plan)
+                break
+            hi = price
+    steps = 0
+    if lo is None or hi is None:
+        bound = "above" if lo is not None else "below"
+        return BreakEven(
+            None if lo is None else lo[0], tol, steps, f"not bracketed: break-even {bound} tested prices"
+        ), (None if lo is None else lo[1])
+    while hi - lo[0] > tol:
+        mid = 0.5 * (lo[0] + hi)
+        plan = at_price(mid)
+        steps += 1
+        if taken(offer, plan):
+            lo = (mid, plan)
+        else:
+            hi = mid
+    return BreakEven(lo[0], tol, steps, "bisection over re-solves"), lo[1]
+
+
+def _exposure(
+    scenario: Scenario, offer: Offer, with_: HorizonSolution, without: HorizonPlan, rtt: np.ndarray, cfg: DealSettings
+) -> tuple[ExposurePoint, ...]:
+    h = offer_horizon(scenario, offer)
+    assert h is not None
+    first, term = start_period(h, offer), term_periods(h, offer)
+    step = max(1, offer.exposure_step_months // h.period.months)
+    gpus = _committed(offer, with_.plan)
+    if gpus == 0:
+        return ()
+    out = []
+    for m in range(first + step, first + term, step):
+        cut = apply_offer(scenario, offer, until_period=m)
+        replan = replan_from(with_, cut, rtt, from_period=m, faults=cfg.faults, time_limit_s=cfg.time_limit_s,
+                             mip_gap=cfg.mip_gap).plan  # fmt: skip
+        stranded = offer.upfront_usd_per_gpu * gpus * (1 - (m - first) / term)
+        out.append(
+            ExposurePoint(
+                period=m,
+                month=m * h.period.months,
+                date=h.period_start(m).isoformat(),
+                stranded_usd=stranded,
+                replan_extra_usd=replan.total_usd - with_.plan.total_usd,
+                savings_usd=without.total_usd - replan.total_usd,
+            )
+        )
+    return tuple(out)
+
+
+def _under_withdrawal(
+    offer: Offer, months_per_period: int, first: int, term: int, savings: float, curve: tuple[ExposurePoint, ...],
+    seed: int,
+) -> tuple[float, tuple[float, float, float]]:  # fmt: skip
+    """Expected savings and P5/P50/P95 when withdrawal arrives at a constant hazard during the term."""
+    p_year = offer.withdrawal_probability_per_year
+    if not curve or p_year <= 0:
+        return savings, (savings, savings, savings)
+    hazard = 1 - (1 - p_year) ** (months_per_period / 12)
+    xs = np.array([c.period for c in curve] + [first + term], dtype=float)
+    ys = np.array([c.savings_usd for c in curve] + [savings])
+    periods = np.arange(first + 1, first + term)
+    p_at = (1 - hazard) ** (periods - first - 1) * hazard
+    p_none = 1 - p_at.sum()
+    expected = float(p_at @ np.interp(periods, xs, ys) + p_none * savings)
+    rng = np.random.default_rng(seed)
+    at = first + rng.geometric(hazard, size=MONTE_CARLO_DRAWS)  # first failing period after the start
+    draws = np.where(at < first + term, np.interp(at, xs, ys), savings)
+    p5, p50, p95 = np.percentile(draws, [5, 50, 95])
+    return expected, (float(p5), float(p50), float(p95))
+
+
+def _shares(scenario: Scenario, without: HorizonPlan, with_: HorizonPlan) -> tuple[ShareSeries, ...]:
+    names = sorted(set(without.spend_usd_by_provider) | set(with_.spend_usd_by_provider))
+    pol = scenario.policy
+    return tuple(
+        ShareSeries(
+            provider=p,
+            spend_share_without=without.spend_share(p),
+            spend_share_with=with_.spend_share(p),
+            gpu_share_without=without.gpu_share(p),
+            gpu_share_with=with_.gpu_share(p),
+            spend_cap=pol.max_provider_share_spend,
+            gpu_cap=pol.max_provider_share_gpus,
+        )
+        for p in names
+    )
+
+
+def _landlord(offer: Offer, plan: HorizonPlan, price: float | None) -> LandlordView:
+    ids = set(offer_option_ids(offer))
+    signed = [c for c in plan.commitments if c.option_id in ids]
+    offered = sum(line.capacity_gpus for line in offer.capacity) * (signed[0].term_periods if signed else 0)
+    used = sum(c.used_gpu_periods for c in signed)
+    return LandlordView(
+        usd_per_gpu_hour=price,
+        revenue_usd=sum(c.paid_usd for c in signed),
+        committed_gpus=sum(c.gpus for c in signed),
+        utilization_of_offered=used / offered if offered else 0.0,
+        utilization_of_committed=used / sum(c.gpus * c.term_periods for c in signed) if signed else 0.0,
+    )
