@@ -13,11 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 DOC = Path(__file__).parents[1] / "docs" / "cli.md"
-HEADER = """# Command reference
-
-Generated from `--help` by `scripts/gen_cli_docs.py`. Every command that takes a scenario uses the
-bundled default when none is given; user mistakes print one line each and exit with code 2.
-"""
+HEADER = (Path(__file__).with_name("cli_docs_header.md")).read_text(encoding="utf-8")  # prose above the reference
 
 
 def _commands(app: typer.Typer, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

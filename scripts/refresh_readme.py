@@ -24,6 +24,7 @@ compute time, the current month, response timestamps); everything else must matc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import os
@@ -148,10 +149,8 @@ class Shell:
             got.append(line)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGTERM)  # the session and every background server in it
-        except ProcessLookupError:
-            pass
         self.proc.wait(timeout=30)
 
 

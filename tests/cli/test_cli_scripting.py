@@ -105,3 +105,21 @@ def test_catalog_cells_whole_when_piped() -> None:
     lines = table.stdout.splitlines()
     for r in rows:  # oracle: the JSON rows; each city and region whole on the row's own line
         assert any(r["city"] in ln and r["region"] in ln and r["provider"] in ln for ln in lines), r["city"]
+
+
+def test_no_id_is_cut_in_a_real_pipe(planned: tuple[Path, Doc]) -> None:
+    """The installed command in its own process, COLUMNS=40 in its environment (rich reads it at start)."""
+    import os
+    import subprocess
+    import sys
+
+    _, doc = planned
+    exe = Path(sys.executable).parent / "computemoat"
+    proc = subprocess.run([str(exe), "plan", str(EXAMPLE)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "40"})
+    assert proc.returncode == 0, proc.stderr
+    for p in (*doc["plan"]["training"], *doc["plan"]["inference"]):
+        assert any(p["offering_id"] in line for line in proc.stdout.splitlines()), p["offering_id"]
+    assert "…" not in proc.stdout
+    solver = [ln for ln in proc.stdout.splitlines() if ln.startswith("solver:")]
+    assert len(solver) == 1 and solver[0].rstrip().endswith("offerings pruned")  # one line, not wrapped

@@ -115,7 +115,7 @@ def test_gateway_config_is_accepted_by_the_gateway(planned: tuple[Scenario, Plan
     aws = by_site["aws:us-east-1"]
     assert aws.url == "http://aws-us-east-1.chat.invalid"
     assert aws.weight == 4 and aws.models == ("llama-3.1-70b",)
-    assert aws.usd_per_hour == pytest.approx(4 * 4.0)
+    assert aws.usd_per_hour == pytest.approx(8 * 4.0)  # 4 one-GPU replicas rent one whole 8-GPU instance
     assert (aws.lat_deg, aws.lon_deg) == (39.04, -77.49)
     assert [r.name for r in cfg.user_regions] == ["New York"]
 

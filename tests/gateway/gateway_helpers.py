@@ -98,7 +98,7 @@ def spawn_mock(port: int, name: str, *options: str) -> subprocess.Popen[bytes]:
                              *options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def wait_listening(port: int, timeout_s: float = 20.0) -> None:
+def wait_listening(port: int, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with socket.socket() as s:

@@ -17,8 +17,13 @@ def _sc(kit: SimpleNamespace, jobs: int = 2) -> Scenario:
     #  * dilute: both jobs at a (208 GPUs) + 2 useful + 137 idle A100 replicas at b, so that
     #    a = 208 / 347 <= 60%: 416,000 + 139 x 730 x 0.2 = 436,294  <- what a share-of-purchases cap picks
     svc = InferenceService(
-        id="svc", model="m", accelerators=("H100", "A100"), gpus_per_replica=1, rps_per_replica=10.0,
-        demand_rps={"NYC": 20.0}, latency_slo_ms=50.0,
+        id="svc",
+        model="m",
+        accelerators=("H100", "A100"),
+        gpus_per_replica=1,
+        rps_per_replica=10.0,
+        demand_rps={"NYC": 20.0},
+        latency_slo_ms=50.0,
     )
     return kit.scenario(
         providers=[kit.provider("a"), kit.provider("b")],

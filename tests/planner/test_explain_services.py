@@ -5,6 +5,8 @@ at $p/GPU-h costs 730 x p, and the difference between two offerings is 730 x (p_
 
 from __future__ import annotations
 
+# Offerings here sell 1-GPU instances, so one replica is one instance and the per-replica prices in
+# the comments are the closed form (packing into larger instances is tested in test_issue11_examples).
 from types import SimpleNamespace
 
 from computemoat.model import Policy, UserRegion
@@ -25,11 +27,14 @@ def test_dearer_by_730_per_replica_month(kit: SimpleNamespace) -> None:
     sc = kit.scenario(
         providers=[kit.provider("a"), kit.provider("b")],
         sites=[kit.site("a", "r1"), kit.site("b", "r1")],
-        offerings=[kit.offering("a:r1", 2.0, 64), kit.offering("b:r1", 3.0, 64)],
+        offerings=[
+            kit.offering("a:r1", 2.0, 64, itype="gpu1", gpi=1),
+            kit.offering("b:r1", 3.0, 64, itype="gpu1", gpi=1),
+        ],
         services=[kit.service("chat", {"NYC": 25.0})],
     )
     alt = _only(plan(sc, kit.rtt(sc)))
-    assert (alt.workload_id, alt.chosen, alt.next_best) == ("chat", "a:r1:gpu8 (3 replicas)", "b:r1:gpu8")
+    assert (alt.workload_id, alt.chosen, alt.next_best) == ("chat", "a:r1:gpu1 (3 replicas)", "b:r1:gpu1")
     assert alt.next_best_cost_usd == 3.0 * 730
     assert alt.reason == "dearer: +$730 per replica-month"
 
@@ -42,14 +47,17 @@ def test_cheaper_but_out_of_slo_for_a_region_the_placement_serves(kit: SimpleNam
     sc = kit.scenario(
         providers=[kit.provider("a"), kit.provider("c", "GB")],
         sites=[kit.site("a", "r1"), kit.site("c", "eu")],
-        offerings=[kit.offering("a:r1", 2.0, 64), kit.offering("c:eu", 0.5, 64)],
+        offerings=[
+            kit.offering("a:r1", 2.0, 64, itype="gpu1", gpi=1),
+            kit.offering("c:eu", 0.5, 64, itype="gpu1", gpi=1),
+        ],
         services=[kit.service("chat", {"NYC": 25.0, "LON": 5.0})],
         regions=[NYC, LON],
     )
     r = plan(sc, kit.rtt(sc, {("NYC", "c:eu"): 120.0}))
     assert r.plan.total_cost_usd == 3 * 2.0 * 730
     alt = _only(r)
-    assert (alt.chosen, alt.next_best) == ("a:r1:gpu8 (3 replicas)", "c:eu:gpu8")
+    assert (alt.chosen, alt.next_best) == ("a:r1:gpu1 (3 replicas)", "c:eu:gpu1")
     assert alt.reason == "$1,095 per replica-month cheaper but out of its 50 ms SLO for NYC (120 ms)"
 
 
@@ -58,13 +66,16 @@ def test_cheaper_but_barred_by_residency(kit: SimpleNamespace) -> None:
     sc = kit.scenario(
         providers=[kit.provider("a"), kit.provider("c", "DE")],
         sites=[kit.site("a", "r1"), kit.site("c", "eu")],
-        offerings=[kit.offering("a:r1", 2.0, 64), kit.offering("c:eu", 0.5, 64)],
+        offerings=[
+            kit.offering("a:r1", 2.0, 64, itype="gpu1", gpi=1),
+            kit.offering("c:eu", 0.5, 64, itype="gpu1", gpi=1),
+        ],
         services=[kit.service("chat", {"NYC": 25.0, "LON": 5.0})],
         regions=[NYC, LON],
         policy=Policy(residency={"NYC": ("US",)}),
     )
     alt = _only(plan(sc, kit.rtt(sc)))
-    assert (alt.chosen, alt.next_best) == ("a:r1:gpu8 (3 replicas)", "c:eu:gpu8")
+    assert (alt.chosen, alt.next_best) == ("a:r1:gpu1 (3 replicas)", "c:eu:gpu1")
     assert alt.reason == "$1,095 per replica-month cheaper but residency bars DE (c) for NYC"
 
 
@@ -74,11 +85,14 @@ def test_cheaper_but_no_gpus_left(kit: SimpleNamespace) -> None:
     sc = kit.scenario(
         providers=[kit.provider("a"), kit.provider("b")],
         sites=[kit.site("a", "r1"), kit.site("b", "r1")],
-        offerings=[kit.offering("a:r1", 2.0, 1, gpi=1), kit.offering("b:r1", 3.0, 64)],
+        offerings=[
+            kit.offering("a:r1", 2.0, 1, itype="gpu1", gpi=1),
+            kit.offering("b:r1", 3.0, 64, itype="gpu1", gpi=1),
+        ],
         services=[kit.service("chat", {"NYC": 25.0})],
     )
     alt = _only(plan(sc, kit.rtt(sc)))
-    assert (alt.chosen, alt.next_best) == ("b:r1:gpu8 (2 replicas)", "a:r1:gpu8")
+    assert (alt.chosen, alt.next_best) == ("b:r1:gpu1 (2 replicas)", "a:r1:gpu1")
     assert alt.reason == "$730 per replica-month cheaper but only 0 GPUs left there (needs 2)"
 
 
@@ -88,11 +102,14 @@ def test_cheaper_but_breaks_n_plus_1(kit: SimpleNamespace) -> None:
     sc = kit.scenario(
         providers=[kit.provider("a"), kit.provider("b")],
         sites=[kit.site("a", "r1"), kit.site("b", "r1")],
-        offerings=[kit.offering("a:r1", 2.0, 64), kit.offering("b:r1", 3.0, 64)],
+        offerings=[
+            kit.offering("a:r1", 2.0, 64, itype="gpu1", gpi=1),
+            kit.offering("b:r1", 3.0, 64, itype="gpu1", gpi=1),
+        ],
         services=[kit.service("chat", {"NYC": 95.0}, k=1)],
     )
     alt = _only(plan(sc, kit.rtt(sc)))
-    assert (alt.chosen, alt.next_best) == ("b:r1:gpu8 (10 replicas)", "a:r1:gpu8")
+    assert (alt.chosen, alt.next_best) == ("b:r1:gpu1 (10 replicas)", "a:r1:gpu1")
     assert (
         alt.reason == "$730 per replica-month cheaper but breaks N+1: NYC without a would have 0 of 10 replicas needed"
     )
@@ -104,12 +121,15 @@ def test_cheaper_but_breaks_the_gpu_cap(kit: SimpleNamespace) -> None:
     sc = kit.scenario(
         providers=[kit.provider("a"), kit.provider("b")],
         sites=[kit.site("a", "r1"), kit.site("b", "r1")],
-        offerings=[kit.offering("a:r1", 2.0, 64), kit.offering("b:r1", 3.0, 64)],
+        offerings=[
+            kit.offering("a:r1", 2.0, 64, itype="gpu1", gpi=1),
+            kit.offering("b:r1", 3.0, 64, itype="gpu1", gpi=1),
+        ],
         services=[kit.service("chat", {"NYC": 40.0})],
         policy=Policy(max_provider_share_gpus=0.5),
     )
     alt = _only(plan(sc, kit.rtt(sc)))
-    assert (alt.chosen, alt.next_best) == ("b:r1:gpu8 (2 replicas)", "a:r1:gpu8")
+    assert (alt.chosen, alt.next_best) == ("b:r1:gpu1 (2 replicas)", "a:r1:gpu1")
     assert alt.reason == "$730 per replica-month cheaper but puts a at 100.00% of counted GPUs (cap 50%)"
 
 

@@ -74,7 +74,9 @@ def test_n_plus_1_buys_full_demand_at_two_providers(kit: SimpleNamespace) -> Non
     r = plan(sc, lat)
     reps = {p.offering_id: p.replicas for p in r.plan.inference}
     assert reps == {"a:r1:gpu8": 10, "b:r1:gpu8": 10}
-    assert r.plan.total_cost_usd == pytest.approx(10 * 730 * (2.0 + 3.0))
+    # billed by whole instances (issue 11 item 3): 10 one-GPU replicas fill 2 eight-GPU instances each
+    assert {p.offering_id: p.instances for p in r.plan.inference} == {"a:r1:gpu8": 2, "b:r1:gpu8": 2}
+    assert r.plan.total_cost_usd == pytest.approx(2 * 8 * 730 * (2.0 + 3.0))
     # nominal traffic goes to the nearer of the two (RTT tie-break): a at 10 ms vs b at 10 ms -> either,
     # but all of it is assigned and within SLO
     assert sum(a.rps for a in r.plan.assignments) == pytest.approx(95.0)
@@ -124,16 +126,19 @@ def test_residency_and_slo_restrict_serving_sites(kit: SimpleNamespace) -> None:
     assert r.plan.inference[0].replicas == 2
 
 
-def test_dominated_offering_is_pruned_before_the_model(kit: SimpleNamespace) -> None:
+def test_a_dearer_offering_at_the_same_site_keeps_its_capacity(kit: SimpleNamespace) -> None:
+    # Issue 11 item 2: one site sells p5 ($2, 8 GPUs) and p5e ($3, 8 GPUs); two 8-GPU jobs need both
+    # pools (closed form: 8 x 10 h x (2 + 3) = $400). Pruning p5e as "dominated" made it infeasible.
     sc = kit.scenario(
         providers=[kit.provider("a")],
         sites=[kit.site("a", "r1")],
-        offerings=[kit.offering("a:r1", 2.0, 64, itype="cheap"), kit.offering("a:r1", 3.0, 32, itype="dear")],
-        jobs=[kit.job("j", 8)],
+        offerings=[kit.offering("a:r1", 2.0, 8, itype="p5"), kit.offering("a:r1", 3.0, 8, itype="p5e")],
+        jobs=[kit.job("j1", 8), kit.job("j2", 8)],
     )
-    r = plan(sc, kit.rtt(sc))
-    assert r.pruned_offering_ids == ("a:r1:dear",)
-    assert "a:r1:dear" not in r.flat.offering_ids
+    r = plan(sc, kit.rtt(sc), mip_gap=1e-9)
+    assert sorted(p.offering_id for p in r.plan.training) == ["a:r1:p5", "a:r1:p5e"]
+    assert r.plan.total_cost_usd == pytest.approx(8 * 10 * (2.0 + 3.0))
+    assert validate_plan(sc, r.plan, kit.rtt(sc)) == []
 
 
 def test_job_larger_than_any_offering_is_named(kit: SimpleNamespace) -> None:

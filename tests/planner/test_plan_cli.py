@@ -66,10 +66,14 @@ def test_replan_withdraw_atlas_is_partial_and_says_what_was_left_out(plan_json: 
     # Only atlas has 16,384 H100 at one site: frontier-pretrain cannot move; the rest is replanned.
     out = tmp_path / "partial.json"
     res = runner.invoke(app, ["replan", str(plan_json), "--withdraw", "atlas", "--out", str(out)])
-    assert res.exit_code == 0, res.output
+    # Issue 11 item 6: a partial result is not success: exit code 3, a headline naming what is left out,
+    # and a cost delta over the workloads placed in both plans only.
+    assert res.exit_code == 3, res.output
     assert "Not placed after the change" in res.output
     assert "warning: partial plan: 1 training job not placed" in res.output
-    assert "independent validation: valid" in res.output
+    assert "PARTIAL PLAN: not placed or degraded: frontier-pretrain" in res.output
+    assert "independent validation: partial" in res.output and "independent validation: valid" not in res.output
+    assert "for the workloads placed in both plans" in res.output
     new = Plan.model_validate_json(out.read_text())
     assert "frontier-pretrain" in new.unplaced
     assert any(n.startswith("unplaced: frontier-pretrain: needs 16,384 H100 at one site") for n in new.notes)

@@ -31,10 +31,16 @@ def test_withdraw_moves_only_the_displaced_job(kit: SimpleNamespace) -> None:
     scratch = plan(apply_change(sc, change), lat).plan
     scratch_moves = diff_plans(before, scratch)
     assert len(scratch_moves) == 3  # everyone shifts one step down the price list
-    result = replan(sc, before, change, lat, move_penalty_usd=1000.0)
+    # Lexicographic (issue 11 item 5). Cheapest: 64 x (30 x 1.1 + 20 x 1.2 + 10 x 1.5) = $4,608 with
+    # 3 moves; one move (j30 -> d) costs 64 x (30 x 1.5 + 20 x 1.1 + 10 x 1.2) = $5,056, +9.7%.
+    tight = replan(sc, before, change, lat)  # default tolerance 0.5%: the cheapest plan stands
+    assert tight.plan.total_cost_usd == pytest.approx(4608.0)
+    assert len(tight.moves) == 3
+    result = replan(sc, before, change, lat, cost_tolerance=0.10)  # 10% allows the one-move plan
     assert [(m.workload_id, m.from_offering, m.to_offering) for m in result.moves] == [
         ("j30", "a:r1:gpu8", "d:r1:gpu8")
     ]
+    assert result.plan.total_cost_usd == pytest.approx(5056.0)
     assert len(result.moves) < len(scratch_moves)
     assert validate_plan(result.scenario, result.plan, lat) == []
     assert "a" not in {p.provider for p in result.plan.training}

@@ -29,7 +29,9 @@ def test_simulate_default_scenario_with_withdrawal(tmp_path: Path) -> None:
     withdrawn = moves[moves["reason"] == "nebius withdrawn"]
     left = set(withdrawn.loc[withdrawn["to_offering"].isna(), "from_offering"])
     arrived = withdrawn["to_offering"].dropna().astype(str)
-    assert left and all(o.startswith("nebius:") for o in left)  # every nebius placement left ...
+    # nebius placements left (and a hit service may be rebalanced elsewhere too: the replan starts from
+    # the plan as it runs) ...
+    assert any(o.startswith("nebius:") for o in left)
     assert len(arrived) > 0 and not arrived.str.startswith("nebius:").any()  # ... for another provider
     assert not jobs["final_offering"].str.startswith("nebius:").any() and not jobs["stalled"].any()
     assert (jobs["goodput"] > 0).all()

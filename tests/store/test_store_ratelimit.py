@@ -5,9 +5,9 @@ import sys
 
 from computemoat.model.usage import UsageRecord
 from computemoat.store import repo
+from computemoat.store.commit import commit_rows
 from computemoat.store.limits import Scope, set_limits
 from computemoat.store.ratelimit import admit
-from computemoat.store.writer import commit_rows
 
 T0 = 1_800_000_000.0  # a whole second, far from the real clock
 

@@ -10,9 +10,9 @@ import pytest
 
 from computemoat.model.usage import UsageRecord
 from computemoat.store import repo
+from computemoat.store.commit import commit_rows
 from computemoat.store.errors import NotFoundError
 from computemoat.store.usage import ReportBy, spend_report
-from computemoat.store.writer import commit_rows
 
 
 def test_spend_by_key_day_and_tag_matches_the_rows(db):

@@ -11,10 +11,10 @@ import pytest
 from computemoat.model.errors import UserError
 from computemoat.model.usage import UsageRecord
 from computemoat.store import repo
+from computemoat.store.commit import commit_rows
 from computemoat.store.errors import NotFoundError
 from computemoat.store.limits import BudgetPeriod, Limits, Scope, get_limits, period_start, set_limits
 from computemoat.store.ratelimit import acquire, admit
-from computemoat.store.writer import commit_rows
 
 
 def _t(text: str) -> float:

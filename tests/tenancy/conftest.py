@@ -28,7 +28,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_http(url: str, proc: subprocess.Popen, timeout_s: float = 30.0) -> None:  # type: ignore[type-arg]
+def _wait_http(url: str, proc: subprocess.Popen, timeout_s: float = 120.0) -> None:  # type: ignore[type-arg]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 from computemoat.cli import app
 from computemoat.model.usage import UsageRecord
 from computemoat.store import open_database, repo
+from computemoat.store.commit import commit_rows
 from computemoat.store.limits import BudgetPeriod, Limits, Scope, get_limits
 from computemoat.store.usage import month_bounds_unix_s
-from computemoat.store.writer import commit_rows
 
 
 def test_tenant_lifecycle_usage_and_invoice(tmp_path, monkeypatch):

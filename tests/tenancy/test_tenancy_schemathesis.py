@@ -57,7 +57,7 @@ def test_schemathesis_cli_finds_no_failure(gateway, tmp_path: Path, admin):  # t
         [str(cli), "run", f"{base}/admin/openapi.json", "--url", f"{base}/admin", "-H",
          f"Authorization: {admin['Authorization']}", "--checks", "all", "--max-examples", "10",
          "--seed", "20261201", "--no-color"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,  # its .schemathesis/ cache goes there
     )
     assert run.returncode == 0 and "No issues found" in run.stdout, run.stdout[-4000:]
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from computemoat.catalog.bundled import bundled_catalog, bundled_provider_names
 from computemoat.catalog.cities import resolve_place, top_cities
@@ -42,7 +42,9 @@ class CatalogSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     bundled: bool = True
     providers: tuple[str, ...] | None = Field(default=None, description="subset of bundled providers")
-    capacity_gpus: dict[str, int] = Field(default_factory=dict, description="accelerator -> GPUs per offering")
+    capacity_gpus: dict[str, PositiveInt] = Field(
+        default_factory=dict, description="accelerator -> GPUs per offering (> 0)"
+    )
     price_multipliers: dict[str, float] = Field(default_factory=dict, description="provider -> multiplier")
 
 class UserRegionsSpec(BaseModel):

@@ -33,11 +33,15 @@ class _Console(Console):
     """A rich console that is only as narrow as a terminal forces it to be: piped or redirected output
     keeps every cell whole (no ellipsis, no folding), whatever ``COLUMNS`` says."""
 
+    def __init__(self, *, stderr: bool = False) -> None:
+        super().__init__(stderr=stderr)
+        self._pipe_width = PIPE_WIDTH  # rich reads COLUMNS into _width at construction; a pipe ignores it
+
     @property
     def size(self) -> ConsoleDimensions:
         size = super().size
-        if self._width is None and not self.is_terminal:
-            return ConsoleDimensions(max(size.width, PIPE_WIDTH), size.height)
+        if not self.is_terminal:
+            return ConsoleDimensions(max(size.width, self._pipe_width), size.height)
         return size
 
     @size.setter
@@ -54,7 +58,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
                 "jinja2"),
     "postgres": ("psycopg",),
     "sim": ("ray", "pyarrow", "plotly"),
-    "web": ("fastapi", "uvicorn", "plotly", "jinja2"),
+    "web": ("fastapi", "uvicorn", "plotly", "jinja2", "fastapi_offline", "httpx", "prometheus_client", "pyarrow"),
     "parquet": ("pyarrow",),
 }
 

@@ -43,8 +43,11 @@ def dashboard(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8050,
 ) -> None:
-    """Serve the web dashboard: shares vs caps, the plan, a world map with RTTs, the catalog, simulation
-    and sweep results, a replan diff and a live gateway page. Loads nothing from the internet."""
+    """Serve the web dashboard (plan, map, catalog, results, replan diff, live gateway).
+
+    Pages: provider shares beside the caps, the plan, a world map with RTTs, the catalog,
+    simulation and sweep results, a replan diff, a live gateway page.
+    It loads nothing from the internet."""
     with user_errors():
         require_extra("web", "dashboard")
         check_port_free(host, port)
@@ -68,4 +71,6 @@ def register(app: typer.Typer) -> None:
     app.command(epilog=examples(
         "computemoat dashboard",
         "computemoat dashboard my.yaml --plan plan.json --port 8051",
-        "computemoat dashboard --no-solve"))(dashboard)
+        "computemoat dashboard --no-solve",
+        "computemoat dashboard --plan new.json --before plan.json --simulation sim-out --sweep sweep-out",
+        "computemoat dashboard --plan plan.json --gateway http://127.0.0.1:8080"))(dashboard)

@@ -89,6 +89,9 @@ def replan_doc(old: Plan, result: ReplanResult, plan: Plan, rtt_ms: np.ndarray) 
         "unplaced": [asdict(u) for u in result.unplaced],
         "cost_before_usd": old.total_cost_usd,
         "cost_after_usd": plan.total_cost_usd,
+        "partial": bool(result.unplaced),
+        "like_for_like_usd": dict(zip(("before", "after"), result.like_for_like_usd(old), strict=True)),
+        "cost_tolerance": result.cost_tolerance,
         "validation": _validation(result.scenario, plan, rtt_ms),
     }
 

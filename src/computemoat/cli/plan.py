@@ -37,6 +37,20 @@ ScenarioOpt = Annotated[
                  "else bundled)"),
 ]
 PlanFileArg = Annotated[Path, typer.Argument(help="plan JSON written by `computemoat plan --out`")]
+FaultsOpt = Annotated[
+    Path | None,
+    typer.Option("--faults", help="fault-model YAML for expected hours (default: the bundled Llama 3 rates)"),
+]
+
+EXIT_PARTIAL = 3  # replan: a plan was made, but some workloads are unplaced or lost their N+k
+
+
+def _faults(path: Path | None):  # type: ignore[no-untyped-def]
+    if path is None:
+        return None
+    from computemoat.sim.faults import load_faults
+
+    return load_faults(path)
 
 
 def _rtt(scenario: Scenario, quiet: bool = False) -> np.ndarray:
@@ -55,21 +69,38 @@ def _usd(v: float) -> str:
     return f"${v:,.0f}"
 
 
-def print_plan(scenario: Scenario, p: Plan, rtt_ms: np.ndarray) -> None:
+def _hours(v: float | None) -> str:
+    return "-" if v is None else f"{v:,.0f}"
+
+
+def print_plan(scenario: Scenario, p: Plan, rtt_ms: np.ndarray, faults=None) -> None:  # type: ignore[no-untyped-def]
     """Placements, spend per provider vs caps, SLO attainment per region and the N+k verdict."""
     from computemoat.planner import validate_plan
 
-    t = Table(title="Training placements", box=box.SIMPLE_HEAD)
-    for col in ("job", "offering", "tier", "GPUs", "cost"):
-        t.add_column(col, justify="right" if col in ("GPUs", "cost") else "left")
+    deadline = {j.id: j.deadline_hours for j in scenario.training_jobs}
+    t = Table(title="Training placements (expected h: with failures, restarts, preemptions)", box=box.SIMPLE_HEAD)
+    for col in ("job", "offering", "tier", "GPUs", "nominal h", "expected h", "deadline h", "cost"):
+        t.add_column(col, justify="left" if col in ("job", "offering", "tier") else "right")
     for tp in p.training:
-        t.add_row(tp.job_id, tp.offering_id, tp.tier.value, f"{tp.gpus:,}", _usd(tp.cost_usd))
+        dl = deadline.get(tp.job_id)
+        t.add_row(
+            tp.job_id,
+            tp.offering_id,
+            tp.tier.value,
+            f"{tp.gpus:,}",
+            _hours(tp.nominal_hours),
+            _hours(tp.expected_hours),
+            "-" if dl is None else f"{dl:,.0f}",
+            _usd(tp.cost_usd),
+        )
     console.print(t)
-    t = Table(title=f"Inference placements ({scenario.horizon_hours:g} h)", box=box.SIMPLE_HEAD)
-    for col in ("service", "offering", "replicas", "GPUs", "cost"):
+    t = Table(title=f"Inference placements ({scenario.horizon_hours:g} h, whole instances)", box=box.SIMPLE_HEAD)
+    for col in ("service", "offering", "replicas", "instances", "GPUs", "cost"):
         t.add_column(col, justify="left" if col in ("service", "offering") else "right")
     for ip in p.inference:
-        t.add_row(ip.service_id, ip.offering_id, str(ip.replicas), str(ip.gpus), _usd(ip.cost_usd))
+        t.add_row(
+            ip.service_id, ip.offering_id, str(ip.replicas), str(ip.instances or "-"), str(ip.gpus), _usd(ip.cost_usd)
+        )
     console.print(t)
 
     pol = scenario.policy
@@ -109,8 +140,8 @@ def print_plan(scenario: Scenario, p: Plan, rtt_ms: np.ndarray) -> None:
                 cells.append(f"{mean:.0f} ({ok:.0%})")
             t.add_row(region.name, *cells)
         console.print(t)
-    violations = validate_plan(scenario, p, rtt_ms)
-    failed = {v.message.split(":")[0].removeprefix("service ") for v in violations if v.kind == "redundancy"}
+    violations = validate_plan(scenario, p, rtt_ms, faults=faults)
+    failed = {v.workload_id for v in violations if v.kind == "redundancy"}
     for svc in scenario.inference_services:
         if svc.redundancy_k:
             verdict = "[red]no[/red]" if svc.id in failed else "[green]yes[/green]"
@@ -119,6 +150,9 @@ def print_plan(scenario: Scenario, p: Plan, rtt_ms: np.ndarray) -> None:
             s = "" if svc.redundancy_k == 1 else "s"
             console.print(f"{svc.id}: survives loss of any {svc.redundancy_k} provider{s}: {verdict}")
     verdict = "[green]valid[/green]" if not violations else f"[red]{len(violations)} violations[/red]"
+    if p.unplaced and not violations:
+        gone = ", ".join(p.unplaced)
+        verdict = f"[yellow]partial[/yellow] ({len(p.unplaced)} unplaced or degraded: {gone}; the rest valid)"
     console.print(f"independent validation: {verdict}")
     for v in violations:
         console.print(f"  {v.kind}: {v.message}", highlight=False, markup=False, style="red")
@@ -128,8 +162,7 @@ def _print_result(result: PlanResult) -> None:
     gap = "n/a" if result.mip_gap is None else f"{result.mip_gap:.3%}"
     console.print(
         f"solver: HiGHS {result.model_status}, gap {gap}, {result.solve_time_s:.2f} s, "
-        f"{result.num_cols:,} columns ({result.num_integer:,} integer) x {result.num_rows:,} rows, "
-        f"{len(result.pruned_offering_ids)} dominated offerings pruned",
+        f"{result.num_cols:,} columns ({result.num_integer:,} integer) x {result.num_rows:,} rows",
         highlight=False,
     )
 
@@ -142,6 +175,7 @@ def plan(
     mip_gap: Annotated[float, typer.Option("--mip-gap", min=0.0, max=1.0, help="relative MIP gap to stop at")] = 0.01,
     fmt: FormatOpt = OutputFormat.table,
     quiet: QuietOpt = False,
+    faults_file: FaultsOpt = None,
 ) -> None:
     """Cost-optimal placement of every training job and inference replica (MILP, HiGHS)."""
     with user_errors():
@@ -150,6 +184,7 @@ def plan(
 
         _check_writable(out)  # before minutes of solving, not after
         sc = load_scenario_arg(scenario)
+        faults = _faults(faults_file)
         rtt_ms = _rtt(sc, quiet)
         with status("solving…", quiet) as update:
 
@@ -158,16 +193,16 @@ def plan(
                 extra += "" if ev.gap is None else f", gap {ev.gap:.2%}"
                 update(f"{ev.stage} ({ev.elapsed_s:.1f} s of at most {time_limit:g} s){extra}")
 
-            result = run_plan(sc, rtt_ms, time_limit_s=time_limit, mip_gap=mip_gap, progress=show)
+            result = run_plan(sc, rtt_ms, time_limit_s=time_limit, mip_gap=mip_gap, progress=show, faults=faults)
         final = with_source(result.plan, scenario)
-        if validate_plan(sc, result.plan, rtt_ms):
+        if validate_plan(sc, result.plan, rtt_ms, faults=faults):
             err_console.print("[red]bug:[/red] the solver's plan fails independent validation (details below)")
         if out is not None:
             out.write_text(final.model_dump_json(indent=2), encoding="utf-8")
         if fmt is OutputFormat.json:
             emit(plan_doc(sc, result, final, rtt_ms))
             return
-        print_plan(sc, result.plan, rtt_ms)
+        print_plan(sc, result.plan, rtt_ms, faults)
         _print_result(result)
         if explain:
             _print_explain(result, time_limit, quiet)
@@ -189,6 +224,10 @@ def _print_explain(result: PlanResult, time_limit: float, quiet: bool = False) -
     for pp in ex.policy_prices:
         if pp.delta_usd is None:
             t.add_row(pp.policy, "still infeasible", "", "")
+        elif pp.within_gap:
+            t.add_row(
+                pp.policy, _usd(pp.cost_without_usd or 0.0), f"≈ $0 (±{_usd(pp.tolerance_usd)}, solver gap)", "≈ 0"
+            )
         else:
             pct = "" if pp.delta_pct is None else f"{pp.delta_pct:+.2f}%"
             t.add_row(pp.policy, _usd(pp.cost_without_usd or 0.0), _usd(pp.delta_usd), pct)
@@ -227,15 +266,17 @@ def replan(
     withdraw: Annotated[list[str] | None, typer.Option("--withdraw", help="provider withdrawn for good")] = None,
     capacity: Annotated[list[str] | None, typer.Option(help="OFFERING=FACTOR on its capacity (0 = gone)")] = None,
     price: Annotated[list[str] | None, typer.Option(help="PROVIDER=FACTOR on its prices")] = None,
-    move_penalty: Annotated[
-        float | None, typer.Option(help="USD per moved workload (default: 10% of its cost)")
-    ] = None,
+    cost_tolerance: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="accept plans this much dearer than the cheapest to move less")
+    ] = 0.005,
     out: Annotated[Path | None, typer.Option(help="write the new plan as JSON")] = None,
     time_limit: Annotated[float, typer.Option("--time-limit", min=0.1)] = 30.0,
     fmt: FormatOpt = OutputFormat.table,
     quiet: QuietOpt = False,
+    faults_file: FaultsOpt = None,
 ) -> None:
-    """New plan after a change, moving as few workloads as possible; prints the moves."""
+    """New plan after a change: the fewest moves within --cost-tolerance of the cheapest plan.
+    Exit code 3 when the new plan is partial (a workload unplaced, a service short or without N+k)."""
     with user_errors():
         from computemoat.planner import Change
         from computemoat.planner import replan as run_replan
@@ -243,6 +284,7 @@ def replan(
 
         _check_writable(out)
         sc, source = scenario_for_plan(plan_file, scenario)
+        faults = _faults(faults_file)
         old = read_plan(plan_file, sc)
         change = Change(
             withdraw_providers=tuple(withdraw or ()),
@@ -251,25 +293,44 @@ def replan(
         )
         rtt_ms = _rtt(sc, quiet)
         with status("re-planning…", quiet):
-            result = run_replan(sc, old, change, rtt_ms, move_penalty_usd=move_penalty, time_limit_s=time_limit)
+            result = run_replan(
+                sc, old, change, rtt_ms, time_limit_s=time_limit, faults=faults, cost_tolerance=cost_tolerance
+            )
         final = with_source(result.plan, source)
         if out is not None:
             out.write_text(final.model_dump_json(indent=2), encoding="utf-8")
         if fmt is OutputFormat.json:
             emit(replan_doc(old, result, final, rtt_ms))
+            if result.unplaced:
+                raise typer.Exit(EXIT_PARTIAL)
             return
-        print_plan(result.scenario, result.plan, rtt_ms)
+        print_plan(result.scenario, result.plan, rtt_ms, faults)
         t = Table(title=f"Moves ({len(result.moves)})", box=box.SIMPLE_HEAD)
-        for col in ("workload", "kind", "from", "to"):
+        for col in ("workload", "kind", "change", "from", "to"):
             t.add_column(col)
         for m in result.moves:
-            t.add_row(m.workload_id, m.kind, m.from_offering or "—", m.to_offering or "—")
+            what = m.change.value + (f" {m.from_replicas} -> {m.to_replicas}" if m.kind == "inference" else "")
+            t.add_row(m.workload_id, m.kind, what, m.from_offering or "—", m.to_offering or "—")
         console.print(t)
         _print_unplaced(result.unplaced)
-        delta = result.plan.total_cost_usd - old.total_cost_usd
-        console.print(f"cost {_usd(old.total_cost_usd)} -> {_usd(result.plan.total_cost_usd)} ({delta:+,.0f} USD)")
+        was, now = result.like_for_like_usd(old)
+        like = "" if not result.unplaced else " for the workloads placed in both plans"
+        console.print(
+            f"cost {_usd(was)} -> {_usd(now)} ({now - was:+,.0f} USD){like}; fewest moves within "
+            f"{result.cost_tolerance:.1%} of the cheapest plan ({_usd(result.cheapest_cost_usd or 0.0)})",
+            highlight=False,
+            soft_wrap=True,
+        )
         if out is not None:
             console.print(f"plan written to {out}")
+        if result.unplaced:
+            ids = ", ".join(u.workload_id for u in result.unplaced)
+            err_console.print(
+                f"[red]PARTIAL PLAN:[/red] not placed or degraded: {ids} (exit code {EXIT_PARTIAL})",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(EXIT_PARTIAL)
 
 
 def _print_unplaced(unplaced: tuple[Unplaced, ...]) -> None:

@@ -142,7 +142,8 @@ def keys_list(tenant: Tenant, database_url: DbUrl = None) -> None:
                       highlight=False)
 
 
-@keys_app.command("models")
+@keys_app.command("models", epilog=examples("computemoat keys models KEY_ID --model llama-3.1-8b --model bge-large",
+                                             "computemoat keys models KEY_ID --all"))
 def keys_models(
     key_id: Annotated[str, typer.Argument()],
     model: Annotated[list[str] | None, typer.Option(help="a model this key may call (repeat)")] = None,

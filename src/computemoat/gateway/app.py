@@ -139,6 +139,7 @@ def create_app(
             return gw.refuse(
                 req.model, admission.status, admission.message or "request refused by rate limit or budget",
                 retry_after_s=admission.retry_after_s,
+                code="admission_unavailable" if admission.status == 503 else None,
             )
         return await gw.forward(fleet, name, req, ctx, rtt_ms, headers.get(IDEMPOTENCY_KEY))
 

@@ -421,7 +421,7 @@ class Gateway:
                 tenant_id=call.ctx.tenant_id, key_id=call.ctx.key_id, model=req.model, provider=s.cfg.provider,
                 site=s.cfg.site, backend=s.cfg.name, prompt_tokens=prompt, completion_tokens=completion,
                 latency_ms=latency_s * 1000.0, status=status, streamed=streamed,
-                time_unix_s=time.time(), request_id=call.request_id,
+                time_unix_s=time.time(), request_id=call.request_id, tag=req.tag,
             )
         )
 

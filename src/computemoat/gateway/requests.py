@@ -3,6 +3,7 @@ user location. Only what routing needs is parsed; the body is forwarded byte for
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ REQUIRED_INPUT: dict[str, tuple[str, tuple[type, ...]]] = {
     "embeddings": ("input", (str, list)),
 }
 CHARS_PER_TOKEN = 4  # rough English average, used only when the upstream reports no usage
-# The largest max_tokens accepted: 2^20 tokens, above every published per-request output limit
+# The most max_tokens counts for admission: 2^20 tokens, above every published per-request output limit
 # (OpenAI's model pages list at most 100k-128k output tokens, e.g. o3: 100,000), and small enough that
 # prompt + completion estimates stay far inside a 64-bit database integer however they are summed.
 MAX_TOKENS_CAP = 1 << 20
@@ -39,6 +40,10 @@ class ParsedRequest:
     # ``body`` asks the upstream for it anyway and the relay strips it from the client's stream
     client_wants_usage: bool = True
     data: dict[str, Any] | None = None
+    tag: str = ""  # OpenAI's ``user`` field: the usage record's tag for spend reports
+
+    def _replace(self, **changes: Any) -> ParsedRequest:
+        return dataclasses.replace(self, **changes)
 
     def for_model(self, model: str) -> ParsedRequest:
         """The same request for another model (a fallback): ``model`` in the body rewritten."""
@@ -46,8 +51,7 @@ class ParsedRequest:
         data["model"] = model
         if self.stream and not self.client_wants_usage:
             data["stream_options"] = {**(data.get("stream_options") or {}), "include_usage": True}
-        return ParsedRequest(orjson.dumps(data), model, self.stream, self.est_prompt_tokens, self.max_tokens,
-                             self.client_wants_usage, data)
+        return self._replace(body=orjson.dumps(data), model=model, data=data)
 
 
 async def read_body(receive: Receive, declared: str | None, limit_bytes: int) -> bytes | None:
@@ -107,11 +111,8 @@ def parse_body(body: bytes, endpoint: str) -> ParsedRequest:
         max_tokens = 0
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 0:
         raise RequestError(400, "'max_tokens' must be a non-negative integer", param="max_tokens")
-    if max_tokens > MAX_TOKENS_CAP:
-        raise RequestError(
-            400, f"'max_tokens' is {max_tokens}; the gateway accepts at most {MAX_TOKENS_CAP}",
-            param="max_tokens", code="invalid_value",
-        )
+    # admission counts at most the cap (the body goes upstream as sent: the backend applies its own limit)
+    max_tokens = min(max_tokens, MAX_TOKENS_CAP)
     est_prompt_tokens = max(1, len(body) // CHARS_PER_TOKEN)
     wants_usage = True
     if stream and endpoint in STREAM_USAGE_ENDPOINTS:
@@ -124,6 +125,7 @@ def parse_body(body: bytes, endpoint: str) -> ParsedRequest:
         max_tokens=max_tokens,
         client_wants_usage=wants_usage,
         data=data,
+        tag=user if isinstance(user := data.get("user"), str) else "",
     )
 
 

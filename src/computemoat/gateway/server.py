@@ -104,6 +104,8 @@ def serve(
     cfg = check_config(path)
     if workers <= 1:
         app = build_app(cfg, database_url, admin_token, path)
+        # a SIGHUP before the app's handler is installed (at startup) is ignored, not fatal
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
         if on_ready is not None:
             on_ready()
         _uvicorn_run(app, host, port, log_level)

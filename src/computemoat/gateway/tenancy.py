@@ -64,11 +64,11 @@ class _TtlCache:
     async def get(self, key: Hashable, load: Callable[[], T]) -> T:
         hit = self._values.get(key)
         if hit is not None and hit[0] > time.monotonic():
-            return hit[1]  # type: ignore[no-any-return]
+            return hit[1]
         task = self._loading.get(key)
         if task is None:
             task = self._loading[key] = asyncio.ensure_future(self._load(key, load))
-        return await asyncio.shield(task)  # type: ignore[no-any-return]
+        return await asyncio.shield(task)
 
     async def _load(self, key: Hashable, load: Callable[[], T]) -> T:
         started = time.monotonic()
@@ -89,6 +89,9 @@ def _unavailable_on_db_errors(method: Callable[..., Awaitable[T]]) -> Callable[.
     async def wrapper(*args: Any, **kwargs: Any) -> T:
         try:
             return await method(*args, **kwargs)
+        except StoreUnavailableError as e:
+            log.warning("admission failed: %s", e.reason)
+            raise AdmissionUnavailable(e.reason, e.retry_after_s) from e
         except SQLAlchemyError as e:
             raise AdmissionUnavailable(f"database error: {type(e).__name__}") from e
 
@@ -137,12 +140,7 @@ class StoreAuthenticator:
             shown = ", ".join(sorted(allowed)) or "none"
             return Admission(status=403, message=f"this API key may not use model {model!r} "
                              f"(it may use: {shown}); ask the operator to allow it")
-        try:
-            return await self._admit(ctx, clamp_tokens(est_tokens))
-        except StoreUnavailableError as e:
-            log.warning("admission failed: %s", e.reason)
-            return Admission(status=503, message=f"{e.reason}; the request was not run, retry",
-                             retry_after_s=e.retry_after_s)
+        return await self._admit(ctx, clamp_tokens(est_tokens))  # a database failure: the decorator's 503
 
     async def _admit(self, ctx: TenantContext, tokens: int) -> Admission:
         scope = Scope(ctx.tenant_id, ctx.key_id)

@@ -222,16 +222,16 @@ def admin_router(db: Database, admin_token: str | None) -> APIRouter:
 
     @router.post("/tenants", status_code=status.HTTP_201_CREATED, dependencies=admin)
     def create_tenant(body: TenantIn) -> repo.TenantInfo:
-        return _call(repo.create_tenant, db, body.id)  # type: ignore[no-any-return]
+        return _call(repo.create_tenant, db, body.id)
 
     @router.get("/tenants", dependencies=admin)
     def list_tenants() -> list[repo.TenantInfo]:
-        return _call(repo.list_tenants, db)  # type: ignore[no-any-return]
+        return _call(repo.list_tenants, db)
 
     @router.post("/tenants/{tenant_id}/disable", dependencies=admin)
     def disable_tenant(tenant_id: TenantId) -> repo.TenantInfo:
         _call(repo.disable_tenant, db, tenant_id)
-        return _call(repo.get_tenant, db, tenant_id)  # type: ignore[no-any-return]
+        return _call(repo.get_tenant, db, tenant_id)
 
     @router.post("/tenants/{tenant_id}/keys", status_code=status.HTTP_201_CREATED, dependencies=admin)
     def create_key(tenant_id: TenantId, body: KeyIn) -> NewKeyOut:
@@ -239,7 +239,7 @@ def admin_router(db: Database, admin_token: str | None) -> APIRouter:
 
     @router.get("/tenants/{tenant_id}/keys", dependencies=admin)
     def list_keys(tenant_id: TenantId) -> list[repo.KeyInfo]:
-        return _call(repo.list_keys, db, tenant_id)  # type: ignore[no-any-return]
+        return _call(repo.list_keys, db, tenant_id)
 
     @router.delete("/keys/{key_id}", dependencies=admin)
     def revoke_key(key_id: KeyId) -> dict[str, Any]:
@@ -248,25 +248,25 @@ def admin_router(db: Database, admin_token: str | None) -> APIRouter:
 
     @router.put("/keys/{key_id}/models", dependencies=admin)
     def set_key_models(key_id: KeyId, body: ModelsIn) -> repo.KeyInfo:
-        return _call(repo.set_allowed_models, db, key_id, body.allowed_models)  # type: ignore[no-any-return]
+        return _call(repo.set_allowed_models, db, key_id, body.allowed_models)
 
     @router.get("/tenants/{tenant_id}/limits", dependencies=admin)
     def get_limits(tenant_id: TenantId) -> Limits:
-        return _call(limits_store.get_limits, db, LimitScope(tenant_id))  # type: ignore[no-any-return]
+        return _call(limits_store.get_limits, db, LimitScope(tenant_id))
 
     @router.put("/tenants/{tenant_id}/limits", dependencies=admin)
     def set_limits(tenant_id: TenantId, body: LimitsIn) -> Limits:
         changes = {f: getattr(body, f) for f in body.model_fields_set}
-        return _call(limits_store.set_limits, db, LimitScope(tenant_id), **changes)  # type: ignore[no-any-return]
+        return _call(limits_store.set_limits, db, LimitScope(tenant_id), **changes)
 
     @router.get("/keys/{key_id}/limits", dependencies=admin)
     def get_key_limits(key_id: KeyId) -> Limits:
-        return _call(lambda: limits_store.get_limits(db, limits_of_key(key_id)))  # type: ignore[no-any-return]
+        return _call(lambda: limits_store.get_limits(db, limits_of_key(key_id)))
 
     @router.put("/keys/{key_id}/limits", dependencies=admin)
     def set_key_limits(key_id: KeyId, body: LimitsIn) -> Limits:
         changes = {f: getattr(body, f) for f in body.model_fields_set}
-        return _call(lambda: limits_store.set_limits(db, limits_of_key(key_id), **changes))  # type: ignore[no-any-return]
+        return _call(lambda: limits_store.set_limits(db, limits_of_key(key_id), **changes))
 
     @router.put("/prices", dependencies=admin)
     def set_price(body: PriceIn) -> PriceIn:

@@ -97,7 +97,7 @@ class StreamMeter:
                 pair = _pair(data.get("usage")) if isinstance(data, dict) else None
                 if pair is not None:
                     self.reported = pair
-                    if not data.get("choices"):  # type: ignore[union-attr]
+                    if not data.get("choices"):
                         bare += 1
                         if self.strip_usage:
                             continue

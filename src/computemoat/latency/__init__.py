@@ -4,15 +4,26 @@ Layer 1: imports only ``computemoat.model``. Pure functions over numpy arrays, n
 """
 
 from computemoat.latency.geo import fiber_rtt_ms, great_circle_km
-from computemoat.latency.matrix import PATH_FIBER, PATH_LEO, Endpoint, RttMatrix, rtt_between, rtt_matrix
+from computemoat.latency.matrix import (
+    PATH_FIBER,
+    PATH_LEO,
+    PATH_NONE,
+    Endpoint,
+    RttMatrix,
+    leo_rtt_series_between,
+    rtt_between,
+    rtt_matrix,
+)
 
 __all__ = [
     "PATH_FIBER",
     "PATH_LEO",
+    "PATH_NONE",
     "Endpoint",
     "RttMatrix",
     "fiber_rtt_ms",
     "great_circle_km",
+    "leo_rtt_series_between",
     "rtt_between",
     "rtt_matrix",
 ]

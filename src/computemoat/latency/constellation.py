@@ -181,6 +181,6 @@ def plus_grid_isls(planes: int, sats_per_plane: int, seam_shift: int = 0) -> tup
 
 def greenwich_angle_rad(jd_ut1: float) -> float:
     """Greenwich mean sidereal angle (IAU 1982, as SGP4 uses) at a Julian date."""
-    from sgp4.propagation import gstime  # type: ignore[import-untyped]
+    from sgp4.propagation import gstime
 
     return float(gstime(jd_ut1))

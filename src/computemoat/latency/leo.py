@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]
+import scipy.sparse as sp
 from numpy.typing import NDArray
-from scipy.sparse.csgraph import dijkstra  # type: ignore[import-untyped]
+from scipy.sparse.csgraph import dijkstra
 
 from computemoat.latency.constellation import FloatArray, IntArray
 from computemoat.latency.geo import EARTH_MEAN_RADIUS_KM, MS_PER_S, ground_ecef_km, surface_normal, vacuum_rtt_ms
@@ -195,19 +195,21 @@ def snapshot_rtt_ms(
     stations: FloatArray | Ground,
     users: FloatArray | Ground,
     network: NetworkSettings,
+    sources: IntArray | None = None,
 ) -> FloatArray:
-    """RTT (ms) from every user terminal to every ground station in one snapshot, shape (U, G), the
-    access overhead included; ``inf`` where no satellite path exists. Shortest paths on
-    :func:`snapshot_graph`, in two steps because users are sinks of it: C Dijkstra from each station
-    over satellites and stations only, then each user's best last hop as one vectorized min over
-    its visible satellites."""
+    """RTT (ms) from every user terminal to every ground station in one snapshot (or to the stations
+    ``sources`` only; the others still relay), shape (U, G), the access overhead included; ``inf``
+    where no satellite path exists. Shortest paths on :func:`snapshot_graph`, in two steps because
+    users are sinks of it: C Dijkstra from each station over satellites and stations only, then each
+    user's best last hop as one vectorized min over its visible satellites."""
     st, us = _as_ground(stations), _as_ground(users)
-    n, g, u = len(sat_xyz_km), len(st), len(us)
+    src = np.arange(len(st)) if sources is None else np.asarray(sources, dtype=np.int64)
+    n, g, u = len(sat_xyz_km), len(src), len(us)
     out = np.full((u, g), np.inf)
     if g == 0 or u == 0:
         return out
     graph = snapshot_graph(sat_xyz_km, isl_a, isl_b, st, Ground.of(np.empty((0, 3))), network)
-    to_sat_km = dijkstra(graph, directed=True, indices=np.arange(n, n + g))[:, :n]  # (G, N)
+    to_sat_km = dijkstra(graph, directed=True, indices=n + src)[:, :n]  # (G, N)
     u_idx, s_idx, last_km = ground_links(us, sat_xyz_km, network.min_elevation_deg, network.max_gsl_km)
     if len(u_idx) == 0:
         return out

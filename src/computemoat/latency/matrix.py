@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from computemoat.latency.cache import cache_key, cached_stats
 from computemoat.latency.constellation import Constellation, FloatArray
 from computemoat.latency.geo import fiber_rtt_ms
 from computemoat.latency.leo import Progress
@@ -25,7 +26,7 @@ from computemoat.model.scenario import Scenario
 from computemoat.model.suggest import did_you_mean
 
 if TYPE_CHECKING:
-    import pandas as pd  # type: ignore[import-untyped]
+    import pandas as pd
 
 PATH_FIBER = "fiber"
 PATH_LEO = "leo"
@@ -162,10 +163,18 @@ def _leo_to_sites(
         return LeoStats(unreachable, unreachable, unreachable, unreachable, np.ones(shape))
     s_lat, s_lon = _lat_lon(sites)
     stations = np.flatnonzero(has_station)
-    to_station = leo_rtt_stats(
-        (s_lat[stations], s_lon[stations]), _lat_lon(users), network,
-        constellation=constellation, progress=progress,
-    )  # users x stations
+    st_ll, us_ll = (s_lat[stations], s_lon[stations]), _lat_lon(users)
+
+    def compute() -> LeoStats:
+        return leo_rtt_stats(st_ll, us_ll, network, constellation=constellation, progress=progress)
+
+    # users x stations; an explicit constellation object is not part of the key, so it is never cached
+    if constellation is not None:
+        to_station = compute()
+    else:
+        to_station = cached_stats(
+            cache_key(st_ll, us_ll, network), compute, on_hit=(lambda: progress(1, 1)) if progress else None
+        )
     # Each site's LEO entry point: itself when it hosts a station; else, per user, the station that
     # minimises LEO p95 to the station + fiber from the station to the site (fallback "fiber").
     if network.leo_site_fallback == "fiber":

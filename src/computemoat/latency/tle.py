@@ -53,7 +53,7 @@ class TleConstellation:
 
     def teme_km(self, t_s: ArrayLike) -> tuple[FloatArray, FloatArray]:
         """TEME positions and velocities, ``(T, N, 3)`` each, at ``t_s`` after t=0."""
-        from sgp4.api import Satrec, SatrecArray  # type: ignore[import-untyped]
+        from sgp4.api import Satrec, SatrecArray
 
         t = np.atleast_1d(np.asarray(t_s, dtype=np.float64))
         sats = SatrecArray([Satrec.twoline2rv(a, b) for a, b in self.lines])
@@ -68,7 +68,7 @@ class TleConstellation:
         return np.swapaxes(r_teme, 0, 1), np.swapaxes(v_teme, 0, 1)
 
     def positions_ecef_km(self, t_s: ArrayLike) -> FloatArray:
-        from sgp4.propagation import gstime  # type: ignore[import-untyped]
+        from sgp4.propagation import gstime
 
         t = np.atleast_1d(np.asarray(t_s, dtype=np.float64))
         r_teme, _ = self.teme_km(t)

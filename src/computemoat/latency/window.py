@@ -2,9 +2,10 @@
 time series at arbitrary (fractional) times.
 
 Parallelism is by ground station: each worker process runs every snapshot for its share of the
-stations (Dijkstra runs per station, so the work splits evenly and nothing is exchanged but the
-final statistics); satellite positions and ground links are recomputed in each worker, which is
-cheap next to the shortest paths. Small jobs stay in the calling process.
+stations as Dijkstra sources (every station is still in its graph, so relays through the others
+stay possible; the work splits evenly and nothing is exchanged but the final statistics);
+satellite positions and ground links are recomputed in each worker, which is cheap next to the
+shortest paths. Small jobs stay in the calling process.
 """
 
 from __future__ import annotations
@@ -82,15 +83,18 @@ def _worker_count(requested: int | None, work: int, n_stations: int) -> int:
 
 def _window_stats(
     sats: Constellation, times: FloatArray, stations: LatLon, users: LatLon, network: NetworkSettings,
-    progress: Progress | None,
+    progress: Progress | None, sources: np.ndarray | None = None,
 ) -> LeoStats:
+    """Stats users x stations (x ``sources`` of the stations only; every station still relays)."""
     st, us = _grounds(stations, users, network.earth_model)
     isl_a, isl_b = sats.isl_pairs()
-    stream = StreamStats(lower_bound_ms(stations, users, network, sats.min_radius_km), len(times))
+    src = np.arange(len(st)) if sources is None else sources
+    bound = lower_bound_ms((stations[0][src], stations[1][src]), users, network, sats.min_radius_km)
+    stream = StreamStats(bound, len(times))
     for lo in range(0, len(times), _TIME_BLOCK):
         positions = sats.positions_ecef_km(times[lo : lo + _TIME_BLOCK])
         for i, pos in enumerate(positions):
-            stream.add(snapshot_rtt_ms(pos, isl_a, isl_b, st, us, network))
+            stream.add(snapshot_rtt_ms(pos, isl_a, isl_b, st, us, network, src))
             if progress is not None:
                 progress(lo + i + 1, len(times))
     return stream.result()
@@ -105,13 +109,14 @@ def _init_worker(queue: Any) -> None:
 
 
 def _worker_stats(
-    sats: Constellation, times: FloatArray, stations: LatLon, users: LatLon, network: NetworkSettings
+    sats: Constellation, times: FloatArray, stations: LatLon, users: LatLon, network: NetworkSettings,
+    sources: np.ndarray,
 ) -> LeoStats:
     def report(done: int, total: int) -> None:
         if _QUEUE is not None:
             _QUEUE.put(1)
 
-    return _window_stats(sats, times, stations, users, network, report)
+    return _window_stats(sats, times, stations, users, network, report, sources)
 
 
 def _parallel_stats(
@@ -127,7 +132,7 @@ def _parallel_stats(
     q = ctx.Queue()
     with ProcessPoolExecutor(len(groups), mp_context=ctx, initializer=_init_worker, initargs=(q,)) as pool:
         futures: list[Future[LeoStats]] = [
-            pool.submit(_worker_stats, sats, times, (stations[0][g], stations[1][g]), users, network) for g in groups
+            pool.submit(_worker_stats, sats, times, stations, users, network, g) for g in groups
         ]
         done = 0
         while not all(f.done() for f in futures):

@@ -13,7 +13,7 @@ from computemoat.model.horizon import (
 )
 from computemoat.model.network import C_VACUUM_KM_PER_S, LeoShell, NetworkSettings
 from computemoat.model.offer import Offer, OfferCapacity
-from computemoat.model.plan import Assignment, InferencePlacement, Plan, ScenarioSource, TrainingPlacement
+from computemoat.model.plan import Assignment, InferencePlacement, Plan, PlanStatus, ScenarioSource, TrainingPlacement
 from computemoat.model.policy import Policy
 from computemoat.model.provider import Accelerator, Offering, Provider, ProviderKind, Site, Tier
 from computemoat.model.scenario import Scenario, UnknownReference
@@ -46,6 +46,7 @@ __all__ = [
     "PeriodKind",
     "PlacementRules",
     "Plan",
+    "PlanStatus",
     "Policy",
     "Provider",
     "ProviderKind",

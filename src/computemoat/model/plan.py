@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import Field
 
 from computemoat.model.base import Frozen
 from computemoat.model.provider import Tier
+
+
+class PlanStatus(StrEnum):
+    """How a plan came to be: solved to the gap, stopped by the time limit, the greedy baseline, or a
+    partial re-plan that leaves workloads (listed in ``Plan.unplaced``) out or degraded."""
+
+    optimal = "optimal"
+    time_limit = "feasible (time limit)"
+    greedy = "greedy"
+    partial = "partial"
+    hand_built = "hand-built"  # written by hand or by another tool (tests, benches)
 
 
 class TrainingPlacement(Frozen):
@@ -15,7 +28,17 @@ class TrainingPlacement(Frozen):
     provider: str
     tier: Tier
     gpus: int = Field(gt=0)
-    cost_usd: float = Field(ge=0, description="whole job: GPUs x hours x price (+ energy)")
+    cost_usd: float = Field(ge=0, description="whole job: GPUs x expected hours x price (+ energy)")
+    nominal_hours: float | None = Field(default=None, gt=0, description="the job's hours of work")
+    expected_hours: float | None = Field(
+        default=None, gt=0, description="expected wall-clock hours with failures, restarts and preemptions"
+    )
+
+    @property
+    def usd_per_hour(self) -> float:
+        """What the placement costs per wall-clock hour it holds its GPUs."""
+        hours = self.expected_hours or self.nominal_hours
+        return self.cost_usd / hours if hours else 0.0
 
 
 class InferencePlacement(Frozen):
@@ -25,8 +48,9 @@ class InferencePlacement(Frozen):
     provider: str
     tier: Tier = Tier.on_demand
     replicas: int = Field(gt=0)
-    gpus: int = Field(gt=0)
-    cost_usd: float = Field(ge=0, description="over the scenario horizon")
+    gpus: int = Field(gt=0, description="GPUs rented: instances x GPUs per instance")
+    instances: int | None = Field(default=None, gt=0, description="whole instances the replicas pack into")
+    cost_usd: float = Field(ge=0, description="instances x GPUs per instance x price over the horizon")
 
 
 class Assignment(Frozen):
@@ -51,7 +75,7 @@ class Plan(Frozen):
     scenario_source: ScenarioSource | None = Field(
         default=None, description="the YAML file the plan was made from (None: bundled default or built in code)"
     )
-    status: str = Field(description="optimal | feasible (time limit) | greedy")
+    status: PlanStatus
     total_cost_usd: float = Field(ge=0)
     mip_gap: float | None = None
     solve_time_s: float | None = None

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from computemoat.model import HOURS_PER_MONTH, InfeasibleError
+from computemoat.model import HOURS_PER_MONTH
+from computemoat.planner.columns import Block
 from computemoat.planner.flatten import TIERS
-from computemoat.planner.infeasible import relaxations
+from computemoat.planner.relax import relaxations, resolve
 from computemoat.planner.rules import residency_allows
-from computemoat.planner.solve import PlanResult, solve_flat
+from computemoat.planner.solve import PlanResult
 
 BINDING_FAMILIES = ("capacity", "power", "spend_cap", "gpus_cap")
 
@@ -23,6 +24,15 @@ class PolicyPrice:
     cost_without_usd: float | None  # None: still infeasible or not solved in time without it
     delta_usd: float | None
     delta_pct: float | None
+    within_gap: bool = False  # |delta| <= what the solver gaps leave unresolved: shown as ≈ 0
+    tolerance_usd: float = 0.0  # that unresolved amount
+
+    def line(self) -> str:
+        if self.delta_usd is None:
+            return f"{self.policy}: no plan without it in the time given"
+        if self.within_gap:
+            return f"{self.policy}: ≈ $0 (within the solver gap, ±${self.tolerance_usd:,.0f})"
+        return f"{self.policy}: ${self.delta_usd:,.0f} ({self.delta_pct or 0.0:+.2f}%)"
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,7 @@ def binding_constraints(result: PlanResult, rel_tol: float = 1e-6) -> tuple[str,
         act, hi = result.row_value[rows], m.row_upper[rows]
         scale = np.maximum(1.0, np.abs(hi))
         if family.endswith("_cap"):  # rows are spend_p - cap*T <= 0: report the share
-            scale = np.maximum(1.0, result.col_value[m.cols["T" if family == "spend_cap" else "G"]][0])
+            scale = np.maximum(1.0, result.col_value[m.cols[Block.T if family == "spend_cap" else Block.G]][0])
         for k in np.flatnonzero(np.abs(hi - act) <= rel_tol * scale + 1e-7):
             name = m.row_names[rows.start + k]
             out.append(f"{name} at its bound {hi[k]:g}" if not family.endswith("_cap") else f"{name} at the cap")
@@ -73,40 +83,42 @@ def binding_constraints(result: PlanResult, rel_tol: float = 1e-6) -> tuple[str,
 
 def policy_prices(result: PlanResult, *, time_limit_s: float, mip_gap: float) -> tuple[PolicyPrice, ...]:
     """For each policy: plan cost without it, and what it adds ("N+1 redundancy costs $X, +Y%").
-    The re-solves share ``time_limit_s``: each gets an equal part of what is left."""
+    A price smaller than what the two solves' gaps leave unresolved is noise: ``within_gap`` marks
+    it, and it reads ≈ 0. The re-solves share ``time_limit_s``: each gets an equal part of what is left."""
     import time
-
-    from computemoat.planner.flatten import flatten
 
     deadline = time.perf_counter() + time_limit_s
     base = result.plan.total_cost_usd
     out: list[PolicyPrice] = []
-    todo = relaxations(result.flat.scenario, capacity=False)
-    for k, (what, relax) in enumerate(todo):
+    todo = [r for r in relaxations(result.flat.scenario, capacity=False) if r.is_policy]
+    for k, r in enumerate(todo):
         share = (deadline - time.perf_counter()) / (len(todo) - k)
-        if share < 0.2:
-            out.append(PolicyPrice(what, None, None, None))
-            continue
-        try:
-            relaxed = solve_flat(
-                flatten(relax(result.flat.scenario), result.flat.rtt_ms),
+        relaxed = None
+        if share >= 0.2:
+            relaxed = resolve(
+                r.apply(result.flat.scenario),
+                result.flat.rtt_ms,
+                faults=result.flat.faults,
                 time_limit_s=share,
                 mip_gap=mip_gap,
-                diagnose=False,
             )
-        except InfeasibleError:
-            out.append(PolicyPrice(what, None, None, None))
+        if relaxed is None:
+            out.append(PolicyPrice(r.what, None, None, None))
             continue
         cost = relaxed.plan.total_cost_usd
-        out.append(PolicyPrice(what, cost, base - cost, (base - cost) / cost * 100 if cost > 0 else None))
+        noise = (result.mip_gap or 0.0) * base + (relaxed.mip_gap or 0.0) * cost
+        delta = base - cost
+        out.append(
+            PolicyPrice(r.what, cost, delta, delta / cost * 100 if cost > 0 else None, abs(delta) <= noise, noise)
+        )
     return tuple(out)
 
 
 def _usage(result: PlanResult) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, float]]:
     """x (chosen training candidates), y (replicas), GPUs used per offering, MW used per site."""
     flat, m = result.flat, result.model
-    x = result.col_value[m.cols["x"]] > 0.5
-    y = np.rint(result.col_value[m.cols["y"]])
+    x = result.col_value[m.cols[Block.x]] > 0.5
+    y = np.rint(result.col_value[m.cols[Block.y]])
     used = np.zeros(len(flat.offering_ids))
     np.add.at(used, flat.t_off[x], flat.t_gpus[x])
     np.add.at(used, flat.r_off, y * flat.r_gpus_per_replica)
@@ -160,7 +172,7 @@ def service_alternatives(result: PlanResult) -> tuple[Alternative, ...]:
     flat, m = result.flat, result.model
     sc = flat.scenario
     _, y, used, site_mw = _usage(result)
-    z = result.col_value[m.cols["z"]]
+    z = result.col_value[m.cols[Block.z]]
     out: list[Alternative] = []
     for s, svc_id in enumerate(flat.service_ids):
         svc = sc.inference_services[s]
@@ -185,7 +197,7 @@ def service_alternatives(result: PlanResult) -> tuple[Alternative, ...]:
         if not cands:
             out.append(Alternative(svc_id, label, None, None, "no other offering is allowed within SLO"))
             continue
-        alt = min(cands, key=lambda v: (flat.r_cost_usd_per_replica[v], v))
+        alt = int(min(cands, key=lambda v: (flat.r_cost_usd_per_replica[v], v)))
         o = flat.r_off[alt]
         cost_alt = float(flat.r_cost_usd_per_replica[alt])
         per_month = (cost_alt - flat.r_cost_usd_per_replica[v_now]) / sc.horizon_hours * HOURS_PER_MONTH
@@ -295,7 +307,7 @@ def _cap_breach(result: PlanResult, v_now: int, alt: int, n: float) -> str | Non
             continue
         row_name = f"{family}[{name}]"
         k = next((k for k in range(rows.start, rows.stop) if m.row_names[k] == row_name), None)
-        counted = float(result.col_value[m.cols[total]][0])
+        counted = float(result.col_value[m.cols[Block(total)]][0])
         if k is None or counted <= 0:
             continue
         if result.row_value[k] + add > m.row_upper[k] + 1e-6 * max(1.0, counted):

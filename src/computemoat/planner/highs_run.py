@@ -22,8 +22,10 @@ script: it imports only numpy and highspy, ~0.2 s to start) that streams each in
 the deadline the child is killed and the best incumbent received is used. Models under
 ``IN_PROCESS_MAX_COLS`` run in-process (the overrun was seen at 100,000+ columns, not below).
 
-Request (a dict of numpy arrays and numbers) -> messages ``("bound", L)``, ``("incumbent", obj,
-bound, col_value)``, ``("result", status, obj, bound, col_value)``.
+Callers use the typed :class:`SolveRequest` -> :class:`SolveOutcome`; on the wire (in-process or to the
+child) the request is a plain dict and messages are tuples ``("bound", L)``, ``("incumbent", obj,
+bound, col_value)``, ``("result", status, obj, bound, col_value)``, because the child runs this file as
+a script (its classes would not unpickle as the same types).
 """
 
 from __future__ import annotations
@@ -35,12 +37,60 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from queue import Empty, Queue
 from typing import Any
 
 import numpy as np
 
-Send = Callable[[tuple], None]
+Send = Callable[[tuple[Any, ...]], None]
+
+
+@dataclass(frozen=True)
+class SolveRequest:
+    """One model for HiGHS: arrays in its column-wise format plus the solve options."""
+
+    col_cost: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    integrality: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    a_start: np.ndarray
+    a_index: np.ndarray
+    a_value: np.ndarray
+    col_group: np.ndarray
+    tie_cost: np.ndarray | None
+    mip_gap: float
+    time_limit_s: float
+    log: bool = False
+    start: np.ndarray | None = None
+
+    def wire(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class SolveOutcome:
+    """What HiGHS found: its status text, the incumbent (None when none) and the proven bound."""
+
+    status: str
+    objective: float | None
+    bound: float | None
+    col_value: np.ndarray | None
+
+    @property
+    def infeasible(self) -> bool:
+        return self.status == "Infeasible"
+
+
+@dataclass(frozen=True)
+class Incumbent:
+    """A progress report: a new best plan cost and the bound at that moment."""
+
+    objective: float
+    bound: float
+
 
 IN_PROCESS_MAX_COLS = 20_000  # below this, HiGHS's unchecked stretches are milliseconds: no child
 CHILD_MARGIN_S = 0.3  # the child's own HiGHS limit ends this much before the kill deadline
@@ -49,20 +99,20 @@ CHILD_MARGIN_S = 0.3  # the child's own HiGHS limit ends this much before the ki
 _BANNER_SHOWN = False
 
 
-def new_highs():  # type: ignore[no-untyped-def]
+def new_highs() -> Any:
     """A silent ``Highs``. The first construction in a process prints a banner straight to fd 1,
     which would corrupt piped CLI output, so that one is built with fd 1 pointed at /dev/null."""
     import highspy
 
     global _BANNER_SHOWN
     if _BANNER_SHOWN:
-        h = highspy.Highs()
+        h = highspy.Highs()  # type: ignore[no-untyped-call]
     else:
         sys.stdout.flush()
         saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
         try:
             os.dup2(devnull, 1)
-            h = highspy.Highs()
+            h = highspy.Highs()  # type: ignore[no-untyped-call]
         finally:
             os.dup2(saved, 1)
             os.close(saved)
@@ -72,7 +122,7 @@ def new_highs():  # type: ignore[no-untyped-def]
     return h
 
 
-def _highs(options: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _highs(options: dict[str, Any]) -> Any:
     h = new_highs()
     h.setOptionValue("output_flag", bool(options.get("log", False)))
     h.setOptionValue("random_seed", 0)
@@ -98,41 +148,63 @@ def _lp(req: dict[str, Any], lower: np.ndarray, upper: np.ndarray, cost: np.ndar
     return lp
 
 
-def solve_request(req: dict[str, Any], send: Send) -> None:
-    """All four stages; messages go to ``send``; the last one is always ``("result", ...)``."""
-    import highspy
+def _scored(cost: np.ndarray, col_value: Any) -> tuple[float, np.ndarray]:
+    """(cost @ x, x): the objective recomputed from the solution itself. After ``setSolution`` HiGHS
+    1.x has reported a MIP objective ~1% below cost @ x of the very solution it returned (seen on the
+    default scenario's replan), so its objective value is never trusted."""
+    x = np.asarray(col_value, dtype=float)
+    return float(cost @ x), x
 
-    t0 = time.perf_counter()
-    limit = float(req["time_limit_s"])
-    gap = float(req["mip_gap"])
-    cost, lower, upper = req["col_cost"], req["col_lower"], req["col_upper"]
-    integrality = req["integrality"]
-    status_ok = highspy.HighsModelStatus.kOptimal
-    infeasible = (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible)
 
-    def left() -> float:
-        return max(0.05, limit - (time.perf_counter() - t0))
+Best = tuple[float, np.ndarray]
 
-    # 1. LP relaxation
-    h = _highs(req)
-    h.setOptionValue("time_limit", left())
-    h.passModel(_lp(req, lower, upper, cost, integer=False))
-    h.run()
-    lp_status = h.getModelStatus()
-    if lp_status in infeasible:
-        send(("result", "Infeasible", None, None, None))
-        return
-    bound = float(h.getInfo().objective_function_value) if lp_status == status_ok else -np.inf
-    best: tuple[float, np.ndarray] | None = None
-    if lp_status == status_ok:
-        send(("bound", bound))
-        v = np.asarray(h.getSolution().col_value)
-        # 2. warm start: RENS around the LP point
-        lo, hi = lower.copy(), upper.copy()
+
+class _Stages:
+    """One solve_request: the request, the clock, the incumbent and the bound, stage by stage."""
+
+    def __init__(self, req: dict[str, Any], send: Send) -> None:
+        import highspy
+
+        self.req, self.send = req, send
+        self.t0 = time.perf_counter()
+        self.limit, self.gap = float(req["time_limit_s"]), float(req["mip_gap"])
+        self.cost, self.lower, self.upper = req["col_cost"], req["col_lower"], req["col_upper"]
+        self.ok = highspy.HighsModelStatus.kOptimal
+        self.infeasible = (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible)
+        self.best: Best | None = None
+        self.bound = -np.inf
+
+    def left(self) -> float:
+        return max(0.05, self.limit - (time.perf_counter() - self.t0))
+
+    def offer(self, cand: Best) -> None:
+        if self.best is None or cand[0] < self.best[0]:
+            self.best = cand
+            self.send(("incumbent", cand[0], self.bound, cand[1]))
+
+    def relaxation(self) -> np.ndarray | bool | None:
+        """1. The LP bound; returns its point, None when not solved, False when infeasible."""
+        h = _highs(self.req)
+        h.setOptionValue("time_limit", self.left())
+        h.passModel(_lp(self.req, self.lower, self.upper, self.cost, integer=False))
+        h.run()
+        status = h.getModelStatus()
+        if status in self.infeasible:
+            return False
+        if status != self.ok:
+            return None
+        self.bound = float(h.getInfo().objective_function_value)
+        self.send(("bound", self.bound))
+        return np.asarray(h.getSolution().col_value)
+
+    def rens(self, v: np.ndarray) -> None:
+        """2. A restricted MIP around the LP point: replicas boxed to [floor, ceil], settled jobs fixed."""
+        integrality, upper = self.req["integrality"], self.upper
+        lo, hi = self.lower.copy(), upper.copy()
         general = (integrality == 1) & (upper > 1)
         lo[general] = np.floor(v[general] + 1e-6)
         hi[general] = np.minimum(upper[general], np.maximum(lo[general], np.ceil(v[general] - 1e-6)))
-        group = req["col_group"]  # job index of each job-choice column (candidates + slack), -1 else
+        group = self.req["col_group"]  # job index of each job-choice column (candidates + slack), -1 else
         member = group >= 0
         chosen = member & (v > 1 - 1e-6)
         settled = np.zeros(int(group.max(initial=0)) + 1, dtype=bool)
@@ -140,96 +212,129 @@ def solve_request(req: dict[str, Any], send: Send) -> None:
         fix_off = member & ~chosen & settled[np.where(member, group, 0)]
         hi[fix_off] = 0.0
         for attempt_hi in (hi, np.where(fix_off, upper, hi)):  # second try: jobs free again
-            if time.perf_counter() - t0 > 0.5 * limit:
-                break
-            r = _highs(req)
-            r.setOptionValue("time_limit", min(left(), max(0.5, 0.3 * limit)))
-            r.setOptionValue("mip_rel_gap", gap / 2)
-            r.passModel(_lp(req, lo, attempt_hi, cost, integer=True))
+            if time.perf_counter() - self.t0 > 0.5 * self.limit:
+                return
+            r = _highs(self.req)
+            r.setOptionValue("time_limit", min(self.left(), max(0.5, 0.3 * self.limit)))
+            r.setOptionValue("mip_rel_gap", self.gap / 2)
+            r.passModel(_lp(self.req, lo, attempt_hi, self.cost, integer=True))
             r.run()
             if r.getInfo().primal_solution_status == 2:
-                best = (float(r.getInfo().objective_function_value), np.asarray(r.getSolution().col_value))
-                send(("incumbent", best[0], bound, best[1]))
-                break
-    start = req.get("start")
-    if start is not None and left() > 0.1:
-        # 2b. a caller's start (the greedy plan): integers fixed, the rest completed by an LP
+                self.offer(_scored(self.cost, r.getSolution().col_value))
+                return
+
+    def caller_start(self) -> None:
+        """2b. A caller's start (the greedy plan): integers fixed, the rest completed by an LP."""
+        start = self.req.get("start")
+        if start is None or self.left() <= 0.1:
+            return
         fixed = ~np.isnan(start)
-        lo, hi = lower.copy(), upper.copy()
+        lo, hi = self.lower.copy(), self.upper.copy()
         lo[fixed] = hi[fixed] = start[fixed]
-        g = _highs(req)
-        g.setOptionValue("time_limit", left())
-        g.passModel(_lp(req, lo, hi, cost, integer=False))
+        g = _highs(self.req)
+        g.setOptionValue("time_limit", self.left())
+        g.passModel(_lp(self.req, lo, hi, self.cost, integer=False))
         g.run()
-        if g.getModelStatus() == status_ok:
-            obj = float(g.getInfo().objective_function_value)
-            if best is None or obj < best[0]:
-                best = (obj, np.asarray(g.getSolution().col_value))
-                send(("incumbent", best[0], bound, best[1]))
-    status = "Time limit reached"
-    if best is not None and best[0] - bound <= gap * abs(best[0]):
-        status = "Optimal"
-    elif left() > 0.1:
-        # 3. branch and bound from the incumbent
-        m = _highs(req)
-        m.setOptionValue("time_limit", left())
-        m.setOptionValue("mip_rel_gap", gap)
-        m.passModel(_lp(req, lower, upper, cost, integer=True))
-        if best is not None:
-            m.setSolution(len(best[1]), np.arange(len(best[1]), dtype=np.int32), best[1])
+        if g.getModelStatus() == self.ok:
+            self.offer(_scored(self.cost, g.getSolution().col_value))
+
+    def proven(self) -> bool:
+        return self.best is not None and self.best[0] - self.bound <= self.gap * abs(self.best[0])
+
+    def branch_and_bound(self) -> str:
+        """3. The full MIP from the incumbent; returns HiGHS's status text."""
+        cost = self.cost
+        m = _highs(self.req)
+        m.setOptionValue("time_limit", self.left())
+        m.setOptionValue("mip_rel_gap", self.gap)
+        m.passModel(_lp(self.req, self.lower, self.upper, cost, integer=True))
+        if self.best is not None:
+            m.setSolution(len(self.best[1]), np.arange(len(self.best[1]), dtype=np.int32), self.best[1])
 
         def on_improve(event: Any) -> None:
             d = event.data_out
             sol = np.array(d.mip_solution, dtype=float)
-            send(
-                (
-                    "incumbent",
-                    float(d.objective_function_value),
-                    float(d.mip_dual_bound),
-                    sol if len(sol) == len(cost) else None,
-                )
-            )
+            if len(sol) == len(cost):  # HiGHS's own objective here can disagree with cost @ sol: score it ourselves
+                self.send(("incumbent", float(cost @ sol), float(d.mip_dual_bound), sol))
 
         m.cbMipImprovingSolution.subscribe(on_improve)
         m.run()
-        info = m.getInfo()
-        ms = m.getModelStatus()
-        if ms in infeasible:
+        info, ms = m.getInfo(), m.getModelStatus()
+        if ms in self.infeasible:
+            return "Infeasible"
+        if np.isfinite(info.mip_dual_bound):
+            self.bound = max(self.bound, float(info.mip_dual_bound))
+        if info.primal_solution_status == 2:
+            cand = _scored(cost, m.getSolution().col_value)
+            if self.best is None or cand[0] <= self.best[0]:
+                self.best = cand
+        status = str(m.modelStatusToString(ms))
+        return "Optimal" if ms != self.ok and self.proven() else status
+
+    def tie_break(self, x: np.ndarray) -> np.ndarray:
+        """4. All but the nominal assignments fixed; nominal traffic to nearer sites."""
+        tie = self.req.get("tie_cost")
+        if tie is None or not np.any(tie) or self.left() <= 0.05:
+            return x
+        integrality = self.req["integrality"]
+        fixed = tie == 0
+        lo, hi = self.lower.copy(), self.upper.copy()
+        lo[fixed] = hi[fixed] = np.where(integrality[fixed] == 1, np.rint(x[fixed]), x[fixed])
+        t = _highs(self.req)
+        t.setOptionValue("time_limit", self.left())
+        t.passModel(_lp(self.req, lo, hi, tie, integer=False))
+        t.run()
+        return np.asarray(t.getSolution().col_value) if t.getModelStatus() == self.ok else x
+
+
+def solve_request(req: dict[str, Any], send: Send) -> None:
+    """All four stages; messages go to ``send``; the last one is always ``("result", ...)``."""
+    run = _Stages(req, send)
+    v = run.relaxation()
+    if v is False:
+        send(("result", "Infeasible", None, None, None))
+        return
+    if isinstance(v, np.ndarray):
+        run.rens(v)
+    run.caller_start()
+    status = "Time limit reached"
+    if run.proven():
+        status = "Optimal"
+    elif run.left() > 0.1:
+        status = run.branch_and_bound()
+        if status == "Infeasible":
             send(("result", "Infeasible", None, None, None))
             return
-        if np.isfinite(info.mip_dual_bound):
-            bound = max(bound, float(info.mip_dual_bound))
-        if info.primal_solution_status == 2 and (best is None or info.objective_function_value <= best[0]):
-            best = (float(info.objective_function_value), np.asarray(m.getSolution().col_value))
-        status = m.modelStatusToString(ms)
-        if best is not None and ms != status_ok and best[0] - bound <= gap * abs(best[0]):
-            status = "Optimal"
-    if best is None:
+    if run.best is None:
         send(("result", status, None, None, None))
         return
-    obj, x = best
-    # 4. tie-break LP: all but the nominal assignments fixed; nominal traffic to nearer sites
-    tie = req.get("tie_cost")
-    if tie is not None and np.any(tie) and left() > 0.05:
-        fixed = tie == 0  # only the nominal assignments move; everything else stays as solved
-        lo, hi = lower.copy(), upper.copy()
-        lo[fixed] = hi[fixed] = np.where(integrality[fixed] == 1, np.rint(x[fixed]), x[fixed])
-        t = _highs(req)
-        t.setOptionValue("time_limit", left())
-        t.passModel(_lp(req, lo, hi, tie, integer=False))
-        t.run()
-        if t.getModelStatus() == status_ok:
-            x = np.asarray(t.getSolution().col_value)
-    send(("result", status, obj, bound, x))
+    obj, x = run.best
+    send(("result", status, obj, run.bound, run.tie_break(x)))
 
 
-def run(req: dict[str, Any], *, on_message: Send | None = None) -> tuple:
-    """Solve ``req`` within ``req['time_limit_s']`` wall seconds (hard): returns the result message."""
+def solve(request: SolveRequest, *, on_incumbent: Callable[[Incumbent], None] | None = None) -> SolveOutcome:
+    """Solve ``request`` within its ``time_limit_s`` wall seconds (hard)."""
+
+    def relay(msg: tuple[Any, ...]) -> None:
+        if on_incumbent is not None and msg[0] == "incumbent":
+            on_incumbent(Incumbent(float(msg[1]), float(msg[2])))
+
+    _, status, obj, bound, x = run(request.wire(), on_message=relay)
+    return SolveOutcome(
+        status=str(status),
+        objective=None if obj is None else float(obj),
+        bound=None if bound is None or not np.isfinite(bound) else float(bound),
+        col_value=None if x is None else np.asarray(x, dtype=float),
+    )
+
+
+def run(req: dict[str, Any], *, on_message: Send | None = None) -> tuple[Any, ...]:
+    """The wire-level solve: ``req`` a dict, returns the result message."""
     deadline = time.perf_counter() + float(req["time_limit_s"])
-    last: list[tuple] = []
+    last: list[tuple[Any, ...]] = []
     lower_bound = [-np.inf]
 
-    def relay(msg: tuple) -> None:
+    def relay(msg: tuple[Any, ...]) -> None:
         if msg[0] in ("bound", "incumbent") and msg[1 if msg[0] == "bound" else 2] is not None:
             b = float(msg[1 if msg[0] == "bound" else 2])
             lower_bound[0] = max(lower_bound[0], b) if np.isfinite(b) else lower_bound[0]
@@ -239,9 +344,9 @@ def run(req: dict[str, Any], *, on_message: Send | None = None) -> tuple:
             on_message(msg)
 
     if len(req["col_cost"]) < IN_PROCESS_MAX_COLS:
-        out: list[tuple] = []
+        out: list[tuple[Any, ...]] = []
 
-        def keep(msg: tuple) -> None:
+        def keep(msg: tuple[Any, ...]) -> None:
             relay(msg)
             out.append(msg)
 
@@ -251,7 +356,9 @@ def run(req: dict[str, Any], *, on_message: Send | None = None) -> tuple:
     return _run_child(child_req, deadline, relay, last, lower_bound)
 
 
-def _run_child(req: dict[str, Any], deadline: float, relay: Send, last: list[tuple], lower_bound: list[float]) -> tuple:
+def _run_child(
+    req: dict[str, Any], deadline: float, relay: Send, last: list[tuple[Any, ...]], lower_bound: list[float]
+) -> tuple[Any, ...]:
     read_fd, write_fd = os.pipe()
     child = subprocess.Popen(  # our own script, run by our interpreter
         [sys.executable, os.path.abspath(__file__), str(write_fd)],
@@ -261,7 +368,7 @@ def _run_child(req: dict[str, Any], deadline: float, relay: Send, last: list[tup
         pass_fds=(write_fd,),
     )
     os.close(write_fd)
-    box: Queue = Queue()
+    box: Queue[Any] = Queue()
 
     def reader() -> None:
         with os.fdopen(read_fd, "rb") as f:
@@ -279,7 +386,7 @@ def _run_child(req: dict[str, Any], deadline: float, relay: Send, last: list[tup
         child.stdin.close()
     except BrokenPipeError:
         pass
-    result: tuple | None = None
+    result: tuple[Any, ...] | None = None
     while result is None:
         try:
             msg = box.get(timeout=max(0.0, deadline - time.perf_counter()))
@@ -310,7 +417,7 @@ def _child_main(fd: int) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # HiGHS prints its banner straight to fd 1
 
-    def send(msg: tuple) -> None:
+    def send(msg: tuple[Any, ...]) -> None:
         pickle.dump(msg, out, protocol=pickle.HIGHEST_PROTOCOL)
         out.flush()
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from computemoat.model import Plan, Scenario, UserError
+from computemoat.model import InferencePlacement, Plan, Scenario, TrainingPlacement, UserError
 
 
 def read_plan(path: Path, scenario: Scenario | None = None) -> Plan:
@@ -37,10 +37,11 @@ def _check_references(path: Path, plan: Plan, scenario: Scenario) -> None:
     offerings = {o.id: o.site for o in scenario.offerings}
     jobs = {j.id for j in scenario.training_jobs}
     services = {s.id for s in scenario.inference_services}
-    for kind, workload_id, known, p in (
+    rows: list[tuple[str, str, set[str], TrainingPlacement | InferencePlacement]] = [
         *(("training job", t.job_id, jobs, t) for t in plan.training),
         *(("inference service", i.service_id, services, i) for i in plan.inference),
-    ):
+    ]
+    for kind, workload_id, known, p in rows:
         if workload_id not in known or offerings.get(p.offering_id) != p.site_id:
             raise UserError(
                 f"{path}: {kind} {workload_id} on {p.offering_id} does not match scenario {scenario.name!r} "

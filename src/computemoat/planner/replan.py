@@ -16,17 +16,22 @@ else is replanned as usual and ``unplaced`` says what was left out and why.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 import numpy as np
 
-from computemoat.model import Plan, Scenario, UserError
-from computemoat.planner.flatten import flatten
-from computemoat.planner.solve import Unplaced, solve_flat
+from computemoat.model import InfeasibleError, Plan, Scenario, UserError
+from computemoat.planner.columns import Block
+from computemoat.planner.families import MoveSpec
+from computemoat.planner.flatten import TIERS, FlatProblem, flatten
+from computemoat.planner.milp import Objective, build
+from computemoat.planner.solve import PlanResult, solve_flat, start_from_result
+from computemoat.planner.unflatten import Unplaced, WorkloadKind
+from computemoat.reliability import FaultModel
 
-DEFAULT_MOVE_PENALTY_SHARE = 0.10
+DEFAULT_COST_TOLERANCE = 0.005
 
 
 @dataclass(frozen=True)
@@ -36,12 +41,25 @@ class Change:
     price_factor: Mapping[str, float] = field(default_factory=dict)  # provider -> x its prices
 
 
+class MoveKind(StrEnum):
+    moved = "moved"  # a job on another offering
+    tier_change = "tier change"  # a job on the same offering, another tier
+    unplaced = "unplaced"  # a job placed before and not now
+    added = "added"  # a service at an offering it did not use
+    removed = "removed"  # a service no longer at an offering
+    scaled_up = "scaled up"
+    scaled_down = "scaled down"
+
+
 @dataclass(frozen=True)
 class Move:
     workload_id: str
-    kind: str  # "training" | "inference"
+    kind: WorkloadKind
     from_offering: str | None
     to_offering: str | None
+    change: MoveKind = MoveKind.moved
+    from_replicas: int = 0
+    to_replicas: int = 0
 
 
 @dataclass(frozen=True)
@@ -50,6 +68,21 @@ class ReplanResult:
     scenario: Scenario  # the scenario after the change
     moves: tuple[Move, ...]
     unplaced: tuple[Unplaced, ...] = ()  # workloads not (fully) placed after the change, with reasons
+    cost_tolerance: float = DEFAULT_COST_TOLERANCE
+    cheapest_cost_usd: float | None = None  # the first (cost) solve's plan cost
+
+    def like_for_like_usd(self, old: Plan) -> tuple[float, float]:
+        """(old, new) cost of the workloads placed in full in both plans: a delta that compares like with like."""
+        gone = set(self.plan.unplaced)
+        keep_t = {p.job_id for p in self.plan.training} - gone
+        keep_s = {p.service_id for p in self.plan.inference} - gone
+
+        def cost(p: Plan) -> float:
+            return sum(t.cost_usd for t in p.training if t.job_id in keep_t) + sum(
+                i.cost_usd for i in p.inference if i.service_id in keep_s
+            )
+
+        return cost(old), cost(self.plan)
 
 
 def apply_change(scenario: Scenario, change: Change) -> Scenario:
@@ -101,77 +134,121 @@ def replan(
     change: Change,
     rtt_ms: np.ndarray,
     *,
-    move_penalty_usd: float | None = None,
     time_limit_s: float = 30,
     allow_unplaced: bool = True,
+    faults: FaultModel | None = None,
+    cost_tolerance: float = DEFAULT_COST_TOLERANCE,
+    move_penalty_usd: float | None = None,
 ) -> ReplanResult:
-    """A new plan for the changed scenario that keeps workloads where they are unless moving pays.
-    With ``allow_unplaced`` what cannot be placed any more is reported in ``unplaced`` (and in
-    ``plan.unplaced``) instead of raising ``InfeasibleError``."""
+    """The fewest-moves plan among those within ``cost_tolerance`` of the cheapest for the changed
+    scenario. With ``allow_unplaced`` what cannot be placed any more is reported in ``unplaced`` (and
+    in ``plan.unplaced``) instead of raising ``InfeasibleError``. ``move_penalty_usd`` is ignored (moves
+    are no longer priced: they are minimised within the cost tolerance); it stays so callers keep working."""
+    del move_penalty_usd
     t0 = time.perf_counter()
     changed = apply_change(scenario, change)
-    flat = flatten(changed, rtt_ms, allow_unplaced=allow_unplaced)
-    providers = {p.name: p for p in scenario.providers}
-    jobs = {j.id: j for j in scenario.training_jobs}
-    old_train = {p.job_id: p for p in plan.training}
-    penalty_x = np.zeros(len(flat.t_job))
-    for j, job_id in enumerate(flat.job_ids):
-        old = old_train.get(job_id)
-        if old is None:
-            continue
-        if move_penalty_usd is not None:
-            pen = move_penalty_usd
-        else:
-            egress = jobs[job_id].checkpoint_size_gb * providers[old.provider].egress_usd_per_gb
-            pen = DEFAULT_MOVE_PENALTY_SHARE * old.cost_usd + egress
-        mask = (flat.t_job == j) & (np.asarray(flat.offering_ids, dtype=object)[flat.t_off] != old.offering_id)
-        penalty_x[mask] = pen
-    old_inf: dict[str, dict[str, float]] = defaultdict(dict)
-    for p in plan.inference:
-        old_inf[p.service_id][p.offering_id] = p.cost_usd
-    penalty_y = np.zeros(len(flat.r_svc))
-    for v in range(len(flat.r_svc)):
-        placed = old_inf.get(flat.service_ids[flat.r_svc[v]])
-        if not placed or flat.offering_ids[flat.r_off[v]] in placed:
-            continue
-        penalty_y[v] = (
-            move_penalty_usd
-            if move_penalty_usd is not None
-            else DEFAULT_MOVE_PENALTY_SHARE * sum(placed.values()) / len(placed)
-        )
-    result = solve_flat(
-        flat,
-        time_limit_s=time_limit_s,
-        mip_gap=0.01,
-        t0=t0,
-        extra_cost_x=penalty_x,
-        new_placement_penalty_usd=penalty_y,
-        allow_unplaced=allow_unplaced,
+    flat = flatten(changed, rtt_ms, allow_unplaced=allow_unplaced, faults=faults)
+    first = solve_flat(
+        flat, time_limit_s=time_limit_s * 0.6, mip_gap=cost_tolerance / 2, t0=t0, allow_unplaced=allow_unplaced
     )
+    # the tolerance applies to the plan's real cost, not to any unplaced penalty in the objective
+    spec = _move_spec(flat, plan, budget_usd=first.objective_usd + cost_tolerance * first.plan.total_cost_usd + 1e-6)
+    m1 = first.model
+    slack = np.r_[first.col_value[m1.columns[Block.s]], first.col_value[m1.columns[Block.w]]]
+    spec = replace(spec, slack_upper=np.where(slack > 1e-6, slack, 0.0))
+    result = first
+    left = time_limit_s - (time.perf_counter() - t0)
+    if left > 0.5:
+        result = _fewest_moves(flat, first, spec, left, allow_unplaced)
     return ReplanResult(
-        plan=result.plan, scenario=changed, moves=diff_plans(plan, result.plan), unplaced=result.unplaced
+        plan=result.plan,
+        scenario=changed,
+        moves=diff_plans(plan, result.plan),
+        unplaced=result.unplaced,
+        cost_tolerance=cost_tolerance,
+        cheapest_cost_usd=first.plan.total_cost_usd,
     )
+
+
+def _fewest_moves(flat: FlatProblem, first: PlanResult, spec: MoveSpec, left_s: float, partial: bool) -> PlanResult:
+    """Second stage, started from the first stage's plan (feasible for it by construction)."""
+    from computemoat.planner.milp import unplaced_penalty
+
+    model = build(
+        flat, unplaced_penalty_usd=unplaced_penalty(flat) if partial else None, moves=spec, objective=Objective.moves
+    )
+    start = start_from_result(first, model)
+    y = np.rint(first.col_value[first.model.columns[Block.y]])
+    start[model.columns[Block.m]] = (y != spec.y_current).astype(float)
+    try:
+        second = solve_flat(
+            flat,
+            time_limit_s=left_s,
+            mip_gap=1e-9,
+            allow_unplaced=partial,
+            start=start,
+            moves=spec,
+            objective=Objective.moves,
+        )
+    except InfeasibleError:  # no incumbent in the time left: the first stage's plan stands
+        return first
+    return second
+
+
+def _move_spec(flat: FlatProblem, plan: Plan, *, budget_usd: float) -> MoveSpec:
+    """Where the current plan is, in the new model's candidates and replica variables."""
+    old_t = {p.job_id: (p.offering_id, p.tier) for p in plan.training}
+    x_current = np.array(
+        [
+            old_t.get(flat.job_ids[j]) == (flat.offering_ids[o], TIERS[t])
+            for j, o, t in zip(flat.t_job, flat.t_off, flat.t_tier, strict=True)
+        ],
+        dtype=bool,
+    )
+    old_y = {(p.service_id, p.offering_id): p.replicas for p in plan.inference}
+    y_current = np.array(
+        [
+            old_y.get((flat.service_ids[s], flat.offering_ids[o]), 0)
+            for s, o in zip(flat.r_svc, flat.r_off, strict=True)
+        ],
+        dtype=float,
+    )
+    return MoveSpec(x_current=x_current, y_current=y_current, budget_usd=budget_usd)
 
 
 def diff_plans(old: Plan, new: Plan) -> tuple[Move, ...]:
-    """Workloads whose offering changed: a job moved, or a service gained/lost an offering."""
+    """Every move from ``old`` to ``new``, counted as the model counts them (module docstring)."""
     moves: list[Move] = []
-    old_t = {p.job_id: p.offering_id for p in old.training}
-    new_t = {p.job_id: p.offering_id for p in new.training}
+    old_t = {p.job_id: p for p in old.training}
+    new_t = {p.job_id: p for p in new.training}
     for job_id in sorted(old_t.keys() | new_t.keys()):
         a, b = old_t.get(job_id), new_t.get(job_id)
-        if a != b:
-            moves.append(Move(job_id, "training", a, b))
-    old_i: dict[str, set[str]] = defaultdict(set)
-    new_i: dict[str, set[str]] = defaultdict(set)
-    for p in old.inference:
-        old_i[p.service_id].add(p.offering_id)
-    for p in new.inference:
-        new_i[p.service_id].add(p.offering_id)
-    for svc in sorted(old_i.keys() | new_i.keys()):
-        gone, added = sorted(old_i[svc] - new_i[svc]), sorted(new_i[svc] - old_i[svc])
-        for k in range(max(len(gone), len(added))):
-            moves.append(
-                Move(svc, "inference", gone[k] if k < len(gone) else None, added[k] if k < len(added) else None)
-            )
+        if a is not None and b is not None and (a.offering_id, a.tier) == (b.offering_id, b.tier):
+            continue
+        kind = (
+            MoveKind.unplaced
+            if b is None
+            else MoveKind.added
+            if a is None
+            else (MoveKind.tier_change if a.offering_id == b.offering_id else MoveKind.moved)
+        )
+        moves.append(
+            Move(job_id, WorkloadKind.training, a.offering_id if a else None, b.offering_id if b else None, kind)
+        )
+    old_i = {(p.service_id, p.offering_id): p.replicas for p in old.inference}
+    new_i = {(p.service_id, p.offering_id): p.replicas for p in new.inference}
+    for svc, off in sorted(old_i.keys() | new_i.keys()):
+        a_n, b_n = old_i.get((svc, off), 0), new_i.get((svc, off), 0)
+        if a_n == b_n:
+            continue
+        kind = (
+            MoveKind.added
+            if a_n == 0
+            else MoveKind.removed
+            if b_n == 0
+            else MoveKind.scaled_up
+            if b_n > a_n
+            else MoveKind.scaled_down
+        )
+        moves.append(Move(svc, WorkloadKind.inference, off if a_n else None, off if b_n else None, kind, a_n, b_n))
     return tuple(moves)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from computemoat.model import PlacementRules, Provider, Scenario, Tier, TrainingJob
 
+TIERS: tuple[Tier, ...] = (Tier.on_demand, Tier.spot, Tier.reserved)
+TIER_INDEX = {t: i for i, t in enumerate(TIERS)}
+
 
 def provider_block_reason(scenario: Scenario, rules: PlacementRules, provider: Provider) -> str | None:
     """Why ``rules`` (plus the global policy) forbid ``provider``; None when it is allowed."""

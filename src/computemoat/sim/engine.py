@@ -109,19 +109,23 @@ class _Run:
 
 
 def _on_outage(run: _Run, site_id: str, start_ns: int, end_ns: int) -> None:
+    """Jobs on the site either migrate (policy) or ride it out: a ridden-out outage is queued on the job
+    and handled, vectorized, by its next ``advance`` (interruption at the start, restart after the end)."""
     for state in run.jobs.values():
         if not state.active or state.placement.site_id != site_id:
-            continue
-        advance(state, start_ns)  # work since the last checkpoint is lost at start_ns
-        if not state.active:
             continue
         expected_ns = hours_to_ns(run.faults.site_outage_mean_hours(state.placement.provider))
         ctx = OutageContext(expected_ns, run.transfer_ns(state) + state.restart_ns, run.replanner is not None)
         if should_migrate(run.faults.outage_policy, ctx):
+            advance(state, start_ns)  # work since the last checkpoint is lost at start_ns
+            if not state.active:
+                continue
             new_plan = run.replan(start_ns)
             if new_plan is not None and run.migrate(state, new_plan, start_ns, f"outage of {site_id}"):
                 continue
-        state.run_from_ns = max(state.run_from_ns, end_ns + state.restart_ns)
+            state.run_from_ns = max(state.run_from_ns, end_ns + state.restart_ns)
+            continue
+        state.outages.append((start_ns, end_ns))
 
 
 def _on_withdrawal(run: _Run, provider: str, t_ns: int) -> None:

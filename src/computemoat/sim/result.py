@@ -77,13 +77,16 @@ def _segment_cost(faults: FaultModel, timeline: Timeline, seg: Segment, job_hour
     planned hours at a contract price (no price changes): take-or-pay bills all of it (within the
     simulated window) even when the job moves, stalls or waits out an outage; ``as_used`` only the hours held."""
     p = seg.placement
-    rate_usd_per_h = p.cost_usd / job_hours
+    # the plan prices the job on its expected wall-clock hours (reliability.job_reliability); plans
+    # built by hand without them are priced on the job's hours of work
+    planned_h = p.expected_hours or p.nominal_hours or job_hours
+    rate_usd_per_h = p.cost_usd / planned_h
     if p.tier != Tier.reserved:
         return rate_usd_per_h * timeline.price_hours(p.provider, seg.start_ns, seg.end_ns)
     held_h = (seg.end_ns - seg.start_ns) / NS_PER_HOUR
     if faults.reserved_billing_for(p.provider) == ReservedBilling.as_used:
         return rate_usd_per_h * held_h
-    committed_h = min(job_hours, (timeline.horizon_ns - seg.start_ns) / NS_PER_HOUR)
+    committed_h = min(planned_h, (timeline.horizon_ns - seg.start_ns) / NS_PER_HOUR)
     return rate_usd_per_h * max(held_h, committed_h)
 
 

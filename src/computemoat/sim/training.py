@@ -125,6 +125,7 @@ class JobState:
     lost_ns: int = 0
     restart_spent_ns: int = 0
     spare_wait_ns: int = 0
+    outages: list[tuple[int, int]] = field(default_factory=list)  # site outages ridden out, not yet run
     egress_usd: float = 0.0
     migrations: int = 0
     segments: list[Segment] = field(default_factory=list)
@@ -220,13 +221,25 @@ def advance(state: JobState, until_ns: int, *, final_checkpoint: bool = False) -
     if not state.active or until_ns <= t0:
         return
     fail, kind = state.hazards.draw(t0, until_ns)
+    o_st, o_en = _take_outages(state, t0, until_ns)
+    if o_st.size:  # site down: no failure is drawn there, the outage itself interrupts the job
+        at = np.searchsorted(o_st, fail, side="right") - 1
+        keep = ~((at >= 0) & (fail < o_en[np.maximum(at, 0)]))
+        fail, kind = fail[keep], kind[keep]
     clock = None
     if state.spares is not None and (fail.size or state.hazards.repair_end_ns.size):
         clock = _progress_clock(state, t0, until_ns, fail, kind)
-        ufail, uend = _to_wall_inv(clock, fail), int(clock[1][-1])
+    base = np.concatenate((fail, o_st))  # when each interruption happens ...
+    resume = np.concatenate((fail, o_en))  # ... and when its restart can begin
+    kind = np.concatenate((kind, np.full(o_st.size, -1, dtype=np.intp)))
+    if o_st.size:
+        order = np.argsort(base, kind="stable")
+        base, resume, kind = base[order], resume[order], kind[order]
+    if clock is not None:
+        ufail, uresume, uend = _to_wall_inv(clock, base), _to_wall_inv(clock, resume), int(clock[1][-1])
     else:
-        ufail, uend = fail - t0, until_ns - t0
-    run_start = np.concatenate(([0], ufail + state.restart_ns))
+        ufail, uresume, uend = base - t0, resume - t0, until_ns - t0
+    run_start = np.concatenate(([0], uresume + state.restart_ns))
     run_end = np.concatenate((ufail, [uend]))
     length = np.maximum(run_end - run_start, 0)
     tau, delta = state.tau_ns, state.delta_ns
@@ -238,14 +251,14 @@ def advance(state: JobState, until_ns: int, *, final_checkpoint: bool = False) -
     ckpts_needed = np.maximum(-(-remaining // tau) - 1, 0)  # the last stretch needs no checkpoint
     need = remaining + ckpts_needed * delta
     finished = need <= length
-    restart = np.minimum(run_start[1:], run_end[1:]) - ufail  # restart time actually spent
+    restart = np.maximum(np.minimum(run_start[1:], run_end[1:]) - uresume, 0)  # restart time actually spent
     names = list(state.hazards.kinds)
     if finished.any():
         i = int(np.argmax(finished))
         u_done = int(run_start[i] + need[i])
         state.done_ns = int(_to_wall(*clock, u_done)[0]) if clock is not None else t0 + u_done
         state.spare_wait_ns += (state.done_ns - t0) - u_done
-        _count(state, names, kind[:i])
+        _count(state, names, kind[:i][kind[:i] >= 0])
         state.checkpoint_ns += int(ckpts[:i].sum() * delta + ckpts_needed[i] * delta)
         state.lost_ns += int((length[:i] - ckpts[:i] * period).sum())
         state.restart_spent_ns += int(restart[:i].sum())
@@ -256,13 +269,25 @@ def advance(state: JobState, until_ns: int, *, final_checkpoint: bool = False) -
         kept = min(int(unsaved[-1]), tau)
         saved[-1] += kept
         unsaved[-1] -= kept
-    _count(state, names, kind)
+    _count(state, names, kind[kind >= 0])
     state.checkpoint_ns += int(ckpts.sum() * delta)
     state.lost_ns += int(unsaved.sum())
     state.restart_spent_ns += int(restart.sum())
     state.spare_wait_ns += (until_ns - t0) - uend
     state.saved_ns = int(state.saved_ns + saved.sum())
     state.run_from_ns = until_ns + max(int(run_start[-1]) - uend, 0)
+
+
+def _take_outages(state: JobState, t0_ns: int, until_ns: int) -> tuple[I64, I64]:
+    """Pending outages of the job's site that start before ``until_ns`` (clipped to start at ``t0_ns``)."""
+    if not state.outages:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    now = [(max(a, t0_ns), b) for a, b in state.outages if a < until_ns and b > t0_ns]
+    state.outages = [(a, b) for a, b in state.outages if a >= until_ns]
+    if not now:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    st, en = np.array(now, dtype=np.int64).T
+    return st, en
 
 
 def _to_wall_inv(clock: tuple[I64, I64], wall: I64) -> I64:

@@ -191,7 +191,7 @@ def settle(db: Database, settlements: Mapping[Scope, Sequence[Settlement]]) -> N
 
 def _saturating_add(column: object, delta: object) -> object:
     """``column + delta`` kept in ``0 .. SUM_MAX`` without computing past it (BIGINT never overflows)."""
-    return case((column > literal(SUM_MAX) - delta, literal(SUM_MAX)),  # type: ignore[operator]
+    return case((column > literal(SUM_MAX) - delta, literal(SUM_MAX)),
                 (column + delta < 0, literal(0)),  # type: ignore[operator]
                 else_=column + delta)  # type: ignore[operator]
 

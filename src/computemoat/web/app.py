@@ -50,7 +50,7 @@ class DashboardData:
 
 
 def _plotly_js() -> Path:
-    import plotly  # type: ignore[import-untyped]
+    import plotly
 
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 

@@ -70,12 +70,7 @@ def _unplaced_reason(plan: Plan, workload_id: str) -> str | None:
     return "not placed after the change: " + ("; ".join(reasons) if reasons else "no feasible place left")
 
 
-def _why(scenario: Scenario, before: Plan, after: Plan, row: MoveRow) -> str:
-    unplaced = _unplaced_reason(after, row.workload_id)
-    if unplaced is not None:
-        return unplaced
-    if row.from_offering is None:
-        return "added: more capacity or redundancy needed at the new place"
+def _provider_reason(scenario: Scenario, after: Plan, row: MoveRow) -> str | None:
     providers = {p.name: p for p in scenario.providers}
     old = providers.get(row.from_provider or "")
     blocked = provider_block_reason(scenario, PlacementRules(), old) if old is not None else None
@@ -85,8 +80,22 @@ def _why(scenario: Scenario, before: Plan, after: Plan, row: MoveRow) -> str:
         return f"provider {row.from_provider} has no placement in the new plan (withdrawn or out of capacity)"
     if row.from_offering not in {o.id for o in scenario.offerings}:
         return f"offering {row.from_offering} is no longer in the catalog"
+    return None
+
+
+def _why(scenario: Scenario, after: Plan, row: MoveRow) -> str:
+    """Why the workload left its old place (policy, provider gone, offering gone), plus what could
+    not be placed after the change; failing those, price or the plan as a whole."""
+    reasons = [r for r in (
+        _provider_reason(scenario, after, row) if row.from_offering is not None else None,
+        _unplaced_reason(after, row.workload_id),
+    ) if r is not None]
+    if reasons:
+        return "; ".join(reasons)
+    if row.from_offering is None:
+        return f"added: {row.to_offering} takes over capacity or redundancy lost elsewhere"
     if row.to_offering is None:
-        return f"dropped: {row.workload_id} needs {row.from_offering} no more"
+        return f"dropped: the new plan serves {row.workload_id} without {row.from_offering}"
     per_gpu_before = row.cost_before_usd / row.gpus_before if row.gpus_before else 0.0
     per_gpu_after = row.cost_after_usd / row.gpus_after if row.gpus_after else 0.0
     if per_gpu_after < per_gpu_before:
@@ -120,7 +129,7 @@ def plan_diff(scenario: Scenario, before: Plan, after: Plan) -> PlanDiff:
             gpus_before=a[2] if a else 0, gpus_after=b[2] if b else 0,
             cost_before_usd=a[3] if a else 0.0, cost_after_usd=b[3] if b else 0.0, why="",
         )
-        rows.append(replace(row, why=_why(scenario, before, after, row)))
+        rows.append(replace(row, why=_why(scenario, after, row)))
     return PlanDiff(
         cost_before_usd=before.total_cost_usd,
         cost_after_usd=after.total_cost_usd,

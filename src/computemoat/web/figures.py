@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import plotly.graph_objects as go  # type: ignore[import-untyped]
+import plotly.graph_objects as go
 
 from computemoat.latency import RttMatrix
 from computemoat.model import PlacementRules, Plan, Scenario
