@@ -68,7 +68,7 @@ def _random_case(seed: int, *, periods: int | None, commitments: bool, caps: boo
 def test_one_period_without_commitments_matches_the_single_period_planner(seed: int) -> None:
     sc, rtt = _random_case(seed, periods=None, commitments=False, caps=False)
     try:
-        expected = plan(sc, rtt, mip_gap=1e-9).plan.total_cost_usd
+        expected = plan(sc, rtt, mip_gap=1e-9, faults=NOMINAL).plan.total_cost_usd
     except InfeasibleError:
         with pytest.raises(InfeasibleError):
             plan_horizon(sc, rtt, faults=NOMINAL, mip_gap=1e-9)
