@@ -191,7 +191,7 @@ def _solve(
 
     from computemoat.planner.highs_run import new_highs
 
-    h = new_highs()  # type: ignore[no-untyped-call]
+    h = new_highs()
     h.setOptionValue("output_flag", bool(os.environ.get("CMOAT_HIGHS_LOG")))
     h.setOptionValue("time_limit", float(max(0.1, time_limit_s)))
     h.setOptionValue("mip_rel_gap", float(gap))
