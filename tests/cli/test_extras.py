@@ -101,7 +101,9 @@ def test_core_commands_run_with_every_extra_missing(tmp_path: Path) -> None:
     results = report["results"]
     for args in core:
         r = results[" ".join(args)]
-        assert r["code"] == 0 and not r["crash"], (args, r)
+        # minimal.yaml has two providers: without globex, chat loses N+1 and the replan is partial (exit 3)
+        expected = 3 if args[0] == "replan" else 0
+        assert r["code"] == expected and not r["crash"], (args, r)
     for args, extra in needs.values():
         r = results[" ".join(args)]
         lines = [ln for ln in r["stderr"].splitlines() if ln.strip()]
