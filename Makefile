@@ -30,6 +30,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(PY) scripts/check_layers.py src/computemoat
+	$(VENV)/bin/mypy src/computemoat
 
 # mypy with pyproject's [tool.mypy] (strict for model, planner, latency); `make typecheck TYPED=src/computemoat/cli`
 typecheck: $(STAMP)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from computemoat.model import Assignment, Plan, Scenario
     from computemoat.planner import PlanResult, SolveProgress, Unplaced
+    from computemoat.reliability import FaultModel
 
 ScenarioOpt = Annotated[
     Path | None,
@@ -45,7 +46,7 @@ FaultsOpt = Annotated[
 EXIT_PARTIAL = 3  # replan: a plan was made, but some workloads are unplaced or lost their N+k
 
 
-def _faults(path: Path | None):  # type: ignore[no-untyped-def]
+def _faults(path: Path | None) -> FaultModel | None:
     if path is None:
         return None
     from computemoat.sim.faults import load_faults
@@ -73,7 +74,7 @@ def _hours(v: float | None) -> str:
     return "-" if v is None else f"{v:,.0f}"
 
 
-def print_plan(scenario: Scenario, p: Plan, rtt_ms: np.ndarray, faults=None) -> None:  # type: ignore[no-untyped-def]
+def print_plan(scenario: Scenario, p: Plan, rtt_ms: np.ndarray, faults: FaultModel | None = None) -> None:
     """Placements, spend per provider vs caps, SLO attainment per region and the N+k verdict."""
     from computemoat.planner import validate_plan
 

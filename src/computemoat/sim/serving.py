@@ -52,7 +52,7 @@ def max_flow(capacity: NDArray[np.float64], demand: NDArray[np.float64], eligibl
     cols = np.concatenate((1 + np.arange(n_sites), 1 + n_sites + ri, np.full(n_regions, sink)))
     vals = np.concatenate((cap, np.full(si.size, FLOW_SCALE_MAX, dtype=np.int64), dem))
     graph = csr_matrix((vals.astype(np.int32), (rows, cols)), shape=(sink + 1, sink + 1))
-    flow = maximum_flow(graph, src, sink).flow.toarray()
+    flow = maximum_flow(graph, src, sink).flow.toarray()  # type: ignore[arg-type]  # stubs want csr_array
     out[si, ri] = flow[1 + si, 1 + n_sites + ri] / scale
     return out
 
@@ -73,7 +73,9 @@ def least_rtt_flow(
         (np.ones(2 * si.size), (np.concatenate((si, n_sites + ri)), np.concatenate((k, k)))),
         shape=(n_sites + n_regions, si.size),
     )
-    res = linprog(c, A_ub=a.tocsr(), b_ub=np.concatenate((capacity, demand)), bounds=(0, None), method="highs")
+    res = linprog(  # type: ignore[call-overload]  # scipy-stubs: no overload takes a csr_matrix A_ub
+        c, A_ub=a.tocsr(), b_ub=np.concatenate((capacity, demand)), bounds=(0, None), method="highs"
+    )
     if res.status != 0:  # never for this bounded feasible LP; fall back to a plain max-flow
         return max_flow(capacity, demand, eligible)
     out[si, ri] = res.x
