@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 from computemoat.catalog import default_scenario
-from computemoat.deal import DealSettings, evaluate_deal, load_offer
 from computemoat.latency import rtt_matrix
 from computemoat.model import DemandSeries, PeriodKind, Scenario
 from computemoat.planner import plan
+from computemoat.planner.deal import DealSettings, evaluate_deal, load_offer
 from computemoat.planner.horizon import plan_horizon
 
 ROOT = Path(__file__).parents[1]

@@ -110,7 +110,7 @@ def test_bad_input_is_one_line_with_file_and_line_and_exit_2(case: str, tmp_path
 
 def test_bundled_example_offer_loads_against_the_default_scenario() -> None:
     from computemoat.catalog import default_scenario
-    from computemoat.deal import apply_offer, load_offer
+    from computemoat.planner.deal import apply_offer, load_offer
 
     sc = default_scenario()
     offer = load_offer(Path(__file__).parents[2] / "examples" / "deal.yaml", sc)

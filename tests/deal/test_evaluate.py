@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from tests.horizon.kit import HOURS, NOMINAL, near, offering, provider, scenario, service, site
 
-from computemoat.deal import DealSettings, evaluate_deal
 from computemoat.model import Horizon, Offer, OfferCapacity
+from computemoat.planner.deal import DealSettings, evaluate_deal
 
 UNIT = 8 * HOURS  # GPU-hours of one instance-month
 

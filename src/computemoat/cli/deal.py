@@ -1,4 +1,4 @@
-"""`computemoat deal OFFER.yaml`: evaluate a provider's offer over the horizon (thin wrapper over deal/)."""
+"""`computemoat deal OFFER.yaml`: evaluate a provider's offer over the horizon (thin wrapper over planner/deal/)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from computemoat.cli.common import console, load_scenario_arg, user_errors
 from computemoat.model.errors import UserError
 
 if TYPE_CHECKING:
-    from computemoat.deal import DealResult
+    from computemoat.planner.deal import DealResult
 
 
 def _usd(v: float) -> str:
@@ -86,8 +86,8 @@ def register(app: typer.Typer) -> None:
         mip_gap: Annotated[float, typer.Option("--mip-gap", min=0.0, max=1.0, help="relative gap per solve")] = 0.005,
     ) -> None:
         """Should we sign this offer, at what price, and what if the provider withdraws?"""
-        from computemoat.deal import DealSettings, evaluate_deal, load_offer
         from computemoat.latency import rtt_matrix
+        from computemoat.planner.deal import DealSettings, evaluate_deal, load_offer
 
         with user_errors():
             if out is not None and (out.is_dir() or not out.parent.is_dir()):

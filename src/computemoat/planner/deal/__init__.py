@@ -1,10 +1,10 @@
 """Evaluate a provider's offer against a scenario over time: savings, break-even price, diversification
 and exposure to the provider's withdrawal (above the planner and the simulator's fault model)."""
 
-from computemoat.deal.apply import apply_offer, offer_problems, without_offer
-from computemoat.deal.evaluate import DealSettings, evaluate_deal
-from computemoat.deal.offer_file import load_offer
-from computemoat.deal.result import SCHEMA, BreakEven, DealResult, ExposurePoint, LandlordView, ShareSeries
+from computemoat.planner.deal.apply import apply_offer, offer_problems, without_offer
+from computemoat.planner.deal.evaluate import DealSettings, evaluate_deal
+from computemoat.planner.deal.offer_file import load_offer
+from computemoat.planner.deal.result import SCHEMA, BreakEven, DealResult, ExposurePoint, LandlordView, ShareSeries
 
 __all__ = [
     "SCHEMA",

@@ -8,9 +8,9 @@ from pydantic import ValidationError
 
 from computemoat.catalog.errors import dotted, pydantic_lines
 from computemoat.catalog.yamlsource import read_yaml
-from computemoat.deal.apply import offer_problems
 from computemoat.model import Offer, Scenario, UserError
 from computemoat.model.horizon import horizon_problems
+from computemoat.planner.deal.apply import offer_problems
 
 
 def load_offer(path: str | Path, scenario: Scenario) -> Offer:

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from computemoat.deal.apply import (
+from computemoat.model import Offer, Scenario
+from computemoat.planner.deal.apply import (
     apply_offer,
     offer_horizon,
     offer_option_ids,
@@ -35,8 +36,7 @@ from computemoat.deal.apply import (
     term_periods,
     without_offer,
 )
-from computemoat.deal.result import BreakEven, DealResult, ExposurePoint, LandlordView, ShareSeries
-from computemoat.model import Offer, Scenario
+from computemoat.planner.deal.result import BreakEven, DealResult, ExposurePoint, LandlordView, ShareSeries
 from computemoat.planner.horizon import HorizonPlan, HorizonSolution, plan_horizon, replan_from
 from computemoat.reliability import FaultModel
 
