@@ -180,34 +180,50 @@ def serve(c: Context) -> None:
     )
 
 
-def cover(c: Context) -> None:
-    """Survivors of each failure set hold >= ceil(total demand / rps_per_replica) replicas (valid cut)."""
-    f, nf = c.flat, c.nf
-    if not len(f.f_failed):
-        return
-    rows_, cols_ = [], []
+def _survivors(f: FlatProblem) -> list[tuple[int, np.ndarray]]:
+    """Per failure set k (service by service): the replica variables whose provider survives k."""
+    out: list[tuple[int, np.ndarray]] = []
     for s in range(len(f.service_ids)):
         vs = np.flatnonzero(f.r_svc == s)
         prov = f.off_provider[f.r_off[vs]]
-        for k in np.flatnonzero(f.f_svc == s):
-            alive = vs[~np.isin(prov, list(f.f_failed[k]))]
-            rows_.append(np.full(len(alive), k))
-            cols_.append(alive)
+        out.extend((int(k), vs[~np.isin(prov, list(f.f_failed[k]))]) for k in np.flatnonzero(f.f_svc == s))
+    return out
+
+
+def _failure_rows(
+    c: Context, name: str, survivors: list[tuple[int, np.ndarray]], ycol: np.ndarray, need: np.ndarray
+) -> None:
+    """A row per failure set k: sum of ``ycol`` over k's survivors (+ unserved slack) >= need[k]."""
+    f, nf = c.flat, c.nf
     svc_demand = np.bincount(f.d_svc, weights=f.d_rps, minlength=len(f.service_ids))
-    need = np.ceil(svc_demand[f.f_svc] / c.svc_rps[f.f_svc] - 1e-9)
-    yv = np.concatenate(cols_)
+    yv = np.concatenate([alive for _, alive in survivors])
     w = c.w_cols()
     w_dem, w_fail = c.dkeys // nf, c.dkeys % nf
     w_coef = need[w_fail] / np.maximum(svc_demand[f.d_svc[w_dem]], 1e-9) if len(w) else np.zeros(0)
     c.rows.add(
-        "cover",
-        [f"cover[{f.service_ids[f.f_svc[k]]}|{fail_label(f, k)}]" for k in range(len(f.f_failed))],
-        np.concatenate([*rows_, w_fail[: len(w)]]),
-        np.concatenate([c.cols.idx(Block.y)[yv], w]),
+        name,
+        [f"{name}[{f.service_ids[f.f_svc[k]]}|{fail_label(f, k)}]" for k in range(len(f.f_failed))],
+        np.concatenate([*(np.full(len(alive), k) for k, alive in survivors), w_fail[: len(w)]]),
+        np.concatenate([ycol[yv], w]),
         np.concatenate([np.ones(len(yv)), w_coef]),
         need,
         np.inf,
     )
+
+
+def _replicas_needed(c: Context) -> np.ndarray:
+    """Per failure set: ceil(the service's total demand / rps per replica)."""
+    f = c.flat
+    svc_demand = np.bincount(f.d_svc, weights=f.d_rps, minlength=len(f.service_ids))
+    need: np.ndarray = np.ceil(svc_demand[f.f_svc] / c.svc_rps[f.f_svc] - 1e-9)
+    return need
+
+
+def cover(c: Context) -> None:
+    """Survivors of each failure set hold >= ceil(total demand / rps_per_replica) replicas (valid cut)."""
+    if not len(c.flat.f_failed):
+        return
+    _failure_rows(c, "cover", _survivors(c.flat), c.cols.idx(Block.y), _replicas_needed(c))
 
 
 def region_cover(c: Context) -> None:
@@ -247,34 +263,15 @@ def _instance_cols(c: Context) -> tuple[np.ndarray, np.ndarray]:
 def instance_cover(c: Context) -> None:
     """Valid cut on whole instances: survivors of f hold sum_v rpi_v n_v >= need, so sum_v n_v >=
     ceil(need / max rpi). Closes the LP's fractional-instance gap (1-GPU replicas on 8-GPU instances)."""
-    f, nf = c.flat, c.nf
+    f = c.flat
     if not len(f.f_failed) or not (f.r_replicas_per_instance > 1).any():
         return
     col, rpi = _instance_cols(c)
-    svc_demand = np.bincount(f.d_svc, weights=f.d_rps, minlength=len(f.service_ids))
-    rows_, cols_, need = [], [], np.zeros(len(f.f_failed))
-    for s in range(len(f.service_ids)):
-        vs = np.flatnonzero(f.r_svc == s)
-        prov = f.off_provider[f.r_off[vs]]
-        for k in np.flatnonzero(f.f_svc == s):
-            alive = vs[~np.isin(prov, list(f.f_failed[k]))]
-            rows_.append(np.full(len(alive), k))
-            cols_.append(alive)
-            top = rpi[alive].max(initial=1.0)
-            need[k] = np.ceil(np.ceil(svc_demand[s] / c.svc_rps[s] - 1e-9) / top - 1e-9)
-    yv = np.concatenate(cols_)
-    w = c.w_cols()
-    w_dem, w_fail = c.dkeys // nf, c.dkeys % nf
-    w_coef = need[w_fail] / np.maximum(svc_demand[f.d_svc[w_dem]], 1e-9) if len(w) else np.zeros(0)
-    c.rows.add(
-        "instance_cover",
-        [f"instance_cover[{f.service_ids[f.f_svc[k]]}|{fail_label(f, k)}]" for k in range(len(f.f_failed))],
-        np.concatenate([*rows_, w_fail[: len(w)]]),
-        np.concatenate([col[yv], w]),
-        np.concatenate([np.ones(len(yv)), w_coef]),
-        need,
-        np.inf,
-    )
+    survivors = _survivors(f)
+    top = np.ones(len(f.f_failed))
+    for k, alive in survivors:
+        top[k] = rpi[alive].max(initial=1.0)
+    _failure_rows(c, "instance_cover", survivors, col, np.ceil(_replicas_needed(c) / top - 1e-9))
 
 
 def _per_service(c: Context, name: str, services: np.ndarray, lo: np.ndarray | float, hi: np.ndarray | float) -> None:
