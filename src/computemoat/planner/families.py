@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 
 from computemoat.planner.columns import Block, Columns
-from computemoat.planner.flatten import FlatProblem, caps_set, demand_keys, fail_label
+from computemoat.planner.flatten import FlatProblem, caps_set, demand_keys, fail_label, key_label, key_of_assignment
 from computemoat.planner.rows import Rows, expand_ranges
 
 
@@ -140,22 +140,18 @@ def pack(c: Context) -> None:
 
 
 def demand(c: Context) -> None:
-    """sum_{a in (d, f)} z_a (+ w_df) = rps_d for every demand row and failure set."""
-    f, nf, dkeys = c.flat, c.nf, c.dkeys
-    drow = np.searchsorted(dkeys, f.a_dem * nf + f.a_fail)
-    dem, fail = dkeys // nf, dkeys % nf
+    """sum_{a in key} z_a (+ w_key) = rps of the key, for every demand key (region, or merged regions
+    under a failure set: see FlatProblem.key_dem)."""
+    f = c.flat
     w = c.w_cols()
     c.rows.add(
         "demand",
-        [
-            f"demand[{f.service_ids[f.d_svc[d]]}|{f.region_names[f.d_region[d]]}|{fail_label(f, k)}]"
-            for d, k in zip(dem, fail, strict=True)
-        ],
-        np.concatenate([drow, np.arange(len(w))]),
+        [f"demand[{key_label(f, k)}]" for k in range(len(f.key_dem))],
+        np.concatenate([key_of_assignment(f), np.arange(len(w))]),
         np.concatenate([c.cols.idx(Block.z), w]),
-        np.ones(len(drow) + len(w)),
-        f.d_rps[dem],
-        f.d_rps[dem],
+        np.ones(len(f.a_dem) + len(w)),
+        f.key_rps,
+        f.key_rps,
     )
 
 
@@ -227,24 +223,20 @@ def cover(c: Context) -> None:
 
 
 def region_cover(c: Context) -> None:
-    """Per (demand row, failure set): replicas at its reachable surviving sites >= ceil(rps / rpr)."""
-    f, nf, dkeys = c.flat, c.nf, c.dkeys
-    if not len(dkeys):
+    """Per demand key: replicas at its reachable surviving sites >= ceil(rps / rpr)."""
+    f = c.flat
+    if not len(f.key_dem):
         return
-    drow = np.searchsorted(dkeys, f.a_dem * nf + f.a_fail)
+    drow = key_of_assignment(f)
     owner, yv = c.y_at(f.f_svc[f.a_fail] * len(f.site_ids) + f.a_site)
-    dem, fail = dkeys // nf, dkeys % nf
-    need = np.ceil(f.d_rps[dem] / c.svc_rps[f.d_svc[dem]] - 1e-9)
+    need = np.ceil(f.key_rps / c.svc_rps[f.d_svc[f.key_dem]] - 1e-9)
     w = c.w_cols()
     c.rows.add(
         "region_cover",
-        [
-            f"region_cover[{f.service_ids[f.d_svc[d]]}|{f.region_names[f.d_region[d]]}|{fail_label(f, k)}]"
-            for d, k in zip(dem, fail, strict=True)
-        ],
+        [f"region_cover[{key_label(f, k)}]" for k in range(len(f.key_dem))],
         np.concatenate([drow[owner], np.arange(len(w))]),
         np.concatenate([c.cols.idx(Block.y)[yv], w]),
-        np.concatenate([np.ones(len(yv)), need[: len(w)] / np.maximum(f.d_rps[dem[: len(w)]], 1e-9)]),
+        np.concatenate([np.ones(len(yv)), need[: len(w)] / np.maximum(f.key_rps[: len(w)], 1e-9)]),
         need,
         np.inf,
     )

@@ -32,7 +32,7 @@ from computemoat.planner.packing import instances_for, packing
 from computemoat.planner.rules import TIER_INDEX, TIERS, residency_allows, training_tiers
 from computemoat.reliability import FaultModel, job_reliability
 
-__all__ = ["TIERS", "TIER_INDEX", "FlatProblem", "caps_set", "flatten", "replica_bound"]
+__all__ = ["TIERS", "TIER_INDEX", "FlatProblem", "caps_set", "demand_keys", "flatten", "key_label", "replica_bound"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,15 @@ class FlatProblem:
     a_site: np.ndarray
     a_fail: np.ndarray
     a_rtt_ms: np.ndarray
+    # demand keys (sorted by key_dem x failure sets + key_fail): what one [demand] row must serve.
+    # Nominal: one per region (key_dem = its demand row). Under a failure set: one per group of the
+    # service's regions that reach the same surviving sites (key_dem = the group's first row, key_rps
+    # their sum): a transportation problem whose demand nodes share their neighbours is the same
+    # problem with those nodes merged, and 10,000 workloads have ~7x fewer assignments for it.
+    key_dem: np.ndarray
+    key_fail: np.ndarray
+    key_rps: np.ndarray
+    key_regions: tuple[tuple[int, ...], ...]
     notes: tuple[str, ...] = field(default=())
     # allow_unplaced: (workload id, reason) of what cannot be placed whatever the solver does
     structural: tuple[tuple[str, str], ...] = field(default=())
@@ -164,6 +173,7 @@ class _Collect:
     f_svc: list[int] = field(default_factory=list)
     f_failed: list[frozenset[int]] = field(default_factory=list)
     a_rows: list[tuple[int, int, int, float]] = field(default_factory=list)
+    g_rows: list[tuple[int, int, float, tuple[int, ...]]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     structural: list[tuple[str, str]] = field(default_factory=list)
 
@@ -324,8 +334,9 @@ def _failure_sets(
         f = len(acc.f_failed)
         acc.f_svc.append(s)
         acc.f_failed.append(failed)
+        groups: dict[tuple[int, ...], list[int]] = {}  # surviving sites -> positions k of its regions
         for k, r in enumerate(regions):
-            sites = [j for j in sites_ok[int(r)] if cat.site_provider[j] not in failed]
+            sites = tuple(j for j in sites_ok[int(r)] if cat.site_provider[j] not in failed)
             if not sites:
                 verb = "fails" if len(failed) == 1 else "fail"
                 lost = f" when {'+'.join(cat.provider_names[p] for p in sorted(failed))} {verb}" if failed else ""
@@ -335,7 +346,14 @@ def _failure_sets(
                 )
                 if not allow_unplaced:
                     break
-            acc.a_rows.extend((d0 + k, j, f, float(rtt_ms[r, j])) for j in sites)
+            # Nominal rows stay per region (the plan's assignments, nearest-site tie-break); under a
+            # failure only feasibility matters, and regions that reach the same sites are one demand.
+            groups.setdefault(sites if failed else (k, *sites), []).append(k)
+        for key, ks in groups.items():
+            sites = key if failed else key[1:]
+            rep = d0 + ks[0]
+            acc.g_rows.append((rep, f, sum(demand[int(regions[k])] for k in ks), tuple(int(regions[k]) for k in ks)))
+            acc.a_rows.extend((rep, j, f, float(rtt_ms[regions[ks[0]], j])) for j in sites)
 
 
 def _assemble(sc: Scenario, rtt_ms: np.ndarray, faults: FaultModel, cat: CatalogArrays, acc: _Collect) -> FlatProblem:
@@ -344,6 +362,9 @@ def _assemble(sc: Scenario, rtt_ms: np.ndarray, faults: FaultModel, cat: Catalog
     d = np.array(acc.d_rows, dtype=float).reshape(-1, 3)
     a = np.array(acc.a_rows, dtype=float).reshape(-1, 4)
     i64 = np.int64
+    nf = max(1, len(acc.f_failed))
+    order = sorted(range(len(acc.g_rows)), key=lambda i: acc.g_rows[i][0] * nf + acc.g_rows[i][1])
+    g = [acc.g_rows[i] for i in order]
     return FlatProblem(
         scenario=sc,
         rtt_ms=rtt_ms,
@@ -385,6 +406,10 @@ def _assemble(sc: Scenario, rtt_ms: np.ndarray, faults: FaultModel, cat: Catalog
         a_site=a[:, 1].astype(i64),
         a_fail=a[:, 2].astype(i64),
         a_rtt_ms=a[:, 3],
+        key_dem=np.array([k[0] for k in g], dtype=i64),
+        key_fail=np.array([k[1] for k in g], dtype=i64),
+        key_rps=np.array([k[2] for k in g], dtype=float),
+        key_regions=tuple(k[3] for k in g),
         structural=tuple(acc.structural),
     )
 
@@ -395,8 +420,22 @@ def fail_label(flat: FlatProblem, f: int) -> str:
 
 
 def demand_keys(flat: FlatProblem) -> np.ndarray:
-    """Every (demand row d, failure set f of its service) as d * nf + f, sorted."""
+    """Every demand key (a [demand] row) as key_dem * nf + key_fail, sorted (aligned with key_rps)."""
     nf = max(1, len(flat.f_failed))
-    f_of_svc = [np.flatnonzero(flat.f_svc == s) for s in range(len(flat.service_ids))]
-    dk = [d * nf + f_of_svc[flat.d_svc[d]] for d in range(len(flat.d_svc))]
-    return np.sort(np.concatenate(dk)) if dk else np.zeros(0, dtype=np.int64)
+    out: np.ndarray = flat.key_dem * nf + flat.key_fail
+    return out
+
+
+def key_label(flat: FlatProblem, k: int) -> str:
+    """``service|region(s)|failure set`` of demand key ``k``: a merged group names its first region."""
+    regions = flat.key_regions[k]
+    more = f"+{len(regions) - 1} more" if len(regions) > 1 else ""
+    service = flat.service_ids[flat.d_svc[flat.key_dem[k]]]
+    return f"{service}|{flat.region_names[regions[0]]}{more}|{fail_label(flat, int(flat.key_fail[k]))}"
+
+
+def key_of_assignment(flat: FlatProblem) -> np.ndarray:
+    """Index into the demand keys of every assignment a."""
+    nf = max(1, len(flat.f_failed))
+    out: np.ndarray = np.searchsorted(demand_keys(flat), flat.a_dem * nf + flat.a_fail)
+    return out

@@ -40,20 +40,32 @@ class _Pool:
         self.mw_left[self.flat.off_site[o]] -= gpus * self.flat.off_mw_per_gpu[o]
 
 
-def greedy_plan(scenario: Scenario, rtt_ms: np.ndarray, *, faults: FaultModel | None = None) -> GreedyResult:
-    """Place training jobs, then services, in scenario order, each on its cheapest feasible choice."""
-    blind = scenario.model_copy(
-        update={
-            "inference_services": tuple(s.model_copy(update={"redundancy_k": 0}) for s in scenario.inference_services)
-        }
-    )
-    flat = flatten(blind, rtt_ms, faults=faults)
+def greedy_plan(
+    scenario: Scenario, rtt_ms: np.ndarray, *, faults: FaultModel | None = None, flat: FlatProblem | None = None
+) -> GreedyResult:
+    """Place training jobs, then services, in scenario order, each on its cheapest feasible choice.
+
+    ``flat``: the scenario already flattened (by the planner, for the same rtt and faults); greedy
+    reads only its candidates and nominal assignments, which do not depend on redundancy_k."""
+    if flat is None:
+        blind = scenario.model_copy(
+            update={
+                "inference_services": tuple(
+                    s.model_copy(update={"redundancy_k": 0}) for s in scenario.inference_services
+                )
+            }
+        )
+        flat = flatten(blind, rtt_ms, faults=faults)
     pool = _Pool(flat, flat.off_capacity_gpus.copy(), flat.site_power_cap_mw.copy())
     training, unplaced = _training(flat, pool)
     inference: list[InferencePlacement] = []
     assignments: list[Assignment] = []
+    nominal = np.flatnonzero(flat.nominal_fail[flat.a_fail]) if len(flat.a_fail) else np.zeros(0, dtype=np.int64)
+    by_dem = nominal[np.argsort(flat.a_dem[nominal], kind="stable")]
+    bounds = np.searchsorted(flat.a_dem[by_dem], np.arange(len(flat.d_svc) + 1))
+    rows_of = [by_dem[bounds[d] : bounds[d + 1]] for d in range(len(flat.d_svc))]
     for s, svc_id in enumerate(flat.service_ids):
-        replicas, routed, short = _service(flat, pool, s)
+        replicas, routed, short = _service(flat, pool, s, rows_of)
         assignments.extend(routed)
         if short:
             unplaced.append(svc_id)
@@ -94,9 +106,12 @@ def _training(flat: FlatProblem, pool: _Pool) -> tuple[list[TrainingPlacement], 
     return out, unplaced
 
 
-def _service(flat: FlatProblem, pool: _Pool, s: int) -> tuple[dict[int, int], list[Assignment], bool]:
+def _service(
+    flat: FlatProblem, pool: _Pool, s: int, rows_of: list[np.ndarray]
+) -> tuple[dict[int, int], list[Assignment], bool]:
     """Replicas of service ``s`` region by region (largest first) on the cheapest usable offering,
-    reusing spare capacity first; returns (replicas per variable, assignments, short of demand)."""
+    reusing spare capacity first; returns (replicas per variable, assignments, short of demand).
+    ``rows_of[d]``: the nominal assignments of demand row d."""
     vs = [int(v) for v in np.flatnonzero(flat.r_svc == s)]
     vs.sort(key=lambda v: flat.r_cost_usd_per_replica[v])  # cheapest replica first (stable)
     replicas = dict.fromkeys(vs, 0)
@@ -106,7 +121,7 @@ def _service(flat: FlatProblem, pool: _Pool, s: int) -> tuple[dict[int, int], li
     routed: list[Assignment] = []
     short = False
     for d in map(int, dems[np.argsort(-flat.d_rps[dems], kind="stable")]):
-        rows = np.flatnonzero((flat.a_dem == d) & flat.nominal_fail[flat.a_fail])
+        rows = rows_of[d]
         usable = {int(flat.a_site[a]): float(flat.a_rtt_ms[a]) for a in rows}
         left = float(flat.d_rps[d])
         served: dict[int, float] = {}

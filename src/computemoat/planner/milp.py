@@ -63,7 +63,15 @@ import scipy.sparse as sp
 from computemoat.planner import families as fam
 from computemoat.planner.columns import Block, Columns
 from computemoat.planner.families import MoveSpec, Rented
-from computemoat.planner.flatten import TIERS, FlatProblem, caps_set, demand_keys, fail_label
+from computemoat.planner.flatten import (
+    TIERS,
+    FlatProblem,
+    caps_set,
+    demand_keys,
+    fail_label,
+    key_label,
+    key_of_assignment,
+)
 from computemoat.planner.rows import Rows
 
 RTT_TIE_BREAK_USD_PER_RPS_MS = 1e-6
@@ -186,7 +194,7 @@ def _add_placement_columns(flat: FlatProblem, cols: Columns) -> Rented:
         upper=inst_cap[n_of],
         integer=True,
     )
-    cols.add(Block.z, len(flat.a_dem), lambda: _z_names(flat), upper=flat.d_rps[flat.a_dem])
+    cols.add(Block.z, len(flat.a_dem), lambda: _z_names(flat), upper=flat.key_rps[key_of_assignment(flat)])
     whole = np.flatnonzero(~shared)
     return Rented(
         cols=np.concatenate([x, y[whole], n]),
@@ -218,14 +226,14 @@ def _add_slack_and_totals(flat: FlatProblem, cols: Columns, penalty: float | Non
     )
     dkeys = demand_keys(flat)
     nf = max(1, len(flat.f_failed))
-    w_dem, w_fail = dkeys // nf, dkeys % nf
+    w_dem = dkeys // nf
     svc_rps = np.array([s.rps_per_replica for s in flat.scenario.inference_services], dtype=float)
     forced_w = ~np.isin(dkeys, flat.a_dem * nf + flat.a_fail)
-    rps = flat.d_rps[w_dem]
+    rps = flat.key_rps
     cols.add(
         Block.w,
         len(dkeys),
-        lambda: [f"unserved[{_d_name(flat, d, f)}]" for d, f in zip(w_dem, w_fail, strict=True)],
+        lambda: [f"unserved[{key_label(flat, k)}]" for k in range(len(dkeys))],
         cost=np.where(forced_w, 0.0, penalty / svc_rps[flat.d_svc[w_dem]]) if len(dkeys) else 0.0,
         lower=np.where(forced_w, rps, 0.0),
         upper=rps,
@@ -278,10 +286,6 @@ def _finish(
 
 def _y_name(flat: FlatProblem, v: int) -> str:
     return f"{flat.service_ids[flat.r_svc[v]]}|{flat.offering_ids[flat.r_off[v]]}"
-
-
-def _d_name(flat: FlatProblem, d: int, f: int) -> str:
-    return f"{flat.service_ids[flat.d_svc[d]]}|{flat.region_names[flat.d_region[d]]}|{fail_label(flat, f)}"
 
 
 def _x_names(flat: FlatProblem) -> list[str]:

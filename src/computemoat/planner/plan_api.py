@@ -34,7 +34,7 @@ def plan(
     if progress:
         progress(SolveProgress(Stage.flatten, 0.0))
     flat = flatten(scenario, rtt_ms, faults=faults)
-    g = greedy_plan(scenario, rtt_ms, faults=faults)
+    g = greedy_plan(scenario, rtt_ms, faults=faults, flat=flat)
     start = None if g.unplaced or validate_plan(scenario, g.plan, rtt_ms, faults=faults) else g.plan
     try:
         return solve_flat(flat, time_limit_s=time_limit_s, mip_gap=mip_gap, progress=progress, t0=t0, start=start)

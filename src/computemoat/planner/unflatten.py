@@ -46,14 +46,15 @@ def find_unplaced(flat: FlatProblem, model: MilpModel, col_value: np.ndarray) ->
     by_svc: dict[int, list[str]] = {}
     nominal_short: dict[int, float] = {}
     for k in np.flatnonzero(w > 1e-6):
-        d, f = model.w_dem[k], model.w_fail[k]
-        svc, region = int(flat.d_svc[d]), flat.region_names[flat.d_region[d]]
+        d, f = model.w_dem[k], model.w_fail[k]  # w is aligned with the demand keys
+        svc = int(flat.d_svc[d])
+        region = "+".join(flat.region_names[r] for r in flat.key_regions[k])
         if len(flat.f_failed[f]) == 0:
             nominal_short[svc] = nominal_short.get(svc, 0.0) + float(w[k])
-            by_svc.setdefault(svc, []).append(f"{region}: {w[k]:.1f} of {flat.d_rps[d]:.1f} rps not served")
+            by_svc.setdefault(svc, []).append(f"{region}: {w[k]:.1f} of {flat.key_rps[k]:.1f} rps not served")
         else:
             by_svc.setdefault(svc, []).append(
-                f"{region} {fail_label(flat, f)}: {w[k]:.1f} of {flat.d_rps[d]:.1f} rps short (N+k not met)"
+                f"{region} {fail_label(flat, f)}: {w[k]:.1f} of {flat.key_rps[k]:.1f} rps short (N+k not met)"
             )
     for svc, parts in sorted(by_svc.items()):
         svc_id = flat.service_ids[svc]

@@ -26,6 +26,7 @@ a first-order approximation otherwise (the simulator tracks them event by event)
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -199,6 +200,73 @@ def planned_interval_s(
     return checkpoint_interval_s(plan_f, job_id, checkpoint_write_s, rate + site_outages_per_hour(plan_f, provider))
 
 
+@dataclass(frozen=True)
+class _PlacementRates:
+    """What job_reliability needs of a placement besides its work hours (costly: scipy, domain walks)."""
+
+    rate_per_h: float  # interruptions that cost unsaved work, site outages excluded
+    outage_rate_per_h: float
+    tau_s: float | None
+    speed: float
+    downtime_per_h: float
+
+
+_MEMO_MODELS = 8  # FaultModels whose placement rates are kept (a plan or a sweep uses one or two)
+_memo: OrderedDict[int, tuple[FaultModel, dict[tuple[object, ...], _PlacementRates]]] = OrderedDict()
+
+
+def _rates_memo(faults: FaultModel) -> dict[tuple[object, ...], _PlacementRates]:
+    """The memo of one FaultModel, by identity: the model is frozen, and the entry holds it, so its id
+    cannot be reused while the entry lives. A 2,000-job plan asks ~70,000 times for ~600 placements."""
+    hit = _memo.get(id(faults))
+    if hit is not None and hit[0] is faults:
+        _memo.move_to_end(id(faults))
+        return hit[1]
+    table: dict[tuple[object, ...], _PlacementRates] = {}
+    _memo[id(faults)] = (faults, table)
+    while len(_memo) > _MEMO_MODELS:
+        _memo.popitem(last=False)
+    return table
+
+
+def _placement_rates(
+    faults: FaultModel,
+    *,
+    job_id: str,
+    checkpoint_write_s: float,
+    gpus: int,
+    tier: Tier,
+    gpus_per_instance: int,
+    provider: str,
+) -> _PlacementRates:
+    fixed = job_id if job_id in faults.checkpoint_interval_s else None  # the only use of the job's id
+    key = (fixed, checkpoint_write_s, gpus, tier, gpus_per_instance, provider)
+    table = _rates_memo(faults)
+    found = table.get(key)
+    if found is not None:
+        return found
+    kinds = failure_kinds(faults, gpus=gpus, tier=tier, gpus_per_instance=gpus_per_instance, provider=provider)
+    tau_s = planned_interval_s(
+        faults,
+        job_id=job_id,
+        checkpoint_write_s=checkpoint_write_s,
+        gpus=gpus,
+        tier=tier,
+        gpus_per_instance=gpus_per_instance,
+        provider=provider,
+    )
+    nodes = math.ceil(gpus / faults.gpu.gpus_per_node)
+    rates = _PlacementRates(
+        rate_per_h=sum(k.rate_per_h for k in kinds),
+        outage_rate_per_h=site_outages_per_hour(faults, provider),
+        tau_s=tau_s,
+        speed=progress_rate(kinds, nodes, faults.gpu.hot_spare_nodes, faults.training_policy),
+        downtime_per_h=site_downtime_per_hour(faults, provider),
+    )
+    table[key] = rates
+    return rates
+
+
 def job_reliability(
     faults: FaultModel,
     *,
@@ -210,11 +278,9 @@ def job_reliability(
     gpus_per_instance: int,
     provider: str,
 ) -> JobReliability:
-    """Expected wall-clock hours of ``work_hours`` of training on one placement (see module docstring)."""
-    kinds = failure_kinds(faults, gpus=gpus, tier=tier, gpus_per_instance=gpus_per_instance, provider=provider)
-    rate = sum(k.rate_per_h for k in kinds)
-    outage_rate = site_outages_per_hour(faults, provider)
-    tau_s = planned_interval_s(
+    """Expected wall-clock hours of ``work_hours`` of training on one placement (see module docstring).
+    The rates of a placement are memoised per FaultModel; only the Daly sum depends on the work."""
+    r = _placement_rates(
         faults,
         job_id=job_id,
         checkpoint_write_s=checkpoint_write_s,
@@ -223,17 +289,13 @@ def job_reliability(
         gpus_per_instance=gpus_per_instance,
         provider=provider,
     )
-    if tau_s is None:
+    if r.tau_s is None:
         return JobReliability(work_hours, work_hours, 0.0, None)
-    restart_h = faults.gpu.restart_overhead_s / S_PER_HOUR
     up_h = expected_wall_clock_hours(
         work_hours,
-        rate + outage_rate,
-        tau_h=tau_s / S_PER_HOUR,
+        r.rate_per_h + r.outage_rate_per_h,
+        tau_h=r.tau_s / S_PER_HOUR,
         checkpoint_h=checkpoint_write_s / S_PER_HOUR,
-        restart_h=restart_h,
+        restart_h=faults.gpu.restart_overhead_s / S_PER_HOUR,
     )
-    nodes = math.ceil(gpus / faults.gpu.gpus_per_node)
-    speed = progress_rate(kinds, nodes, faults.gpu.hot_spare_nodes, faults.training_policy)
-    downtime = site_downtime_per_hour(faults, provider)
-    return JobReliability(work_hours, up_h / speed * (1.0 + downtime), rate, tau_s)
+    return JobReliability(work_hours, up_h / r.speed * (1.0 + r.downtime_per_h), r.rate_per_h, r.tau_s)
