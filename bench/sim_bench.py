@@ -43,7 +43,7 @@ from computemoat.reliability import (
     young_daly_interval_s,
 )
 from computemoat.sim import FaultModel, simulate
-from computemoat.sim.sweep import SweepPoint, sweep
+from computemoat.sim.sweep import SweepPoint, init_ray, sweep
 
 HOURS = 8760.0
 GPUS_PER_NODE = 8
@@ -284,7 +284,7 @@ def main() -> None:
     point = [SweepPoint({"point": "fleet"}, sc, plan)]
     for workers in (1, 2):
         try:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+            init_ray(num_cpus=workers)
         except Exception as e:  # a loaded machine can time Ray's startup out: say so, keep the rest
             extra.append((f"sweep on Ray, {workers} worker(s) (runs/s)", "not measured", f"ray.init: {e}"[:60]))
             continue

@@ -5,6 +5,7 @@ Python versions, unlike ``hash``) into a ``numpy.random.SeedSequence`` spawn key
 
 from __future__ import annotations
 
+import math
 import zlib
 from functools import lru_cache
 
@@ -31,37 +32,39 @@ class Arrivals:
 
     Arrivals are unit exponential gaps in *exposure* (rate x time), so a change of rate, or reading the
     process in different slices, keeps the same underlying draws: the time change that makes Poisson
-    processes of different rates share their randomness. Draws come in fixed blocks, so the values never
-    depend on how the process is read."""
+    processes of different rates share their randomness. Draws come in fixed blocks of ``CHUNK``
+    arrivals (3 x CHUNK uniforms: gaps and ``v`` by inversion, -ln(1 - r), then ``u``), and enough
+    blocks for a whole read are drawn in one call: the values never depend on how the process is read,
+    and a year of a large job costs one draw, not one per block."""
 
     def __init__(self, rng: np.random.Generator, rate_per_ns: float = 0.0) -> None:
         self.rng = rng
         self.rate_per_ns = rate_per_ns
-        self._gaps = np.zeros(0)
+        self._cum = np.zeros(0)  # cumulative exposure of the arrivals not yet read, from the process's "now"
         self._u = np.zeros(0)
         self._v = np.zeros(0)
-        self._have = 0.0
-        self._block()
 
-    def _block(self) -> None:
-        g = self.rng.standard_exponential(CHUNK)
-        self._gaps = np.concatenate((self._gaps, g))
-        self._u = np.concatenate((self._u, self.rng.random(CHUNK)))
-        self._v = np.concatenate((self._v, self.rng.standard_exponential(CHUNK)))
-        self._have += float(g.sum())
+    def _blocks(self, exposure: float) -> None:
+        """Draw whole blocks until the buffer covers ``exposure`` (a Poisson count's mean + 6 sd ahead)."""
+        while self._cum.size == 0 or self._cum[-1] <= exposure:
+            short = exposure - (float(self._cum[-1]) if self._cum.size else 0.0)
+            n = max(1, math.ceil((short + 6.0 * math.sqrt(max(short, 1.0))) / CHUNK))
+            r = self.rng.random((n, 3, CHUNK))
+            gaps = -np.log1p(-r[:, 0, :].ravel())
+            base = float(self._cum[-1]) if self._cum.size else 0.0
+            self._cum = np.concatenate((self._cum, base + np.cumsum(gaps)))
+            self._u = np.concatenate((self._u, r[:, 1, :].ravel()))
+            self._v = np.concatenate((self._v, -np.log1p(-r[:, 2, :].ravel())))
 
     def take(self, t0_ns: int, t1_ns: int) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
         """Arrivals in ``[t0_ns, t1_ns)`` (times sorted, u, v); the process then stands at ``t1_ns``."""
         if self.rate_per_ns <= 0 or t1_ns <= t0_ns:
             return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
         exposure = self.rate_per_ns * (t1_ns - t0_ns)
-        while self._have <= exposure:
-            self._block()
-        cum = np.cumsum(self._gaps)
+        self._blocks(exposure)
+        cum = self._cum
         m = int(np.searchsorted(cum, exposure, side="left"))
         times = t0_ns + np.minimum((cum[:m] / self.rate_per_ns).astype(np.int64), t1_ns - t0_ns - 1)
         u, v = self._u[:m], self._v[:m]
-        self._gaps, self._u, self._v = self._gaps[m:].copy(), self._u[m:], self._v[m:]
-        self._gaps[0] = cum[m] - exposure
-        self._have = float(cum[-1] - exposure)
+        self._cum, self._u, self._v = cum[m:] - exposure, self._u[m:], self._v[m:]
         return times, u, v

@@ -25,6 +25,7 @@ from computemoat.reliability import (
     TrainingPolicy,
     checkpoint_interval_s,
     failure_kinds,
+    model_memo,
     planned_interval_s,
     site_outages_per_hour,
 )
@@ -35,14 +36,60 @@ NO_CHECKPOINT_NS = 2**61  # "never": interval when nothing can fail
 I64 = NDArray[np.int64]
 
 
-def placement_kinds(scenario: Scenario, faults: FaultModel, placement: TrainingPlacement) -> tuple[FailureKind, ...]:
-    return failure_kinds(
-        faults,
-        gpus=placement.gpus,
-        tier=placement.tier,
-        gpus_per_instance=scenario.offering(placement.offering_id).gpus_per_instance,
-        provider=placement.provider,
+@dataclass(frozen=True)
+class PlacementRates:
+    """What a run needs of a job's placement: its failure kinds as arrays (kind shares of the total
+    rate, nodes each takes to repair, mean repair) and its checkpoint interval. Derived from the
+    FaultModel once per sweep (memoised per model), not once per run and move."""
+
+    kinds: tuple[FailureKind, ...]
+    names: tuple[str, ...]
+    rate_per_ns: float
+    share_edges: NDArray[np.float64]
+    nodes: I64
+    repair_mean_ns: NDArray[np.float64]
+    tau_ns: int
+
+
+def placement_rates(
+    scenario: Scenario, faults: FaultModel, job: TrainingJob, placement: TrainingPlacement
+) -> PlacementRates:
+    gpi = scenario.offering(placement.offering_id).gpus_per_instance
+    fixed = job.id if job.id in faults.checkpoint_interval_s else None  # the only use of the job's id
+    key = (fixed, job.checkpoint_write_s, placement.gpus, placement.tier, gpi, placement.provider)
+    memo = model_memo(faults, "sim.placement_rates")
+    found = memo.get(key)
+    if found is not None:
+        return found
+    kinds = failure_kinds(
+        faults, gpus=placement.gpus, tier=placement.tier, gpus_per_instance=gpi, provider=placement.provider
     )
+    rates = np.array([k.rate_per_h for k in kinds], dtype=np.float64)
+    total = float(rates.sum())
+    if faults.random_faults:  # the rates drawn are the rates planned with (same τ as planned_interval_s)
+        all_rate_h = total + site_outages_per_hour(faults, placement.provider)
+        tau_s = checkpoint_interval_s(faults, job.id, job.checkpoint_write_s, all_rate_h)
+    else:
+        tau_s = planned_interval_s(
+            faults,
+            job_id=job.id,
+            checkpoint_write_s=job.checkpoint_write_s,
+            gpus=placement.gpus,
+            tier=placement.tier,
+            gpus_per_instance=gpi,
+            provider=placement.provider,
+        )
+    out = PlacementRates(
+        kinds=kinds,
+        names=tuple(k.name for k in kinds),
+        rate_per_ns=total / NS_PER_HOUR,
+        share_edges=np.cumsum(rates)[:-1] / total if total > 0 else np.zeros(0),
+        nodes=np.array([k.nodes for k in kinds], dtype=np.int64),
+        repair_mean_ns=np.array([k.repair_h * NS_PER_HOUR for k in kinds], dtype=np.float64),
+        tau_ns=NO_CHECKPOINT_NS if tau_s is None else max(1, round(tau_s * NS_PER_S)),
+    )
+    memo[key] = out
+    return out
 
 
 @dataclass
@@ -62,40 +109,39 @@ class Hazards:
 
     seed: int
     job_id: str
-    kinds: dict[str, FailureKind] = field(default_factory=dict)
+    rates: PlacementRates | None = None
     arrivals: Arrivals | None = None
-    _share_edges: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     repair_end_ns: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     repair_nodes: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     _v: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
-    def set_kinds(self, kinds: tuple[FailureKind, ...], new_site: bool) -> None:
-        self.kinds = {k.name: k for k in kinds}
-        rates = np.array([k.rate_per_h for k in kinds], dtype=np.float64)
-        total = float(rates.sum())
-        self._share_edges = np.cumsum(rates)[:-1] / total if total > 0 else np.zeros(0)
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.rates.names if self.rates is not None else ()
+
+    def set_rates(self, rates: PlacementRates, new_site: bool) -> None:
+        self.rates = rates
         if self.arrivals is None:
             self.arrivals = Arrivals(stream(self.seed, "job", self.job_id))
-        self.arrivals.rate_per_ns = total / NS_PER_HOUR
+        self.arrivals.rate_per_ns = rates.rate_per_ns
         if new_site:  # another site's spare pool: nothing of ours is in repair there
             self.repair_end_ns = np.zeros(0, dtype=np.int64)
             self.repair_nodes = np.zeros(0, dtype=np.int64)
 
     def draw(self, t0_ns: int, t1_ns: int) -> tuple[I64, NDArray[np.intp]]:
-        """Interruption times in ``[t0, t1)`` (sorted) and the index of each one's kind in ``self.kinds``."""
-        if self.arrivals is None or not self.kinds:
+        """Interruption times in ``[t0, t1)`` (sorted) and the index of each one's kind in ``rates.kinds``."""
+        if self.arrivals is None or self.rates is None or not self.rates.kinds:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.intp)
         times, u, v = self.arrivals.take(t0_ns, t1_ns)
         self._v = v
-        return times, np.searchsorted(self._share_edges, u, side="right")
+        return times, np.searchsorted(self.rates.share_edges, u, side="right")
 
     def repairs(self, fail_ns: I64, kind: NDArray[np.intp]) -> tuple[I64, I64]:
         """Send the failed nodes to repair (exponential, each arrival's own ``v``); return (end_ns, nodes)
         of everything now in repair."""
-        ks = list(self.kinds.values())
-        nodes = np.array([ks[i].nodes for i in kind], dtype=np.int64)
-        mean_ns = np.array([ks[i].repair_h * NS_PER_HOUR for i in kind])
-        ends = fail_ns + (self._v[: fail_ns.size] * mean_ns).astype(np.int64)
+        assert self.rates is not None
+        nodes = self.rates.nodes[kind]
+        ends = fail_ns + (self._v[: fail_ns.size] * self.rates.repair_mean_ns[kind]).astype(np.int64)
         keep = nodes > 0
         self.repair_end_ns = np.concatenate((self.repair_end_ns, ends[keep]))
         self.repair_nodes = np.concatenate((self.repair_nodes, nodes[keep]))
@@ -162,29 +208,16 @@ def set_placement(
     from the configured rates even when this run draws no random fault, so a job always checkpoints."""
     state.placement = placement
     state.nodes = -(-placement.gpus // faults.gpu.gpus_per_node)
-    kinds = placement_kinds(scenario, faults, placement)
-    state.hazards.set_kinds(kinds, new_site)
-    if faults.random_faults:  # the rates drawn are the rates planned with (same τ as planned_interval_s)
-        all_rate_h = sum(k.rate_per_h for k in kinds) + site_outages_per_hour(faults, placement.provider)
-        tau_s = checkpoint_interval_s(faults, state.job.id, state.job.checkpoint_write_s, all_rate_h)
-    else:
-        tau_s = planned_interval_s(
-            faults,
-            job_id=state.job.id,
-            checkpoint_write_s=state.job.checkpoint_write_s,
-            gpus=placement.gpus,
-            tier=placement.tier,
-            gpus_per_instance=scenario.offering(placement.offering_id).gpus_per_instance,
-            provider=placement.provider,
-        )
-    state.tau_ns = NO_CHECKPOINT_NS if tau_s is None else max(1, round(tau_s * NS_PER_S))
+    rates = placement_rates(scenario, faults, state.job, placement)
+    state.hazards.set_rates(rates, new_site)
+    state.tau_ns = rates.tau_ns
 
 
 def _progress_clock(state: JobState, t0: int, t1: int, fail: I64, kind: NDArray[np.intp]) -> tuple[I64, I64]:
     """Breakpoints (wall ns) and the progress clock u(t) - u(t0) at each, given nodes in repair."""
     ends, nodes = state.hazards.repairs(fail, kind)
-    ks = list(state.hazards.kinds.values())
-    fail_nodes = np.array([ks[i].nodes for i in kind], dtype=np.int64)
+    assert state.hazards.rates is not None
+    fail_nodes = state.hazards.rates.nodes[kind]
     # repairs that started before t0 are in progress at t0 (their start is clipped to t0)
     starts = np.concatenate((np.full(ends.size - int((fail_nodes > 0).sum()), t0), fail[fail_nodes > 0]))
     times = np.unique(np.clip(np.concatenate(([t0, t1], starts, ends)), t0, t1))
@@ -220,21 +253,11 @@ def advance(state: JobState, until_ns: int, *, final_checkpoint: bool = False) -
     t0 = state.run_from_ns
     if not state.active or until_ns <= t0:
         return
-    fail, kind = state.hazards.draw(t0, until_ns)
-    o_st, o_en = _take_outages(state, t0, until_ns)
-    if o_st.size:  # site down: no failure is drawn there, the outage itself interrupts the job
-        at = np.searchsorted(o_st, fail, side="right") - 1
-        keep = ~((at >= 0) & (fail < o_en[np.maximum(at, 0)]))
-        fail, kind = fail[keep], kind[keep]
+    fail, kind, o_st, o_en = stretch_faults(state, t0, until_ns)
     clock = None
     if state.spares is not None and (fail.size or state.hazards.repair_end_ns.size):
         clock = _progress_clock(state, t0, until_ns, fail, kind)
-    base = np.concatenate((fail, o_st))  # when each interruption happens ...
-    resume = np.concatenate((fail, o_en))  # ... and when its restart can begin
-    kind = np.concatenate((kind, np.full(o_st.size, -1, dtype=np.intp)))
-    if o_st.size:
-        order = np.argsort(base, kind="stable")
-        base, resume, kind = base[order], resume[order], kind[order]
+    base, resume, kind = with_outages(fail, kind, o_st, o_en)
     if clock is not None:
         ufail, uresume, uend = _to_wall_inv(clock, base), _to_wall_inv(clock, resume), int(clock[1][-1])
     else:
@@ -252,7 +275,7 @@ def advance(state: JobState, until_ns: int, *, final_checkpoint: bool = False) -
     need = remaining + ckpts_needed * delta
     finished = need <= length
     restart = np.maximum(np.minimum(run_start[1:], run_end[1:]) - uresume, 0)  # restart time actually spent
-    names = list(state.hazards.kinds)
+    names = state.hazards.names
     if finished.any():
         i = int(np.argmax(finished))
         u_done = int(run_start[i] + need[i])
@@ -278,6 +301,30 @@ def advance(state: JobState, until_ns: int, *, final_checkpoint: bool = False) -
     state.run_from_ns = until_ns + max(int(run_start[-1]) - uend, 0)
 
 
+def stretch_faults(state: JobState, t0: int, until_ns: int) -> tuple[I64, NDArray[np.intp], I64, I64]:
+    """The stretch's interruptions (times, kind index) and the site outages ridden out in it; no failure
+    is drawn while the site is down (the outage itself interrupts the job)."""
+    fail, kind = state.hazards.draw(t0, until_ns)
+    o_st, o_en = _take_outages(state, t0, until_ns)
+    if o_st.size:
+        at = np.searchsorted(o_st, fail, side="right") - 1
+        keep = ~((at >= 0) & (fail < o_en[np.maximum(at, 0)]))
+        fail, kind = fail[keep], kind[keep]
+    return fail, kind, o_st, o_en
+
+
+def with_outages(fail: I64, kind: NDArray[np.intp], o_st: I64, o_en: I64) -> tuple[I64, I64, NDArray[np.intp]]:
+    """Every interruption in time order: when it happens, when its restart can begin, its kind (-1: an
+    outage, not counted as an interruption)."""
+    if not o_st.size:
+        return fail, fail, kind
+    base = np.concatenate((fail, o_st))
+    resume = np.concatenate((fail, o_en))
+    kind = np.concatenate((kind, np.full(o_st.size, -1, dtype=np.intp)))
+    order = np.argsort(base, kind="stable")
+    return base[order], resume[order], kind[order]
+
+
 def _take_outages(state: JobState, t0_ns: int, until_ns: int) -> tuple[I64, I64]:
     """Pending outages of the job's site that start before ``until_ns`` (clipped to start at ``t0_ns``)."""
     if not state.outages:
@@ -296,7 +343,7 @@ def _to_wall_inv(clock: tuple[I64, I64], wall: I64) -> I64:
     return np.round(np.interp(wall, times, u)).astype(np.int64)
 
 
-def _count(state: JobState, names: list[str], kind: NDArray[np.intp]) -> None:
+def _count(state: JobState, names: tuple[str, ...], kind: NDArray[np.intp]) -> None:
     state.interruptions += int(kind.size)
     for i, c in enumerate(np.bincount(kind, minlength=len(names)).tolist()):
         if c:
