@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from computemoat.model import InferencePlacement, InferenceService, Scenario, Tier
 from computemoat.sim.faults import FaultModel
 from computemoat.sim.serving import demand_by_utc_hour, least_rtt_flow, max_flow, utc_hour, weighted_quantiles
-from computemoat.sim.streams import Arrivals, stream
+from computemoat.sim.streams import Arrivals, stream, unit_exponential
 from computemoat.sim.timeline import NS_PER_HOUR, NS_PER_S, Timeline
 
 ALL_REGIONS = "*"  # row meaning: every region served at once
@@ -80,7 +80,8 @@ def replica_down_windows(
     if total <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     arr = Arrivals(stream(seed, "placement", p.service_id, p.offering_id), total / NS_PER_HOUR)
-    t, u, v = arr.take(dep.ready_ns, dep.end_ns)
+    t, u, r = arr.take(dep.ready_ns, dep.end_ns)
+    v = unit_exponential(r)
     which = np.minimum(np.searchsorted(np.cumsum(rate) / total, u, side="right"), rate.size - 1)
     length = np.where(down[which] >= 0, down[which], -down[which] * v).astype(np.int64)
     hit = count[which].astype(np.int64)
@@ -100,19 +101,37 @@ def _ranges(counts: NDArray[np.int64]) -> NDArray[np.int64]:
 def _disjoint_per_replica(
     st: NDArray[np.int64], en: NDArray[np.int64], rid: NDArray[np.int64]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Union of each replica's windows (two faults of one replica overlap: it is down once)."""
+    """Union of each replica's windows (two faults of one replica overlap: it is down once). One pass
+    for all replicas: each replica's windows are shifted onto its own stretch of one long time line
+    (rank x span), so a running maximum of the ends never carries over from one replica to the next."""
     if st.size == 0:
         return st, en
     order = np.lexsort((st, rid))
     st, en, rid = st[order], en[order], rid[order]
+    lo = int(st.min())
+    span = int(en.max()) - lo + 1
+    rank = np.concatenate(([0], np.cumsum(rid[1:] != rid[:-1])))
+    if (int(rank[-1]) + 1) * span >= 2**62:  # int64 would overflow: one replica at a time
+        return _disjoint_loop(st, en, rid)
+    shift = rank * span - lo
+    s2, e2 = st + shift, en + shift
+    run_end = np.maximum.accumulate(e2)
+    new = np.ones(st.size, dtype=bool)
+    new[1:] = s2[1:] > run_end[:-1]
+    group = np.cumsum(new) - 1
+    out_e = np.zeros(int(group[-1]) + 1, dtype=np.int64)
+    np.maximum.at(out_e, group, e2)
+    return st[new], out_e - shift[new]
+
+
+def _disjoint_loop(
+    st: NDArray[np.int64], en: NDArray[np.int64], rid: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The same union replica by replica (inputs sorted by replica, then start)."""
     out_s: list[NDArray[np.int64]] = []
     out_e: list[NDArray[np.int64]] = []
     bounds = np.flatnonzero(np.diff(rid)) + 1
     for a, b in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [rid.size])), strict=True):
-        if b - a == 1:
-            out_s.append(st[a:b])
-            out_e.append(en[a:b])
-            continue
         run_end = np.maximum.accumulate(en[a:b])
         new = np.ones(b - a, dtype=bool)
         new[1:] = st[a + 1 : b] > run_end[:-1]
@@ -191,8 +210,7 @@ def service_availability(
     factor = demand_by_utc_hour(np.array([lon.get(r, 0.0) for r in regions]), faults.diurnal_peak_to_mean)
     hour = utc_hour(starts) if diurnal else np.zeros(starts.size, dtype=np.int64)
     rtt = _rtt_block(scenario, rtt_ms, site_ids, regions)
-    keys, inverse = np.unique(np.column_stack((capacity, hour)), axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    keys, inverse = unique_rows(np.column_stack((capacity, hour)))
     flows = np.stack(
         [
             least_rtt_flow(k[:-1], demand * factor[int(k[-1])], ok, rtt)
@@ -223,6 +241,26 @@ def service_availability(
         degraded_hours=float(widths[degraded].sum() / NS_PER_HOUR),
     )
     return [*rows, every]
+
+
+def unique_rows(m: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+    """Distinct rows of ``m`` and each row's index among them (``np.unique(m, axis=0)``, which sorts
+    void views and is slow): with few columns, each column's values become dense codes and a row one
+    mixed-radix integer key."""
+    if m.shape[1] > 8:
+        keys, inverse = np.unique(m, axis=0, return_inverse=True)
+        return keys, inverse.reshape(-1)
+    key = np.zeros(m.shape[0], dtype=np.int64)
+    radix = 1
+    for c in range(m.shape[1]):
+        values, code = np.unique(m[:, c], return_inverse=True)
+        radix *= values.size
+        if radix >= 2**62:
+            keys, inverse = np.unique(m, axis=0, return_inverse=True)
+            return keys, inverse.reshape(-1)
+        key = key * values.size + code.reshape(-1)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return m[first], inverse.reshape(-1)
 
 
 def _rtt_block(

@@ -26,38 +26,48 @@ def _words(key: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(zlib.crc32(k.encode("utf-8")) for k in key)
 
 
+def unit_exponential(r: NDArray[np.float64]) -> NDArray[np.float64]:
+    """-ln(1 - r): a unit exponential from a uniform on [0, 1) (inversion)."""
+    return -np.log1p(-r)
+
+
 class Arrivals:
     """A Poisson process of rate ``rate_per_ns`` (which may change) read forward in time; each arrival
-    carries a uniform ``u`` (to pick its kind or victim) and a unit exponential ``v`` (its duration).
+    carries a uniform ``u`` (to pick its kind or victim) and a uniform ``r`` for its duration (a unit
+    exponential is ``unit_exponential(r)``, taken only by the callers that need durations).
 
     Arrivals are unit exponential gaps in *exposure* (rate x time), so a change of rate, or reading the
     process in different slices, keeps the same underlying draws: the time change that makes Poisson
     processes of different rates share their randomness. Draws come in fixed blocks of ``CHUNK``
-    arrivals (3 x CHUNK uniforms: gaps and ``v`` by inversion, -ln(1 - r), then ``u``), and enough
-    blocks for a whole read are drawn in one call: the values never depend on how the process is read,
-    and a year of a large job costs one draw, not one per block."""
+    arrivals (3 x CHUNK uniforms: gaps by inversion, then ``u``, then ``r``), and enough blocks for a
+    whole read are drawn in one call: the values never depend on how the process is read, and a year of
+    a large job costs one draw, not one per block."""
 
     def __init__(self, rng: np.random.Generator, rate_per_ns: float = 0.0) -> None:
         self.rng = rng
         self.rate_per_ns = rate_per_ns
         self._cum = np.zeros(0)  # cumulative exposure of the arrivals not yet read, from the process's "now"
         self._u = np.zeros(0)
-        self._v = np.zeros(0)
+        self._r = np.zeros(0)
 
     def _blocks(self, exposure: float) -> None:
-        """Draw whole blocks until the buffer covers ``exposure`` (a Poisson count's mean + 6 sd ahead)."""
+        """Draw whole blocks until the buffer covers ``exposure`` (a Poisson count's mean + 3 sd ahead,
+        then more in the rare case that falls short)."""
         while self._cum.size == 0 or self._cum[-1] <= exposure:
-            short = exposure - (float(self._cum[-1]) if self._cum.size else 0.0)
-            n = max(1, math.ceil((short + 6.0 * math.sqrt(max(short, 1.0))) / CHUNK))
+            have = float(self._cum[-1]) if self._cum.size else 0.0
+            short = exposure - have
+            n = max(1, math.ceil((short + 3.0 * math.sqrt(max(short, 1.0))) / CHUNK))
             r = self.rng.random((n, 3, CHUNK))
-            gaps = -np.log1p(-r[:, 0, :].ravel())
-            base = float(self._cum[-1]) if self._cum.size else 0.0
-            self._cum = np.concatenate((self._cum, base + np.cumsum(gaps)))
-            self._u = np.concatenate((self._u, r[:, 1, :].ravel()))
-            self._v = np.concatenate((self._v, -np.log1p(-r[:, 2, :].ravel())))
+            cum = np.cumsum(unit_exponential(r[:, 0, :].ravel()))
+            if self._cum.size:
+                self._cum = np.concatenate((self._cum, have + cum))
+                self._u = np.concatenate((self._u, r[:, 1, :].ravel()))
+                self._r = np.concatenate((self._r, r[:, 2, :].ravel()))
+            else:
+                self._cum, self._u, self._r = cum, r[:, 1, :].ravel(), r[:, 2, :].ravel()
 
     def take(self, t0_ns: int, t1_ns: int) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
-        """Arrivals in ``[t0_ns, t1_ns)`` (times sorted, u, v); the process then stands at ``t1_ns``."""
+        """Arrivals in ``[t0_ns, t1_ns)`` (times sorted, u, r); the process then stands at ``t1_ns``."""
         if self.rate_per_ns <= 0 or t1_ns <= t0_ns:
             return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
         exposure = self.rate_per_ns * (t1_ns - t0_ns)
@@ -65,6 +75,6 @@ class Arrivals:
         cum = self._cum
         m = int(np.searchsorted(cum, exposure, side="left"))
         times = t0_ns + np.minimum((cum[:m] / self.rate_per_ns).astype(np.int64), t1_ns - t0_ns - 1)
-        u, v = self._u[:m], self._v[:m]
-        self._cum, self._u, self._v = cum[m:] - exposure, self._u[m:], self._v[m:]
-        return times, u, v
+        u, r = self._u[:m], self._r[:m]
+        self._cum, self._u, self._r = cum[m:] - exposure, self._u[m:], self._r[m:]
+        return times, u, r

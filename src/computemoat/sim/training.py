@@ -29,7 +29,7 @@ from computemoat.reliability import (
     planned_interval_s,
     site_outages_per_hour,
 )
-from computemoat.sim.streams import Arrivals, stream
+from computemoat.sim.streams import Arrivals, stream, unit_exponential
 from computemoat.sim.timeline import NS_PER_HOUR, NS_PER_S
 
 NO_CHECKPOINT_NS = 2**61  # "never": interval when nothing can fail
@@ -132,8 +132,8 @@ class Hazards:
         """Interruption times in ``[t0, t1)`` (sorted) and the index of each one's kind in ``rates.kinds``."""
         if self.arrivals is None or self.rates is None or not self.rates.kinds:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.intp)
-        times, u, v = self.arrivals.take(t0_ns, t1_ns)
-        self._v = v
+        times, u, r = self.arrivals.take(t0_ns, t1_ns)
+        self._v = r  # uniform: the repair durations' draws, transformed only when repairs are tracked
         return times, np.searchsorted(self.rates.share_edges, u, side="right")
 
     def repairs(self, fail_ns: I64, kind: NDArray[np.intp]) -> tuple[I64, I64]:
@@ -141,7 +141,8 @@ class Hazards:
         of everything now in repair."""
         assert self.rates is not None
         nodes = self.rates.nodes[kind]
-        ends = fail_ns + (self._v[: fail_ns.size] * self.rates.repair_mean_ns[kind]).astype(np.int64)
+        v = unit_exponential(self._v[: fail_ns.size])
+        ends = fail_ns + (v * self.rates.repair_mean_ns[kind]).astype(np.int64)
         keep = nodes > 0
         self.repair_end_ns = np.concatenate((self.repair_end_ns, ends[keep]))
         self.repair_nodes = np.concatenate((self.repair_nodes, nodes[keep]))
