@@ -89,14 +89,3 @@ def test_union_of_replica_windows_one_pass_equals_replica_by_replica() -> None:
     s, e, r = np.array([0, 2, 3, 0, 9]), np.array([3, 5, 4, 1, 12]), np.array([0, 0, 0, 1, 1])
     gs, ge = _disjoint_per_replica(s, e, r)  # by hand: replica 0 -> [0, 5); replica 1 -> [0, 1), [9, 12)
     assert list(gs) == [0, 0, 9] and list(ge) == [5, 1, 12]
-
-
-def test_unique_rows_matches_numpy() -> None:
-    """Oracle: np.unique(axis=0). Same distinct rows, and every row maps back to itself."""
-    from computemoat.sim.inference import unique_rows
-
-    m = np.random.default_rng(2).integers(0, 4, size=(500, 3)).astype(np.float64) * 10.0
-    keys, inverse = unique_rows(m)
-    ref = np.unique(m, axis=0)
-    assert sorted(map(tuple, keys)) == sorted(map(tuple, ref)) and len(keys) == len(ref)
-    assert (keys[inverse] == m).all()

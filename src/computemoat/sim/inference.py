@@ -210,7 +210,8 @@ def service_availability(
     factor = demand_by_utc_hour(np.array([lon.get(r, 0.0) for r in regions]), faults.diurnal_peak_to_mean)
     hour = utc_hour(starts) if diurnal else np.zeros(starts.size, dtype=np.int64)
     rtt = _rtt_block(scenario, rtt_ms, site_ids, regions)
-    keys, inverse = unique_rows(np.column_stack((capacity, hour)))
+    keys, inverse = np.unique(np.column_stack((capacity, hour)), axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
     flows = np.stack(
         [
             least_rtt_flow(k[:-1], demand * factor[int(k[-1])], ok, rtt)
@@ -241,26 +242,6 @@ def service_availability(
         degraded_hours=float(widths[degraded].sum() / NS_PER_HOUR),
     )
     return [*rows, every]
-
-
-def unique_rows(m: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
-    """Distinct rows of ``m`` and each row's index among them (``np.unique(m, axis=0)``, which sorts
-    void views and is slow): with few columns, each column's values become dense codes and a row one
-    mixed-radix integer key."""
-    if m.shape[1] > 8:
-        keys, inverse = np.unique(m, axis=0, return_inverse=True)
-        return keys, inverse.reshape(-1)
-    key = np.zeros(m.shape[0], dtype=np.int64)
-    radix = 1
-    for c in range(m.shape[1]):
-        values, code = np.unique(m[:, c], return_inverse=True)
-        radix *= values.size
-        if radix >= 2**62:
-            keys, inverse = np.unique(m, axis=0, return_inverse=True)
-            return keys, inverse.reshape(-1)
-        key = key * values.size + code.reshape(-1)
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    return m[first], inverse.reshape(-1)
 
 
 def _rtt_block(

@@ -250,7 +250,11 @@ def _to_wall(times: I64, u: I64, uq: I64 | int) -> I64:
 def advance(state: JobState, until_ns: int, *, final_checkpoint: bool = False) -> None:
     """Run the job from ``run_from_ns`` to ``until_ns`` (or to completion). Work after the last
     checkpoint is lost at every interruption, and at ``until_ns`` unless ``final_checkpoint`` (an
-    announced stop: the job saves its progress, and the caller pays the write time δ)."""
+    announced stop: the job saves its progress, and the caller pays the write time δ).
+
+    One pass per quantity over the stretch's runs: lengths, checkpoints saved (their running count gives
+    the work left at each run's start), restart time; the finishing run is looked for only among the
+    runs long enough for the work left."""
     t0 = state.run_from_ns
     if not state.active or until_ns <= t0:
         return
@@ -259,66 +263,84 @@ def advance(state: JobState, until_ns: int, *, final_checkpoint: bool = False) -
     if state.spares is not None and (fail.size or state.hazards.repair_end_ns.size):
         clock = _progress_clock(state, t0, until_ns, fail, kind)
     base, resume, kind = with_outages(fail, kind, o_st, o_en)
-    if clock is not None:
-        ufail, uresume, uend = _to_wall_inv(clock, base), _to_wall_inv(clock, resume), int(clock[1][-1])
-    else:
-        ufail, uresume, uend = base - t0, resume - t0, until_ns - t0
-    run_start = np.concatenate(([0], uresume + state.restart_ns))
-    run_end = np.concatenate((ufail, [uend]))
-    length = np.maximum(run_end - run_start, 0)
-    tau, delta = state.tau_ns, state.delta_ns
+    if clock is not None:  # on the progress clock, which starts at 0 at t0
+        origin, ufail, uresume, uend = 0, _to_wall_inv(clock, base), _to_wall_inv(clock, resume), int(clock[1][-1])
+    else:  # wall time itself
+        origin, ufail, uresume, uend = t0, base, resume, until_ns
+    tau, delta, r = state.tau_ns, state.delta_ns, state.restart_ns
     period = tau + delta
+    run_start = np.concatenate(([origin], uresume + r))
+    run_end = np.concatenate((ufail, [uend]))
+    raw = run_end - run_start
+    length = np.maximum(raw, 0)
     ckpts = length // period
-    saved = ckpts * tau
-    before = state.saved_ns + np.cumsum(saved) - saved  # work saved when each run starts
-    remaining = state.work_ns - before
-    ckpts_needed = np.maximum(-(-remaining // tau) - 1, 0)  # the last stretch needs no checkpoint
-    need = remaining + ckpts_needed * delta
-    finished = need <= length
-    restart = np.maximum(np.minimum(run_start[1:], run_end[1:]) - uresume, 0)  # restart time actually spent
-    names = state.hazards.names
-    if finished.any():
-        i = int(np.argmax(finished))
-        u_done = int(run_start[i] + need[i])
-        state.done_ns = int(_to_wall(*clock, u_done)[0]) if clock is not None else t0 + u_done
-        state.spare_wait_ns += (state.done_ns - t0) - u_done
-        _count(state, names, kind[:i][kind[:i] >= 0])
-        state.checkpoint_ns += int(ckpts[:i].sum() * delta + ckpts_needed[i] * delta)
-        state.lost_ns += int((length[:i] - ckpts[:i] * period).sum())
-        state.restart_spent_ns += int(restart[:i].sum())
-        state.saved_ns = state.work_ns
-        return
-    unsaved = length - ckpts * period
+    cum = np.cumsum(ckpts)
+    restart = np.clip(raw[1:] + r, 0, r)  # restart time spent: from the resume to the run's start (or end)
+    remaining = (state.work_ns - state.saved_ns) - tau * (cum - ckpts)  # work left when each run starts
+    cand = np.flatnonzero(remaining <= length)
+    names, outages = state.hazards.names, bool(o_st.size)
+    if cand.size:
+        left = remaining[cand]
+        needed = np.maximum(-(-left // tau) - 1, 0)  # the last stretch needs no checkpoint
+        need = left + needed * delta
+        fin = np.flatnonzero(need <= length[cand])
+        if fin.size:
+            f = int(fin[0])
+            i = int(cand[f])
+            u_done = int(run_start[i] + need[f])
+            state.done_ns = int(_to_wall(*clock, u_done)[0]) if clock is not None else u_done
+            state.spare_wait_ns += (state.done_ns - t0) - (u_done - origin)
+            _count(state, names, kind[:i], outages)
+            done_ckpts = int(cum[i - 1]) if i else 0
+            state.checkpoint_ns += (done_ckpts + int(needed[f])) * delta
+            state.lost_ns += int(length[:i].sum()) - done_ckpts * period
+            state.restart_spent_ns += int(restart[:i].sum())
+            state.saved_ns = state.work_ns
+            return
+    n_ckpts = int(cum[-1])
+    saved = n_ckpts * tau
+    lost = int(length.sum()) - n_ckpts * period
     if final_checkpoint:
-        kept = min(int(unsaved[-1]), tau)
-        saved[-1] += kept
-        unsaved[-1] -= kept
-    _count(state, names, kind[kind >= 0])
-    state.checkpoint_ns += int(ckpts.sum() * delta)
-    state.lost_ns += int(unsaved.sum())
+        kept = min(int(length[-1] - ckpts[-1] * period), tau)
+        saved += kept
+        lost -= kept
+    _count(state, names, kind, outages)
+    state.checkpoint_ns += n_ckpts * delta
+    state.lost_ns += lost
     state.restart_spent_ns += int(restart.sum())
-    state.spare_wait_ns += (until_ns - t0) - uend
-    state.saved_ns = int(state.saved_ns + saved.sum())
+    state.spare_wait_ns += (until_ns - t0) - (uend - origin)
+    state.saved_ns += saved
     state.run_from_ns = until_ns + max(int(run_start[-1]) - uend, 0)
 
 
 def stretch_faults(state: JobState, t0: int, until_ns: int) -> tuple[I64, NDArray[np.intp], I64, I64]:
     """The stretch's interruptions (times, kind index) and the site outages ridden out in it; no failure
-    is drawn while the site is down (the outage itself interrupts the job)."""
+    is drawn while the site is down (the outage itself interrupts the job). Outages are few: the
+    failures inside them are found by looking up the outages among the failures, not the reverse."""
     fail, kind = state.hazards.draw(t0, until_ns)
     o_st, o_en = _take_outages(state, t0, until_ns)
-    if o_st.size:
-        at = np.searchsorted(o_st, fail, side="right") - 1
-        keep = ~((at >= 0) & (fail < o_en[np.maximum(at, 0)]))
-        fail, kind = fail[keep], kind[keep]
+    if o_st.size and fail.size:
+        if o_st.size == 1 or bool((o_st[1:] >= o_en[:-1]).all()):  # sorted and disjoint (as the timeline merges them)
+            i0, i1 = np.searchsorted(fail, o_st), np.searchsorted(fail, o_en)
+            drop = [np.arange(x, y) for x, y in zip(i0.tolist(), i1.tolist(), strict=True) if y > x]
+            if drop:
+                idx = np.concatenate(drop)
+                fail, kind = np.delete(fail, idx), np.delete(kind, idx)
+        else:
+            at = np.searchsorted(o_st, fail, side="right") - 1
+            keep = ~((at >= 0) & (fail < o_en[np.maximum(at, 0)]))
+            fail, kind = fail[keep], kind[keep]
     return fail, kind, o_st, o_en
 
 
 def with_outages(fail: I64, kind: NDArray[np.intp], o_st: I64, o_en: I64) -> tuple[I64, I64, NDArray[np.intp]]:
     """Every interruption in time order: when it happens, when its restart can begin, its kind (-1: an
-    outage, not counted as an interruption)."""
+    outage, not counted as an interruption). ``fail`` has no failure inside an outage."""
     if not o_st.size:
         return fail, fail, kind
+    if o_st.size == 1 or bool((o_st[1:] >= o_en[:-1]).all()):
+        at = np.searchsorted(fail, o_st)  # each outage goes before the first failure at or after its start
+        return np.insert(fail, at, o_st), np.insert(fail, at, o_en), np.insert(kind, at, -1)
     base = np.concatenate((fail, o_st))
     resume = np.concatenate((fail, o_en))
     kind = np.concatenate((kind, np.full(o_st.size, -1, dtype=np.intp)))
@@ -344,7 +366,10 @@ def _to_wall_inv(clock: tuple[I64, I64], wall: I64) -> I64:
     return np.round(np.interp(wall, times, u)).astype(np.int64)
 
 
-def _count(state: JobState, names: tuple[str, ...], kind: NDArray[np.intp]) -> None:
+def _count(state: JobState, names: tuple[str, ...], kind: NDArray[np.intp], outages: bool) -> None:
+    """Interruptions by kind (outages, kind -1, are not interruptions of the job's own)."""
+    if outages:
+        kind = kind[kind >= 0]
     state.interruptions += int(kind.size)
     for i, c in enumerate(np.bincount(kind, minlength=len(names)).tolist()):
         if c:
