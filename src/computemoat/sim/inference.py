@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from computemoat.model import InferencePlacement, InferenceService, Scenario, Tier
+from computemoat.reliability import model_memo
 from computemoat.sim.faults import FaultModel
 from computemoat.sim.serving import demand_by_utc_hour, least_rtt_flow, max_flow, utc_hour, weighted_quantiles
 from computemoat.sim.streams import Arrivals, stream, unit_exponential
@@ -57,25 +58,7 @@ def replica_down_windows(
     p = dep.placement
     if not faults.random_faults or dep.end_ns <= dep.ready_ns:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    svc = next(s for s in scenario.inference_services if s.id == p.service_id)
-    gpr = max(1, svc.gpus_per_replica)
-    node_rate, domain_rate = faults.gpu_rates()
-    # victims: (rate per hour, first replica, replicas hit, down ns or -1 for an exponential repair)
-    slots: list[tuple[float, int, int, float]] = []
-    slots += [(gpr * node_rate, i, 1, faults.gpu.restart_overhead_s * NS_PER_S) for i in range(p.replicas)]
-    if p.tier == Tier.spot:
-        per_instance = scenario.offering(p.offering_id).gpus_per_instance
-        spot_h = -(-gpr // per_instance) * faults.spot_per_instance_hour(p.provider)
-        slots += [(spot_h, i, 1, faults.spot_replace_hours * NS_PER_HOUR) for i in range(p.replicas)]
-    for d in faults.active_domains():
-        if d.gpus is None or domain_rate.get(d.name, 0.0) <= 0:
-            continue
-        per = max(1, d.gpus // gpr)
-        slots += [
-            (domain_rate[d.name], j * per, min(per, p.replicas - j * per), -d.repair_hours * NS_PER_HOUR)
-            for j in range(-(-p.replicas // per))
-        ]
-    rate, first, count, down = (np.array(c, dtype=np.float64) for c in zip(*slots, strict=True))
+    rate, first, count, down = _victims(scenario, faults, p)
     total = float(rate.sum())
     if total <= 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
@@ -88,6 +71,40 @@ def replica_down_windows(
     rid = np.repeat(first[which].astype(np.int64), hit) + _ranges(hit)
     st = np.repeat(t, hit)
     return _disjoint_per_replica(st, np.minimum(st + np.repeat(length, hit), dep.end_ns), rid)
+
+
+def _victims(
+    scenario: Scenario, faults: FaultModel, p: InferencePlacement
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """(rate per hour, first replica, replicas hit, down ns or -1 x mean repair ns) of every victim of a
+    placement: each replica's node faults and spot preemptions, each failure domain's block of replicas.
+    Fixed by the placement and the FaultModel: memoised per model, not rebuilt every run."""
+    svc = next(s for s in scenario.inference_services if s.id == p.service_id)
+    gpr = max(1, svc.gpus_per_replica)
+    per_instance = scenario.offering(p.offering_id).gpus_per_instance
+    key = (gpr, per_instance, p.replicas, p.tier, p.provider)
+    memo = model_memo(faults, "sim.replica_victims")
+    found = memo.get(key)
+    if found is not None:
+        return found
+    node_rate, domain_rate = faults.gpu_rates()
+    slots: list[tuple[float, int, int, float]] = []
+    slots += [(gpr * node_rate, i, 1, faults.gpu.restart_overhead_s * NS_PER_S) for i in range(p.replicas)]
+    if p.tier == Tier.spot:
+        spot_h = -(-gpr // per_instance) * faults.spot_per_instance_hour(p.provider)
+        slots += [(spot_h, i, 1, faults.spot_replace_hours * NS_PER_HOUR) for i in range(p.replicas)]
+    for d in faults.active_domains():
+        if d.gpus is None or domain_rate.get(d.name, 0.0) <= 0:
+            continue
+        per = max(1, d.gpus // gpr)
+        slots += [
+            (domain_rate[d.name], j * per, min(per, p.replicas - j * per), -d.repair_hours * NS_PER_HOUR)
+            for j in range(-(-p.replicas // per))
+        ]
+    arrays = tuple(np.array(c, dtype=np.float64) for c in zip(*slots, strict=True))
+    out = (arrays[0], arrays[1], arrays[2], arrays[3])
+    memo[key] = out
+    return out
 
 
 def _ranges(counts: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -212,15 +229,19 @@ def service_availability(
     rtt = _rtt_block(scenario, rtt_ms, site_ids, regions)
     keys, inverse = np.unique(np.column_stack((capacity, hour)), axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
-    flows = np.stack(
-        [
-            least_rtt_flow(k[:-1], demand * factor[int(k[-1])], ok, rtt)
-            if rtt is not None
-            else max_flow(k[:-1], demand * factor[int(k[-1])], ok)
-            for k in keys
-        ]
-    )  # states x sites x regions
-    state_demand = np.stack([demand * factor[int(k[-1])] for k in keys])
+    state_demand = demand[None, :] * factor[keys[:, -1].astype(np.int64)]  # states x regions
+    if len(regions) == 1 and (rtt is None or ok.sum() <= 1):  # max_flow's one-region rule, every state at once
+        take = np.where(ok[:, 0][None, :], keys[:, :-1], 0.0)  # states x sites
+        supply = take.sum(axis=1)
+        share = np.where(supply > 0, np.minimum(state_demand[:, 0] / np.where(supply > 0, supply, 1.0), 1.0), 0.0)
+        flows = (take * share[:, None])[:, :, None]
+    else:
+        flows = np.stack(
+            [
+                least_rtt_flow(k[:-1], sd, ok, rtt) if rtt is not None else max_flow(k[:-1], sd, ok)
+                for k, sd in zip(keys, state_demand, strict=True)
+            ]
+        )  # states x sites x regions
     served = np.where(state_demand > 0, flows.sum(axis=1) / np.maximum(state_demand, 1e-300), 1.0)[inverse]
     full = served >= 1.0 - 1e-6
     avail = 1.0 - (widths[:, None] * ~full).sum(axis=0) / horizon_ns  # exactly 1.0 when never short

@@ -258,11 +258,11 @@ def advance(state: JobState, until_ns: int, *, final_checkpoint: bool = False) -
     t0 = state.run_from_ns
     if not state.active or until_ns <= t0:
         return
-    fail, kind, o_st, o_en = stretch_faults(state, t0, until_ns)
+    stretch = stretch_faults(state, t0, until_ns)
     clock = None
-    if state.spares is not None and (fail.size or state.hazards.repair_end_ns.size):
-        clock = _progress_clock(state, t0, until_ns, fail, kind)
-    base, resume, kind = with_outages(fail, kind, o_st, o_en)
+    if state.spares is not None and (stretch.fail.size or state.hazards.repair_end_ns.size):
+        clock = _progress_clock(state, t0, until_ns, *stretch.failures())
+    base, resume, kind = stretch.interruptions()
     if clock is not None:  # on the progress clock, which starts at 0 at t0
         origin, ufail, uresume, uend = 0, _to_wall_inv(clock, base), _to_wall_inv(clock, resume), int(clock[1][-1])
     else:  # wall time itself
@@ -278,7 +278,7 @@ def advance(state: JobState, until_ns: int, *, final_checkpoint: bool = False) -
     restart = np.clip(raw[1:] + r, 0, r)  # restart time spent: from the resume to the run's start (or end)
     remaining = (state.work_ns - state.saved_ns) - tau * (cum - ckpts)  # work left when each run starts
     cand = np.flatnonzero(remaining <= length)
-    names, outages = state.hazards.names, bool(o_st.size)
+    names, outages = state.hazards.names, bool(stretch.o_st.size)
     if cand.size:
         left = remaining[cand]
         needed = np.maximum(-(-left // tau) - 1, 0)  # the last stretch needs no checkpoint
@@ -313,39 +313,69 @@ def advance(state: JobState, until_ns: int, *, final_checkpoint: bool = False) -
     state.run_from_ns = until_ns + max(int(run_start[-1]) - uend, 0)
 
 
-def stretch_faults(state: JobState, t0: int, until_ns: int) -> tuple[I64, NDArray[np.intp], I64, I64]:
-    """The stretch's interruptions (times, kind index) and the site outages ridden out in it; no failure
-    is drawn while the site is down (the outage itself interrupts the job). Outages are few: the
-    failures inside them are found by looking up the outages among the failures, not the reverse."""
+@dataclass(frozen=True)
+class Stretch:
+    """The interruptions of one stretch: failures drawn (none while the site is down) and the site
+    outages ridden out, with where each outage cuts the failures (``cut_from``/``cut_to``: the failures
+    it hides are ``fail[cut_from:cut_to]``). Outages are few, so they are looked up among the failures."""
+
+    fail: I64
+    kind: NDArray[np.intp]
+    o_st: I64
+    o_en: I64
+    cut_from: list[int]
+    cut_to: list[int]
+
+    def failures(self) -> tuple[I64, NDArray[np.intp]]:
+        """The failures that happen while the site is up (time order) and their kinds."""
+        if not self.o_st.size:
+            return self.fail, self.kind
+        keep = np.ones(self.fail.size, dtype=bool)
+        for x, y in zip(self.cut_from, self.cut_to, strict=True):
+            keep[x:y] = False
+        return self.fail[keep], self.kind[keep]
+
+    def interruptions(self) -> tuple[I64, I64, NDArray[np.intp]]:
+        """Every interruption in time order: when it happens, when its restart can begin, its kind (-1:
+        an outage, not an interruption of the job's own)."""
+        if not self.o_st.size:
+            return self.fail, self.fail, self.kind
+        fail, kind = self.fail, self.kind
+        base: list[np.ndarray] = []
+        resume: list[np.ndarray] = []
+        kinds: list[np.ndarray] = []
+        prev = 0
+        minus = np.full(1, -1, dtype=np.intp)
+        for k, (x, y) in enumerate(zip(self.cut_from, self.cut_to, strict=True)):
+            base += [fail[prev:x], self.o_st[k : k + 1]]
+            resume += [fail[prev:x], self.o_en[k : k + 1]]
+            kinds += [kind[prev:x], minus]
+            prev = max(prev, y)
+        base.append(fail[prev:])
+        resume.append(fail[prev:])
+        kinds.append(kind[prev:])
+        return np.concatenate(base), np.concatenate(resume), np.concatenate(kinds)
+
+
+def stretch_faults(state: JobState, t0: int, until_ns: int) -> Stretch:
+    """Draw the stretch's failures and take the outages of the job's site in it."""
     fail, kind = state.hazards.draw(t0, until_ns)
     o_st, o_en = _take_outages(state, t0, until_ns)
-    if o_st.size and fail.size:
-        if o_st.size == 1 or bool((o_st[1:] >= o_en[:-1]).all()):  # sorted and disjoint (as the timeline merges them)
-            i0, i1 = np.searchsorted(fail, o_st), np.searchsorted(fail, o_en)
-            drop = [np.arange(x, y) for x, y in zip(i0.tolist(), i1.tolist(), strict=True) if y > x]
-            if drop:
-                idx = np.concatenate(drop)
-                fail, kind = np.delete(fail, idx), np.delete(kind, idx)
-        else:
-            at = np.searchsorted(o_st, fail, side="right") - 1
-            keep = ~((at >= 0) & (fail < o_en[np.maximum(at, 0)]))
-            fail, kind = fail[keep], kind[keep]
-    return fail, kind, o_st, o_en
-
-
-def with_outages(fail: I64, kind: NDArray[np.intp], o_st: I64, o_en: I64) -> tuple[I64, I64, NDArray[np.intp]]:
-    """Every interruption in time order: when it happens, when its restart can begin, its kind (-1: an
-    outage, not counted as an interruption). ``fail`` has no failure inside an outage."""
     if not o_st.size:
-        return fail, fail, kind
-    if o_st.size == 1 or bool((o_st[1:] >= o_en[:-1]).all()):
-        at = np.searchsorted(fail, o_st)  # each outage goes before the first failure at or after its start
-        return np.insert(fail, at, o_st), np.insert(fail, at, o_en), np.insert(kind, at, -1)
-    base = np.concatenate((fail, o_st))
-    resume = np.concatenate((fail, o_en))
-    kind = np.concatenate((kind, np.full(o_st.size, -1, dtype=np.intp)))
-    order = np.argsort(base, kind="stable")
-    return base[order], resume[order], kind[order]
+        return Stretch(fail, kind, o_st, o_en, [], [])
+    order = np.argsort(o_st, kind="stable")
+    o_st, o_en = o_st[order], o_en[order]
+    if o_st.size > 1 and not bool((o_st[1:] >= o_en[:-1]).all()):  # overlapping (not from one timeline): merge
+        run_end = np.maximum.accumulate(o_en)
+        new = np.ones(o_st.size, dtype=bool)
+        new[1:] = o_st[1:] > run_end[:-1]
+        group = np.cumsum(new) - 1
+        ends = np.zeros(int(group[-1]) + 1, dtype=np.int64)
+        np.maximum.at(ends, group, o_en)
+        o_st, o_en = o_st[new], ends
+    cut_from = np.searchsorted(fail, o_st).tolist()
+    cut_to = np.searchsorted(fail, o_en).tolist()
+    return Stretch(fail, kind, o_st, o_en, cut_from, cut_to)
 
 
 def _take_outages(state: JobState, t0_ns: int, until_ns: int) -> tuple[I64, I64]:
