@@ -58,3 +58,12 @@ def test_arrivals_do_not_depend_on_how_the_process_is_read() -> None:
         np.testing.assert_allclose(np.concatenate([p[i] for p in parts]), whole[i], rtol=1e-9, atol=2)
     counts = [Arrivals(stream(s, "job", "x"), rate_per_ns).take(0, horizon)[0].size for s in range(30)]
     assert abs(np.mean(counts) - 2000) < 3 * np.sqrt(2000 / 30)
+
+
+def test_pick_equals_searchsorted() -> None:
+    """Oracle: np.searchsorted(edges, u, side="right"), edges included (u equal to an edge)."""
+    from computemoat.sim.streams import pick
+
+    u = np.concatenate((np.random.default_rng(1).random(1000), [0.2, 0.5, 0.0]))
+    for edges in (np.zeros(0), np.array([0.5]), np.array([0.2, 0.5, 0.9]), np.linspace(0.1, 0.9, 7)):
+        assert (pick(edges, u) == np.searchsorted(edges, u, side="right")).all()

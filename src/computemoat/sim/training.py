@@ -29,7 +29,7 @@ from computemoat.reliability import (
     planned_interval_s,
     site_outages_per_hour,
 )
-from computemoat.sim.streams import Arrivals, stream, unit_exponential
+from computemoat.sim.streams import Arrivals, pick, stream, unit_exponential
 from computemoat.sim.timeline import NS_PER_HOUR, NS_PER_S
 
 NO_CHECKPOINT_NS = 2**61  # "never": interval when nothing can fail
@@ -134,7 +134,7 @@ class Hazards:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.intp)
         times, u, r = self.arrivals.take(t0_ns, t1_ns)
         self._v = r  # uniform: the repair durations' draws, transformed only when repairs are tracked
-        return times, np.searchsorted(self.rates.share_edges, u, side="right")
+        return times, pick(self.rates.share_edges, u)
 
     def repairs(self, fail_ns: I64, kind: NDArray[np.intp]) -> tuple[I64, I64]:
         """Send the failed nodes to repair (exponential, each arrival's own ``v``); return (end_ns, nodes)
@@ -275,7 +275,9 @@ def advance(state: JobState, until_ns: int, *, final_checkpoint: bool = False) -
     length = np.maximum(raw, 0)
     ckpts = length // period
     cum = np.cumsum(ckpts)
-    restart = np.clip(raw[1:] + r, 0, r)  # restart time spent: from the resume to the run's start (or end)
+    restart = np.minimum(
+        np.maximum(raw[1:] + r, 0), r
+    )  # restart time spent: from the resume to the run's start (or end)
     remaining = (state.work_ns - state.saved_ns) - tau * (cum - ckpts)  # work left when each run starts
     cand = np.flatnonzero(remaining <= length)
     names, outages = state.hazards.names, bool(stretch.o_st.size)
