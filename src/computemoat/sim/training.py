@@ -275,9 +275,8 @@ def advance(state: JobState, until_ns: int, *, final_checkpoint: bool = False) -
     length = np.maximum(raw, 0)
     ckpts = length // period
     cum = np.cumsum(ckpts)
-    restart = np.minimum(
-        np.maximum(raw[1:] + r, 0), r
-    )  # restart time spent: from the resume to the run's start (or end)
+    # restart time spent: from the resume to the run's start (or to its end, if interrupted first)
+    restart = np.minimum(np.maximum(raw[1:] + r, 0), r)
     remaining = (state.work_ns - state.saved_ns) - tau * (cum - ckpts)  # work left when each run starts
     cand = np.flatnonzero(remaining <= length)
     names, outages = state.hazards.names, bool(stretch.o_st.size)
