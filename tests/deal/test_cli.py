@@ -117,3 +117,25 @@ def test_bundled_example_offer_loads_against_the_default_scenario() -> None:
     applied = apply_offer(sc, offer)
     assert applied.horizon is not None and applied.horizon.periods == 13
     assert any(c.id.startswith("offer:") and c.take_or_pay_share == 0.7 for c in applied.horizon.commitments)
+
+
+def test_deal_prints_and_writes_the_exposure_curve(tmp_path: Path) -> None:
+    """The withdrawal curve is in the printed table and in the JSON, row for row. Oracle for the stranded
+    column, by hand: $100/GPU upfront on 16 GPUs over a 6-month term from month 1, withdrawn at month m
+    strands 100 x 16 x (1 - (m - 1) / 6): $1,067 at m = 3, $533 at m = 5."""
+    s, o = _files(tmp_path, offer=OFFER + "upfront_usd_per_gpu: 100\n")
+    out = tmp_path / "deal.json"
+    result = CliRunner().invoke(app, ["deal", str(o), "--scenario", str(s), "--out", str(out), "--mip-gap", "0"])
+    assert result.exit_code == 0, result.output
+    exposure = json.loads(out.read_text())["exposure"]
+    assert [(p["month"], p["date"]) for p in exposure] == [(3, "2027-04-01"), (5, "2027-06-01")]
+    assert [p["stranded_usd"] for p in exposure] == pytest.approx([100 * 16 * 4 / 6, 100 * 16 * 2 / 6])
+    lines = result.output.splitlines()
+    for p in exposure:
+        (row,) = [ln for ln in lines if ln.strip().startswith(f"{p['month']} ({p['date']})")]
+        cells = row.split()[2:]
+
+        def usd(v: float) -> str:
+            return f"-${-v:,.0f}" if v < 0 else f"${v:,.0f}"
+
+        assert cells == [usd(p["stranded_usd"]), usd(p["replan_extra_usd"]), usd(p["savings_usd"])], row
