@@ -3,6 +3,7 @@ every kind of bad input as one `file:line` line with exit code 2."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -139,3 +140,26 @@ def test_deal_prints_and_writes_the_exposure_curve(tmp_path: Path) -> None:
             return f"-${-v:,.0f}" if v < 0 else f"${v:,.0f}"
 
         assert cells == [usd(p["stranded_usd"]), usd(p["replan_extra_usd"]), usd(p["savings_usd"])], row
+
+
+def test_a_refused_offer_says_there_is_no_exposure(tmp_path: Path) -> None:
+    """At $2.50 (dearer than $2.00 on demand at a) nothing is committed, so there is no curve to show:
+    the CLI says so in one line instead of printing nothing, and the JSON's curve is empty."""
+    s, o = _files(tmp_path, offer=OFFER.replace("usd_per_gpu_hour: 1.2", "usd_per_gpu_hour: 2.5"))
+    out = tmp_path / "deal.json"
+    result = CliRunner().invoke(app, ["deal", str(o), "--scenario", str(s), "--out", str(out), "--mip-gap", "0"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["exposure"] == [] and json.loads(out.read_text())["committed_gpus"] == 0
+    assert "no withdrawal exposure: nothing is committed to b at $2.50/GPU-h" in result.output
+    assert "If b withdraws" not in result.output
+
+
+@pytest.mark.parametrize("n", [1, 5, 12, 13, 35, 100])
+def test_the_printed_curve_is_compact_and_keeps_both_ends(n: int) -> None:
+    from computemoat.cli.deal import EXPOSURE_ROWS, exposure_rows
+
+    rows = exposure_rows(n)
+    assert rows[0] == 0 and rows[-1] == n - 1 and len(rows) <= EXPOSURE_ROWS
+    assert rows == sorted(set(rows)) and (n > EXPOSURE_ROWS or rows == list(range(n)))
+    gaps = {b - a for a, b in itertools.pairwise(rows[:-1])}
+    assert len(gaps) <= 1  # evenly spaced up to the last point
