@@ -10,10 +10,9 @@ Stages (each gets only what is left of the caller's time limit):
    A caller's ``start`` (the greedy plan, when valid) is tried too: its integers fixed, the rest
    completed by an LP; the cheaper of the two is the incumbent.
 3. **Branch and bound** — the full MIP, started from that incumbent (``setSolution``).
-4. **Tie-break LP** — every column fixed at the answer except the nominal assignments, re-solved
-   to send traffic to nearer sites (the MILP objective holds costs only; a 1e-6 $/rps·ms term in
-   it made 7,000-100,000 tiny objective entries: HiGHS warned of bad scaling and its objective
-   propagation had that many more columns to walk).
+(Which region's traffic goes to which site is routed afterwards, by planner/route.py: the MILP
+objective holds costs only; a 1e-6 $/rps·ms term in it made 7,000-100,000 tiny objective entries,
+HiGHS warned of bad scaling and its objective propagation had that many more columns to walk.)
 
 HiGHS does not check its time limit everywhere: on the 1,000-workload bench its root "central
 rounding" line search (``linesearchRounding`` -> ``ObjectivePropagation::propagate``) ran for
@@ -60,7 +59,6 @@ class SolveRequest:
     a_index: np.ndarray
     a_value: np.ndarray
     col_group: np.ndarray
-    tie_cost: np.ndarray | None
     mip_gap: float
     time_limit_s: float
     log: bool = False
@@ -355,21 +353,6 @@ class _Stages:
         status = str(m.modelStatusToString(ms))
         return "Optimal" if ms != self.ok and self.proven() else status
 
-    def tie_break(self, x: np.ndarray) -> np.ndarray:
-        """4. All but the nominal assignments fixed; nominal traffic to nearer sites."""
-        tie = self.req.get("tie_cost")
-        if tie is None or not np.any(tie) or self.left() <= 0.05:
-            return x
-        integrality = self.req["integrality"]
-        fixed = tie == 0
-        lo, hi = self.lower.copy(), self.upper.copy()
-        lo[fixed] = hi[fixed] = np.where(integrality[fixed] == 1, np.rint(x[fixed]), x[fixed])
-        t = _highs(self.req)
-        t.setOptionValue("time_limit", self.left())
-        t.passModel(_lp(self.req, lo, hi, tie, integer=False))
-        t.run()
-        return np.asarray(t.getSolution().col_value) if t.getModelStatus() == self.ok else x
-
 
 def solve_request(req: dict[str, Any], send: Send) -> None:
     """All four stages; messages go to ``send``; the last one is always ``("result", ...)``."""
@@ -393,7 +376,7 @@ def solve_request(req: dict[str, Any], send: Send) -> None:
         send(("result", status, None, None, None))
         return
     obj, x = run.best
-    send(("result", status, obj, run.bound, run.tie_break(x)))
+    send(("result", status, obj, run.bound, x))
 
 
 def solve(request: SolveRequest, *, on_incumbent: Callable[[Incumbent], None] | None = None) -> SolveOutcome:

@@ -24,8 +24,9 @@ Objective (first stage, and every plan)
     cost_c = GPUs rented x expected wall-clock hours x ($/GPU-h(tier) x multiplier + energy): the GPUs
     are paid while lost work is redone (reliability.job_reliability, the simulator's model);
     inst_cost_v = GPUs per instance x horizon_hours x (on-demand $/GPU-h x multiplier + energy).
-    Ties between sites are broken after the MILP by an LP with the integers fixed:
-    min eps * sum_{a: f(a)={}} rtt_a z_a (eps = 1e-6 $ per rps*ms; ``tie_cost``).
+    Which region's traffic goes to which site is decided after the MILP (route.py: min rps x RTT
+    over the nominal routes, replicas fixed); the MILP's demand keys merge regions that reach the
+    same sites, which is exact for feasibility and cost.
     Replan's second stage: min (jobs moved or re-tiered) + sum_v m_v subject to [budget].
 
 Constraints (row names in brackets)
@@ -74,8 +75,6 @@ from computemoat.planner.flatten import (
 )
 from computemoat.planner.rows import Rows
 
-RTT_TIE_BREAK_USD_PER_RPS_MS = 1e-6
-
 
 class Objective(StrEnum):
     cost = "cost"
@@ -96,7 +95,6 @@ class MilpModel:
     columns: Columns
     row_names: list[str]
     rows: dict[str, slice]  # one entry per bracketed constraint family
-    tie_cost: np.ndarray  # cost vector of the tie-break LP (nominal z: eps x RTT), zero elsewhere
     col_group: np.ndarray  # job index of each x and s column, -1 for every other column
     n_of: np.ndarray  # replica variable of each n column
     w_dem: np.ndarray  # demand row d of each w column (slack only)
@@ -255,9 +253,6 @@ def _finish(
         return np.concatenate(parts) if parts else np.zeros(0)
 
     matrix = sp.csc_matrix((cat(rows.v), (cat(rows.r), cat(rows.c))), shape=(rows.n, cols.n))
-    tie = np.zeros(cols.n)
-    nominal = flat.nominal_fail[flat.a_fail] if len(flat.a_fail) else np.zeros(0, dtype=bool)
-    tie[cols[Block.z]] = np.where(nominal, RTT_TIE_BREAK_USD_PER_RPS_MS * flat.a_rtt_ms, 0.0)
     group = np.full(cols.n, -1, dtype=np.int64)
     group[cols[Block.x]] = flat.t_job
     group[cols[Block.s]] = np.arange(cols[Block.s].stop - cols[Block.s].start)
@@ -275,7 +270,6 @@ def _finish(
         columns=cols,
         row_names=rows.names,
         rows=rows.groups,
-        tie_cost=tie,
         col_group=group,
         n_of=np.flatnonzero(flat.r_replicas_per_instance > 1),
         w_dem=dkeys // nf if has_w else np.zeros(0, np.int64),
