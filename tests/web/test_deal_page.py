@@ -167,3 +167,30 @@ def test_an_unknown_deal_link_is_a_404_page_with_one_line(browser: Any, empty_de
         line = page.text_content("#deal-error") or ""
     assert problems.http_errors == [f"404 {url}"]
     assert line.startswith("no opened deal '0123456789abcdef'")
+
+
+def test_a_refused_offer_shows_no_curve_and_says_why(browser: Any, empty_deal_site: str, tmp_path: Path) -> None:
+    """At $3.00 (dearer than on demand at a, $2.00, and c, $2.20) the lab commits nothing: the page has no
+    exposure chart, says why, and the landlord's revenue at the offered price is $0."""
+    from typer.testing import CliRunner
+
+    from computemoat.cli import app
+
+    offer = tmp_path / "offer.yaml"
+    offer.write_text((DEAL_CASE / "offer.yaml").read_text().replace("usd_per_gpu_hour: 1.4", "usd_per_gpu_hour: 3.0"))
+    out = tmp_path / "refused.json"
+    args = ["deal", str(offer), "--scenario", str(DEAL_CASE / "scenario.yaml"), "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    d = json.loads(out.read_text())
+    assert d["committed_gpus"] == 0 and d["exposure"] == []
+    with visit(browser, empty_deal_site + "/deal", SCREENSHOTS / "deal-refused.png") as (page, problems):
+        with page.expect_navigation():
+            page.set_input_files("#deal-file", str(out))
+        page.wait_for_selector("#deal-gpu-share .main-svg")
+        assert page.text_content("#deal-committed") == "0 GPUs"
+        assert "nothing was committed" in (page.text_content("#deal-no-exposure") or "")
+        assert page.query_selector("#deal-exposure") is None
+        offered = _rows(page, "deal-landlord")[0]
+    assert problems.all() == []
+    assert offered[:3] == ["offered price", "$3.00/GPU-h", "$0"]

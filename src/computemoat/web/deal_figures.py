@@ -26,8 +26,8 @@ def spend(v: DealView) -> dict[str, Any]:
         go.Bar(x=x, y=list(v.without.spend_per_period_usd(n)), name="without the offer", marker_color="#9aa4b1"),
         go.Bar(x=x, y=list(v.with_offer.spend_per_period_usd(n)), name="with the offer", marker_color="#1f77b4"),
     ])  # fmt: skip
-    fig.update_layout(**_LAYOUT, barmode="group",
-                      yaxis={"title": "spend per period (USD)", "rangemode": "tozero", "tickprefix": "$"})  # fmt: skip
+    axis = {"title": "spend per period (USD)", "rangemode": "tozero", "tickformat": "$~s"}
+    fig.update_layout(**_LAYOUT, barmode="group", yaxis=axis)
     return fig.to_plotly_json()
 
 
@@ -41,7 +41,7 @@ def savings(v: DealView) -> dict[str, Any]:
         go.Scatter(x=x, y=list(v.cumulative_savings_usd), name="cumulative savings", mode="lines+markers",
                    line={"color": "#145a32", "width": 3}),
     ])  # fmt: skip
-    fig.update_layout(**_LAYOUT, yaxis={"title": "savings (USD)", "zeroline": True, "tickprefix": "$"})
+    fig.update_layout(**_LAYOUT, yaxis={"title": "savings (USD)", "zeroline": True, "tickformat": "$~s"})
     return fig.to_plotly_json()
 
 
@@ -89,5 +89,5 @@ def exposure(v: DealView) -> dict[str, Any]:
                       annotation_position="bottom right")  # fmt: skip
     fig.update_layout(**_LAYOUT, xaxis={"title": "provider withdraws at month (from the horizon start)",
                                         "tickvals": x if len(x) <= 24 else None},
-                      yaxis={"title": "USD", "zeroline": True, "tickprefix": "$"})  # fmt: skip
+                      yaxis={"title": "USD", "zeroline": True, "tickformat": "$~s"})  # fmt: skip
     return fig.to_plotly_json()
