@@ -31,7 +31,7 @@ from computemoat.model import (
 from computemoat.planner.catalog_arrays import CatalogArrays, catalog_arrays
 from computemoat.planner.packing import instances_for, packing
 from computemoat.planner.rules import TIER_INDEX, TIERS, residency_allows, training_tiers
-from computemoat.reliability import FaultModel, job_reliability
+from computemoat.reliability import FaultModel, expected_hours_batch
 
 __all__ = ["TIERS", "TIER_INDEX", "FlatProblem", "caps_set", "demand_keys", "flatten", "key_label", "replica_bound"]
 
@@ -171,7 +171,7 @@ def caps_set(scenario: Scenario) -> bool:
 class _Collect:
     """Rows gathered while walking the scenario, and what is wrong with it."""
 
-    t_rows: list[tuple[int, int, int, int, float, float, float]] = field(default_factory=list)
+    t_rows: list[np.ndarray] = field(default_factory=list)  # blocks of (job, offering, tier, GPUs, h, h, $)
     r_rows: list[tuple[int, int, int, int, int, float, float]] = field(default_factory=list)
     d_rows: list[tuple[int, int, float]] = field(default_factory=list)
     f_svc: list[int] = field(default_factory=list)
@@ -211,33 +211,46 @@ def _training_candidates(
     sc: Scenario, cat: CatalogArrays, faults: FaultModel, j: int, job: TrainingJob, acc: _Collect
 ) -> None:
     """Every (offering, tier) that can hold the job whole and finish it, in expectation, by its deadline."""
-    n_before, late = len(acc.t_rows), 0
-    pools = cat.allowed(sc, job, job.accelerators)
-    for i in pools:
-        gpi = int(cat.gpus_per_instance[i])
-        paid_gpus = -(-job.gpus // gpi) * gpi
-        if paid_gpus > cat.capacity_gpus[i]:
-            continue
-        for tier in training_tiers(job):
-            price = cat.usd_per_gpu_hour(i, tier)
-            if price is None:
-                continue
-            rel = job_reliability(
-                faults,
-                job_id=job.id,
-                work_hours=job.hours,
-                checkpoint_write_s=job.checkpoint_write_s,
-                gpus=paid_gpus,
-                tier=tier,
-                gpus_per_instance=gpi,
-                provider=cat.provider_names[cat.provider[i]],
-            )
-            if job.deadline_hours is not None and rel.expected_hours > job.deadline_hours:
-                late += 1
-                continue
-            cost = paid_gpus * rel.expected_hours * price
-            acc.t_rows.append((j, i, TIER_INDEX[tier], paid_gpus, job.hours, rel.expected_hours, cost))
-    if len(acc.t_rows) > n_before:
+    late = 0
+    pools = np.array(cat.allowed(sc, job, job.accelerators), dtype=np.int64)
+    gpi = cat.gpus_per_instance[pools]
+    paid = np.ceil(job.gpus / np.maximum(gpi, 1)) * gpi  # whole instances
+    tiers = training_tiers(job)
+    tier_k = np.array([TIER_INDEX[t] for t in tiers], dtype=np.int64)
+    # every (offering, tier) in offering-major order, kept where the tier is sold and the job fits
+    grid = np.meshgrid(np.arange(len(pools)), np.arange(len(tiers)), indexing="ij")
+    o_pos, t_pos = grid[0].ravel(), grid[1].ravel()
+    price = cat.price[pools[o_pos], tier_k[t_pos]] if len(pools) else np.zeros(0)
+    keep = ~np.isnan(price) & (paid[o_pos] <= cat.capacity_gpus[pools[o_pos]])
+    o_pos, t_pos, price = o_pos[keep], t_pos[keep], price[keep]
+    expected_h = expected_hours_batch(
+        faults,
+        job_id=job.id,
+        work_hours=job.hours,
+        checkpoint_write_s=job.checkpoint_write_s,
+        gpus=paid[o_pos],
+        tiers=tuple(tiers[t] for t in t_pos),
+        gpus_per_instance=gpi[o_pos],
+        providers=tuple(cat.provider_names[cat.provider[pools[o]]] for o in o_pos),
+    )
+    on_time = np.ones(len(o_pos), dtype=bool)
+    if job.deadline_hours is not None:
+        on_time = expected_h <= job.deadline_hours
+        late = int(np.count_nonzero(~on_time))
+    cost = paid[o_pos] * expected_h * price
+    rows = np.column_stack(
+        [
+            np.full(len(o_pos), j),
+            pools[o_pos],
+            tier_k[t_pos],
+            paid[o_pos],
+            np.full(len(o_pos), job.hours),
+            expected_h,
+            cost,
+        ]
+    )[on_time]
+    if len(rows):
+        acc.t_rows.append(rows)
         return
     accels = "/".join(job.accelerators)
     if late:
@@ -252,8 +265,8 @@ def _training_candidates(
         f"training job {job.id}: no offering of {accels} with at least {job.gpus} GPUs at one site is allowed "
         f"by its rules and the policy (relax its allowed/excluded providers or split the job)"
     )
-    if pools:
-        big = max(pools, key=lambda i: cat.capacity_gpus[i])
+    if len(pools):
+        big = int(pools[np.argmax(cat.capacity_gpus[pools])])
         largest = f"largest remaining pool is {cat.capacity_gpus[big]:,.0f} at {cat.offering_ids[big]}"
     else:
         largest = "no allowed offering of it remains"
@@ -361,7 +374,7 @@ def _failure_sets(
 
 
 def _assemble(sc: Scenario, rtt_ms: np.ndarray, faults: FaultModel, cat: CatalogArrays, acc: _Collect) -> FlatProblem:
-    t = np.array(acc.t_rows, dtype=float).reshape(-1, 7)
+    t = np.concatenate(acc.t_rows).astype(float) if acc.t_rows else np.zeros((0, 7))
     r = np.array(acc.r_rows, dtype=float).reshape(-1, 7)
     d = np.array(acc.d_rows, dtype=float).reshape(-1, 3)
     a = np.array(acc.a_rows, dtype=np.int64).reshape(-1, 3)

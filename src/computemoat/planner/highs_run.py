@@ -271,19 +271,23 @@ class _Stages:
         box_lo[general] = np.floor(v[general] + 1e-6)
         box_hi[general] = np.minimum(upper[general], np.maximum(box_lo[general], np.ceil(v[general] - 1e-6)))
         for attempt_lo, attempt_hi, share in ((box_lo, box_hi, 0.15), (lo, hi, 0.6)):
-            if time.perf_counter() - self.t0 > 0.7 * self.limit:
-                return
+            if self.best is not None and time.perf_counter() - self.t0 > 0.7 * self.limit:
+                return  # leave branch and bound time to improve it
             sub = _restrict(self.req, attempt_lo, attempt_hi)
             if sub is None:
                 continue
             r = _highs(self.req)
-            r.setOptionValue("time_limit", min(self.left(), max(0.5, share * self.limit)))
+            # without any plan yet, the free attempt may use all that is left: on large models it is
+            # the only stage that finds one (branch and bound on the whole model does not, in minutes)
+            budget = share * self.limit if self.best is not None or share < 0.5 else self.limit
+            r.setOptionValue("time_limit", min(self.left(), max(0.5, budget)))
             r.setOptionValue("mip_rel_gap", self.gap / 2)
             r.passModel(sub.lp)
             self._stream(r, sub)
             r.run()
             if r.getInfo().primal_solution_status == 2:
                 self.offer(_scored(self.cost, sub.expand(r.getSolution().col_value)))
+            if self.proven():
                 return
 
     def _stream(self, h: Any, sub: _Restricted) -> None:
