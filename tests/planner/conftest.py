@@ -129,7 +129,9 @@ itself, the planner and validator here see expected hours = nominal hours. Tests
 def _nominal_hours_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 
-    from computemoat.reliability import FaultModel, JobReliability, job_reliability
+    import numpy as np
+
+    from computemoat.reliability import FaultModel, JobReliability, expected_hours_batch, job_reliability
 
     none = object()
     default = FaultModel(random_faults=False)
@@ -143,8 +145,16 @@ def _nominal_hours_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
             return JobReliability(work, work, 0.0, None)
         return job_reliability(faults, **kw)  # type: ignore[arg-type]
 
+    def batch(faults: object, **kw: object) -> np.ndarray:
+        if faults is none:
+            return np.full(len(kw["gpus"]), float(kw["work_hours"]))  # type: ignore[arg-type]
+        return expected_hours_batch(faults, **kw)  # type: ignore[arg-type]
+
     del default
-    for name in ("computemoat.planner.flatten", "computemoat.planner.validate"):
+    for name, fn in (
+        ("computemoat.planner.flatten", "expected_hours_batch"),
+        ("computemoat.planner.validate", "job_reliability"),
+    ):
         mod = importlib.import_module(name)
         monkeypatch.setattr(mod, "FaultModel", nominal)
-        monkeypatch.setattr(mod, "job_reliability", hours)
+        monkeypatch.setattr(mod, fn, batch if fn == "expected_hours_batch" else hours)

@@ -10,7 +10,7 @@ import numpy as np
 
 from computemoat.model import HOURS_PER_MONTH
 from computemoat.planner.columns import Block
-from computemoat.planner.flatten import TIERS
+from computemoat.planner.flatten import TIERS, key_of_assignment
 from computemoat.planner.relax import relaxations, resolve
 from computemoat.planner.rules import residency_allows
 from computemoat.planner.solve import PlanResult
@@ -173,6 +173,7 @@ def service_alternatives(result: PlanResult) -> tuple[Alternative, ...]:
     sc = flat.scenario
     _, y, used, site_mw = _usage(result)
     z = result.col_value[m.cols[Block.z]]
+    key_of = key_of_assignment(flat)
     out: list[Alternative] = []
     for s, svc_id in enumerate(flat.service_ids):
         svc = sc.inference_services[s]
@@ -186,7 +187,7 @@ def service_alternatives(result: PlanResult) -> tuple[Alternative, ...]:
         site_now = flat.off_site[o_now]
         # regions this placement's site serves (nominally or under some provider loss)
         served_a = (z > 1e-9) & (flat.a_site == site_now) & (flat.d_svc[flat.a_dem] == s)
-        regions = sorted({int(flat.d_region[d]) for d in flat.a_dem[served_a]})
+        regions = sorted({r for k in key_of[served_a] for r in flat.key_regions[k]})
         if not regions:  # idle replicas (min_replicas): judge against every region of the service
             regions = sorted({int(r) for r in flat.d_region[flat.d_svc == s]})
         cands = [

@@ -1,7 +1,8 @@
 """Scenario + RTT matrix -> flat arrays with named index maps (the only thing the MILP sees).
 
 Every candidate is one row of a parallel set of arrays: a training candidate is (job, offering, tier),
-a replica variable is (service, offering), an assignment is (demand row, site, failure set). Whatever
+a replica variable is (service, offering), an assignment is (demand key, site) where a demand key is
+a group of a service's regions that reach the same sites under one failure set. Whatever
 cannot be part of any plan (wrong accelerator, blocked provider, job larger than the offering, a
 placement whose expected wall-clock hours miss the job's deadline, a site beyond the SLO of every
 region) never becomes a column. Nothing else is pruned: two offerings at one site are two pools of
@@ -30,7 +31,7 @@ from computemoat.model import (
 from computemoat.planner.catalog_arrays import CatalogArrays, catalog_arrays
 from computemoat.planner.packing import instances_for, packing
 from computemoat.planner.rules import TIER_INDEX, TIERS, residency_allows, training_tiers
-from computemoat.reliability import FaultModel, job_reliability
+from computemoat.reliability import FaultModel, expected_hours_batch
 
 __all__ = ["TIERS", "TIER_INDEX", "FlatProblem", "caps_set", "demand_keys", "flatten", "key_label", "replica_bound"]
 
@@ -80,20 +81,23 @@ class FlatProblem:
     # failure sets: f_svc[f] and the provider indices that fail in f (index 0 of each service = none)
     f_svc: np.ndarray
     f_failed: tuple[frozenset[int], ...]
-    # assignments (demand row, site, failure set)
+    # assignments a = (demand key, site): the MILP's flow; a_dem is the key's first demand row
     a_dem: np.ndarray
     a_site: np.ndarray
     a_fail: np.ndarray
-    a_rtt_ms: np.ndarray
-    # demand keys (sorted by key_dem x failure sets + key_fail): what one [demand] row must serve.
-    # Nominal: one per region (key_dem = its demand row). Under a failure set: one per group of the
-    # service's regions that reach the same surviving sites (key_dem = the group's first row, key_rps
-    # their sum): a transportation problem whose demand nodes share their neighbours is the same
-    # problem with those nodes merged, and 10,000 workloads have ~7x fewer assignments for it.
+    # demand keys (sorted by key_dem x failure sets + key_fail): what one [demand] row must serve —
+    # the service's regions that reach the same (surviving) sites, key_rps their summed rps. A
+    # transportation problem whose demand nodes share their neighbours is the same problem with those
+    # nodes merged: on 10,000 workloads 184k assignments instead of 1.2M.
     key_dem: np.ndarray
     key_fail: np.ndarray
     key_rps: np.ndarray
     key_regions: tuple[tuple[int, ...], ...]
+    # nominal routes (demand row, site within SLO and residency, RTT): how each region's traffic is
+    # split once the replicas are known (route.py; nearest sites first)
+    route_dem: np.ndarray
+    route_site: np.ndarray
+    route_rtt_ms: np.ndarray
     notes: tuple[str, ...] = field(default=())
     # allow_unplaced: (workload id, reason) of what cannot be placed whatever the solver does
     structural: tuple[tuple[str, str], ...] = field(default=())
@@ -167,12 +171,13 @@ def caps_set(scenario: Scenario) -> bool:
 class _Collect:
     """Rows gathered while walking the scenario, and what is wrong with it."""
 
-    t_rows: list[tuple[int, int, int, int, float, float, float]] = field(default_factory=list)
+    t_rows: list[np.ndarray] = field(default_factory=list)  # blocks of (job, offering, tier, GPUs, h, h, $)
     r_rows: list[tuple[int, int, int, int, int, float, float]] = field(default_factory=list)
     d_rows: list[tuple[int, int, float]] = field(default_factory=list)
     f_svc: list[int] = field(default_factory=list)
     f_failed: list[frozenset[int]] = field(default_factory=list)
-    a_rows: list[tuple[int, int, int, float]] = field(default_factory=list)
+    a_rows: list[tuple[int, int, int]] = field(default_factory=list)
+    route_rows: list[tuple[int, int, float]] = field(default_factory=list)
     g_rows: list[tuple[int, int, float, tuple[int, ...]]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     structural: list[tuple[str, str]] = field(default_factory=list)
@@ -206,33 +211,46 @@ def _training_candidates(
     sc: Scenario, cat: CatalogArrays, faults: FaultModel, j: int, job: TrainingJob, acc: _Collect
 ) -> None:
     """Every (offering, tier) that can hold the job whole and finish it, in expectation, by its deadline."""
-    n_before, late = len(acc.t_rows), 0
-    pools = cat.allowed(sc, job, job.accelerators)
-    for i in pools:
-        gpi = int(cat.gpus_per_instance[i])
-        paid_gpus = -(-job.gpus // gpi) * gpi
-        if paid_gpus > cat.capacity_gpus[i]:
-            continue
-        for tier in training_tiers(job):
-            price = cat.usd_per_gpu_hour(i, tier)
-            if price is None:
-                continue
-            rel = job_reliability(
-                faults,
-                job_id=job.id,
-                work_hours=job.hours,
-                checkpoint_write_s=job.checkpoint_write_s,
-                gpus=paid_gpus,
-                tier=tier,
-                gpus_per_instance=gpi,
-                provider=cat.provider_names[cat.provider[i]],
-            )
-            if job.deadline_hours is not None and rel.expected_hours > job.deadline_hours:
-                late += 1
-                continue
-            cost = paid_gpus * rel.expected_hours * price
-            acc.t_rows.append((j, i, TIER_INDEX[tier], paid_gpus, job.hours, rel.expected_hours, cost))
-    if len(acc.t_rows) > n_before:
+    late = 0
+    pools = np.array(cat.allowed(sc, job, job.accelerators), dtype=np.int64)
+    gpi = cat.gpus_per_instance[pools]
+    paid = np.ceil(job.gpus / np.maximum(gpi, 1)) * gpi  # whole instances
+    tiers = training_tiers(job)
+    tier_k = np.array([TIER_INDEX[t] for t in tiers], dtype=np.int64)
+    # every (offering, tier) in offering-major order, kept where the tier is sold and the job fits
+    grid = np.meshgrid(np.arange(len(pools)), np.arange(len(tiers)), indexing="ij")
+    o_pos, t_pos = grid[0].ravel(), grid[1].ravel()
+    price = cat.price[pools[o_pos], tier_k[t_pos]] if len(pools) else np.zeros(0)
+    keep = ~np.isnan(price) & (paid[o_pos] <= cat.capacity_gpus[pools[o_pos]])
+    o_pos, t_pos, price = o_pos[keep], t_pos[keep], price[keep]
+    expected_h = expected_hours_batch(
+        faults,
+        job_id=job.id,
+        work_hours=job.hours,
+        checkpoint_write_s=job.checkpoint_write_s,
+        gpus=paid[o_pos],
+        tiers=tuple(tiers[t] for t in t_pos),
+        gpus_per_instance=gpi[o_pos],
+        providers=tuple(cat.provider_names[cat.provider[pools[o]]] for o in o_pos),
+    )
+    on_time = np.ones(len(o_pos), dtype=bool)
+    if job.deadline_hours is not None:
+        on_time = expected_h <= job.deadline_hours
+        late = int(np.count_nonzero(~on_time))
+    cost = paid[o_pos] * expected_h * price
+    rows = np.column_stack(
+        [
+            np.full(len(o_pos), j),
+            pools[o_pos],
+            tier_k[t_pos],
+            paid[o_pos],
+            np.full(len(o_pos), job.hours),
+            expected_h,
+            cost,
+        ]
+    )[on_time]
+    if len(rows):
+        acc.t_rows.append(rows)
         return
     accels = "/".join(job.accelerators)
     if late:
@@ -247,8 +265,8 @@ def _training_candidates(
         f"training job {job.id}: no offering of {accels} with at least {job.gpus} GPUs at one site is allowed "
         f"by its rules and the policy (relax its allowed/excluded providers or split the job)"
     )
-    if pools:
-        big = max(pools, key=lambda i: cat.capacity_gpus[i])
+    if len(pools):
+        big = int(pools[np.argmax(cat.capacity_gpus[pools])])
         largest = f"largest remaining pool is {cat.capacity_gpus[big]:,.0f} at {cat.offering_ids[big]}"
     else:
         largest = "no allowed offering of it remains"
@@ -346,21 +364,21 @@ def _failure_sets(
                 )
                 if not allow_unplaced:
                     break
-            # Nominal rows stay per region (the plan's assignments, nearest-site tie-break); under a
-            # failure only feasibility matters, and regions that reach the same sites are one demand.
-            groups.setdefault(sites if failed else (k, *sites), []).append(k)
-        for key, ks in groups.items():
-            sites = key if failed else key[1:]
+            if not failed:  # the plan's per-region traffic is routed on these after the MILP (route.py)
+                acc.route_rows.extend((d0 + k, j, float(rtt_ms[r, j])) for j in sites)
+            groups.setdefault(sites, []).append(k)
+        for sites, ks in groups.items():  # regions that reach the same sites: one demand key
             rep = d0 + ks[0]
             acc.g_rows.append((rep, f, sum(demand[int(regions[k])] for k in ks), tuple(int(regions[k]) for k in ks)))
-            acc.a_rows.extend((rep, j, f, float(rtt_ms[regions[ks[0]], j])) for j in sites)
+            acc.a_rows.extend((rep, j, f) for j in sites)
 
 
 def _assemble(sc: Scenario, rtt_ms: np.ndarray, faults: FaultModel, cat: CatalogArrays, acc: _Collect) -> FlatProblem:
-    t = np.array(acc.t_rows, dtype=float).reshape(-1, 7)
+    t = np.concatenate(acc.t_rows).astype(float) if acc.t_rows else np.zeros((0, 7))
     r = np.array(acc.r_rows, dtype=float).reshape(-1, 7)
     d = np.array(acc.d_rows, dtype=float).reshape(-1, 3)
-    a = np.array(acc.a_rows, dtype=float).reshape(-1, 4)
+    a = np.array(acc.a_rows, dtype=np.int64).reshape(-1, 3)
+    rt = np.array(acc.route_rows, dtype=float).reshape(-1, 3)
     i64 = np.int64
     nf = max(1, len(acc.f_failed))
     order = sorted(range(len(acc.g_rows)), key=lambda i: acc.g_rows[i][0] * nf + acc.g_rows[i][1])
@@ -402,10 +420,12 @@ def _assemble(sc: Scenario, rtt_ms: np.ndarray, faults: FaultModel, cat: Catalog
         d_rps=d[:, 2],
         f_svc=np.array(acc.f_svc, dtype=i64),
         f_failed=tuple(acc.f_failed),
-        a_dem=a[:, 0].astype(i64),
-        a_site=a[:, 1].astype(i64),
-        a_fail=a[:, 2].astype(i64),
-        a_rtt_ms=a[:, 3],
+        a_dem=a[:, 0],
+        a_site=a[:, 1],
+        a_fail=a[:, 2],
+        route_dem=rt[:, 0].astype(i64),
+        route_site=rt[:, 1].astype(i64),
+        route_rtt_ms=rt[:, 2],
         key_dem=np.array([k[0] for k in g], dtype=i64),
         key_fail=np.array([k[1] for k in g], dtype=i64),
         key_rps=np.array([k[2] for k in g], dtype=float),

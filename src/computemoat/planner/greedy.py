@@ -60,9 +60,8 @@ def greedy_plan(
     training, unplaced = _training(flat, pool)
     inference: list[InferencePlacement] = []
     assignments: list[Assignment] = []
-    nominal = np.flatnonzero(flat.nominal_fail[flat.a_fail]) if len(flat.a_fail) else np.zeros(0, dtype=np.int64)
-    by_dem = nominal[np.argsort(flat.a_dem[nominal], kind="stable")]
-    bounds = np.searchsorted(flat.a_dem[by_dem], np.arange(len(flat.d_svc) + 1))
+    by_dem = np.argsort(flat.route_dem, kind="stable")
+    bounds = np.searchsorted(flat.route_dem[by_dem], np.arange(len(flat.d_svc) + 1))
     rows_of = [by_dem[bounds[d] : bounds[d + 1]] for d in range(len(flat.d_svc))]
     for s, svc_id in enumerate(flat.service_ids):
         replicas, routed, short = _service(flat, pool, s, rows_of)
@@ -111,7 +110,7 @@ def _service(
 ) -> tuple[dict[int, int], list[Assignment], bool]:
     """Replicas of service ``s`` region by region (largest first) on the cheapest usable offering,
     reusing spare capacity first; returns (replicas per variable, assignments, short of demand).
-    ``rows_of[d]``: the nominal assignments of demand row d."""
+    ``rows_of[d]``: the nominal routes of demand row d."""
     vs = [int(v) for v in np.flatnonzero(flat.r_svc == s)]
     vs.sort(key=lambda v: flat.r_cost_usd_per_replica[v])  # cheapest replica first (stable)
     replicas = dict.fromkeys(vs, 0)
@@ -122,7 +121,7 @@ def _service(
     short = False
     for d in map(int, dems[np.argsort(-flat.d_rps[dems], kind="stable")]):
         rows = rows_of[d]
-        usable = {int(flat.a_site[a]): float(flat.a_rtt_ms[a]) for a in rows}
+        usable = {int(flat.route_site[a]): float(flat.route_rtt_ms[a]) for a in rows}
         left = float(flat.d_rps[d])
         served: dict[int, float] = {}
         for v in vs:

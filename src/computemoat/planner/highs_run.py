@@ -10,10 +10,9 @@ Stages (each gets only what is left of the caller's time limit):
    A caller's ``start`` (the greedy plan, when valid) is tried too: its integers fixed, the rest
    completed by an LP; the cheaper of the two is the incumbent.
 3. **Branch and bound** — the full MIP, started from that incumbent (``setSolution``).
-4. **Tie-break LP** — every column fixed at the answer except the nominal assignments, re-solved
-   to send traffic to nearer sites (the MILP objective holds costs only; a 1e-6 $/rps·ms term in
-   it made 7,000-100,000 tiny objective entries: HiGHS warned of bad scaling and its objective
-   propagation had that many more columns to walk).
+(Which region's traffic goes to which site is routed afterwards, by planner/route.py: the MILP
+objective holds costs only; a 1e-6 $/rps·ms term in it made 7,000-100,000 tiny objective entries,
+HiGHS warned of bad scaling and its objective propagation had that many more columns to walk.)
 
 HiGHS does not check its time limit everywhere: on the 1,000-workload bench its root "central
 rounding" line search (``linesearchRounding`` -> ``ObjectivePropagation::propagate``) ran for
@@ -60,7 +59,6 @@ class SolveRequest:
     a_index: np.ndarray
     a_value: np.ndarray
     col_group: np.ndarray
-    tie_cost: np.ndarray | None
     mip_gap: float
     time_limit_s: float
     log: bool = False
@@ -273,19 +271,23 @@ class _Stages:
         box_lo[general] = np.floor(v[general] + 1e-6)
         box_hi[general] = np.minimum(upper[general], np.maximum(box_lo[general], np.ceil(v[general] - 1e-6)))
         for attempt_lo, attempt_hi, share in ((box_lo, box_hi, 0.15), (lo, hi, 0.6)):
-            if time.perf_counter() - self.t0 > 0.7 * self.limit:
-                return
+            if self.best is not None and time.perf_counter() - self.t0 > 0.7 * self.limit:
+                return  # leave branch and bound time to improve it
             sub = restrict(self.req, attempt_lo, attempt_hi)
             if sub is None:
                 continue
             r = _highs(self.req)
-            r.setOptionValue("time_limit", min(self.left(), max(0.5, share * self.limit)))
+            # without any plan yet, the free attempt may use all that is left: on large models it is
+            # the only stage that finds one (branch and bound on the whole model does not, in minutes)
+            budget = share * self.limit if self.best is not None or share < 0.5 else self.limit
+            r.setOptionValue("time_limit", min(self.left(), max(0.5, budget)))
             r.setOptionValue("mip_rel_gap", self.gap / 2)
             r.passModel(sub.lp)
             self._stream(r, sub)
             r.run()
             if r.getInfo().primal_solution_status == 2:
                 self.offer(_scored(self.cost, sub.expand(r.getSolution().col_value)))
+            if self.proven():
                 return
 
     def _stream(self, h: Any, sub: Restricted) -> None:
@@ -355,21 +357,6 @@ class _Stages:
         status = str(m.modelStatusToString(ms))
         return "Optimal" if ms != self.ok and self.proven() else status
 
-    def tie_break(self, x: np.ndarray) -> np.ndarray:
-        """4. All but the nominal assignments fixed; nominal traffic to nearer sites."""
-        tie = self.req.get("tie_cost")
-        if tie is None or not np.any(tie) or self.left() <= 0.05:
-            return x
-        integrality = self.req["integrality"]
-        fixed = tie == 0
-        lo, hi = self.lower.copy(), self.upper.copy()
-        lo[fixed] = hi[fixed] = np.where(integrality[fixed] == 1, np.rint(x[fixed]), x[fixed])
-        t = _highs(self.req)
-        t.setOptionValue("time_limit", self.left())
-        t.passModel(_lp(self.req, lo, hi, tie, integer=False))
-        t.run()
-        return np.asarray(t.getSolution().col_value) if t.getModelStatus() == self.ok else x
-
 
 def solve_request(req: dict[str, Any], send: Send) -> None:
     """All four stages; messages go to ``send``; the last one is always ``("result", ...)``."""
@@ -393,7 +380,7 @@ def solve_request(req: dict[str, Any], send: Send) -> None:
         send(("result", status, None, None, None))
         return
     obj, x = run.best
-    send(("result", status, obj, run.bound, run.tie_break(x)))
+    send(("result", status, obj, run.bound, x))
 
 
 def solve(request: SolveRequest, *, on_incumbent: Callable[[Incumbent], None] | None = None) -> SolveOutcome:

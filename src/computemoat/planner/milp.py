@@ -23,9 +23,12 @@ Objective (first stage, and every plan)
     min sum_c cost_c x_c + sum_v inst_cost_v (instances of v) [+ P sum_j s_j + sum_df P/rpr w_df]
     cost_c = GPUs rented x expected wall-clock hours x ($/GPU-h(tier) x multiplier + energy): the GPUs
     are paid while lost work is redone (reliability.job_reliability, the simulator's model);
-    inst_cost_v = GPUs per instance x horizon_hours x (on-demand $/GPU-h x multiplier + energy).
-    Ties between sites are broken after the MILP by an LP with the integers fixed:
-    min eps * sum_{a: f(a)={}} rtt_a z_a (eps = 1e-6 $ per rps*ms; ``tie_cost``).
+    inst_cost_v = GPUs per instance x horizon_hours x (on-demand $/GPU-h x multiplier + energy),
+    times (1 + 1e-7 x the demand-weighted RTT in ms from the service's regions to the site), so that
+    of two sites at the same price the nearer one is chosen (the share caps use the real cost).
+    Which region's traffic goes to which site is decided after the MILP (route.py: min rps x RTT
+    over the nominal routes, replicas fixed); the MILP's demand keys merge regions that reach the
+    same sites, which is exact for feasibility and cost.
     Replan's second stage: min (jobs moved or re-tiered) + sum_v m_v subject to [budget].
 
 Constraints (row names in brackets)
@@ -74,8 +77,6 @@ from computemoat.planner.flatten import (
 )
 from computemoat.planner.rows import Rows
 
-RTT_TIE_BREAK_USD_PER_RPS_MS = 1e-6
-
 
 class Objective(StrEnum):
     cost = "cost"
@@ -96,7 +97,6 @@ class MilpModel:
     columns: Columns
     row_names: list[str]
     rows: dict[str, slice]  # one entry per bracketed constraint family
-    tie_cost: np.ndarray  # cost vector of the tie-break LP (nominal z: eps x RTT), zero elsewhere
     col_group: np.ndarray  # job index of each x and s column, -1 for every other column
     n_of: np.ndarray  # replica variable of each n column
     w_dem: np.ndarray  # demand row d of each w column (slack only)
@@ -173,24 +173,48 @@ def build(
     return _finish(flat, cols, rows, cost, lower, upper, integrality, plan_cost, rented)
 
 
+NEARER_SITE_PER_MS = 1e-7  # relative cost per ms of RTT: $0.01 per ms on a $100k replica
+
+
+def _served_rtt_ms(flat: FlatProblem) -> np.ndarray:
+    """Per replica variable: the demand-weighted mean RTT from its service's regions that may use its
+    site (nominal routes). A tie-breaker only: between two sites at the same price the MILP would
+    otherwise pick either, and traffic can only be routed to where the replicas are."""
+    ns = len(flat.site_ids)
+    key = flat.d_svc[flat.route_dem] * ns + flat.route_site
+    w = flat.d_rps[flat.route_dem]
+    size = len(flat.service_ids) * ns
+    num = np.bincount(key, weights=w * flat.route_rtt_ms, minlength=size)
+    den = np.bincount(key, weights=w, minlength=size)
+    v_key = flat.r_svc * ns + flat.off_site[flat.r_off]
+    out: np.ndarray = np.where(den[v_key] > 0, num[v_key] / np.maximum(den[v_key], 1e-12), 0.0)
+    return out
+
+
 def _add_placement_columns(flat: FlatProblem, cols: Columns) -> Rented:
     """x, y, n and z blocks; returns the GPU-renting columns for capacity, power and the caps."""
     nx, ny = len(flat.t_job), len(flat.r_svc)
     x = cols.add(Block.x, nx, lambda: _x_names(flat), cost=flat.t_cost_usd, upper=1.0, integer=True)
     shared = flat.r_replicas_per_instance > 1
     gpi = flat.off_gpus_per_instance[flat.r_off]
+    near = 1.0 + NEARER_SITE_PER_MS * _served_rtt_ms(flat)  # equal prices: the nearer site wins
     y_cost = np.where(shared, 0.0, flat.r_instances_per_replica * flat.r_cost_usd_per_instance)
     inst_cap = np.floor(flat.off_capacity_gpus[flat.r_off] / gpi)
     y_upper = np.floor(inst_cap * flat.r_replicas_per_instance / flat.r_instances_per_replica)
     y = cols.add(
-        Block.y, ny, lambda: [f"y[{_y_name(flat, v)}]" for v in range(ny)], cost=y_cost, upper=y_upper, integer=True
+        Block.y,
+        ny,
+        lambda: [f"y[{_y_name(flat, v)}]" for v in range(ny)],
+        cost=y_cost * near,
+        upper=y_upper,
+        integer=True,
     )
     n_of = np.flatnonzero(shared)
     n = cols.add(
         Block.n,
         len(n_of),
         lambda: [f"n[{_y_name(flat, int(v))}]" for v in n_of],
-        cost=flat.r_cost_usd_per_instance[n_of],
+        cost=flat.r_cost_usd_per_instance[n_of] * near[n_of],
         upper=inst_cap[n_of],
         integer=True,
     )
@@ -255,9 +279,6 @@ def _finish(
         return np.concatenate(parts) if parts else np.zeros(0)
 
     matrix = sp.csc_matrix((cat(rows.v), (cat(rows.r), cat(rows.c))), shape=(rows.n, cols.n))
-    tie = np.zeros(cols.n)
-    nominal = flat.nominal_fail[flat.a_fail] if len(flat.a_fail) else np.zeros(0, dtype=bool)
-    tie[cols[Block.z]] = np.where(nominal, RTT_TIE_BREAK_USD_PER_RPS_MS * flat.a_rtt_ms, 0.0)
     group = np.full(cols.n, -1, dtype=np.int64)
     group[cols[Block.x]] = flat.t_job
     group[cols[Block.s]] = np.arange(cols[Block.s].stop - cols[Block.s].start)
@@ -275,7 +296,6 @@ def _finish(
         columns=cols,
         row_names=rows.names,
         rows=rows.groups,
-        tie_cost=tie,
         col_group=group,
         n_of=np.flatnonzero(flat.r_replicas_per_instance > 1),
         w_dem=dkeys // nf if has_w else np.zeros(0, np.int64),

@@ -20,6 +20,7 @@ from computemoat.planner.families import MoveSpec
 from computemoat.planner.flatten import FlatProblem
 from computemoat.planner.highs_run import Incumbent, SolveOutcome, SolveRequest
 from computemoat.planner.milp import MilpModel, Objective, build, unplaced_penalty
+from computemoat.planner.route import route_nominal
 from computemoat.planner.unflatten import Unplaced, WorkloadKind, find_unplaced, integer_start, unflatten
 
 __all__ = ["PlanResult", "SolveProgress", "Stage", "Unplaced", "WorkloadKind", "solve_flat"]
@@ -68,6 +69,7 @@ class PlanResult:
     model: MilpModel = field(repr=False)
     col_value: np.ndarray = field(repr=False)
     row_value: np.ndarray = field(repr=False)
+    route_rps: np.ndarray = field(repr=False)  # nominal rps per flat.route_* (route.py)
     unplaced: tuple[Unplaced, ...] = ()
 
 
@@ -131,7 +133,6 @@ def request_for(model: MilpModel, *, mip_gap: float, time_limit_s: float, start:
         a_index=m.indices.astype(np.int32),
         a_value=m.data,
         col_group=model.col_group,
-        tie_cost=model.tie_cost,
         mip_gap=float(mip_gap),
         time_limit_s=time_limit_s,
         log=bool(os.environ.get("CMOAT_HIGHS_LOG")),
@@ -161,7 +162,10 @@ def _result(
     status = PlanStatus.optimal if outcome.status == "Optimal" else PlanStatus.time_limit
     if unplaced:
         status = PlanStatus.partial
-    plan = unflatten(flat, model, col_value, status=status, mip_gap=gap, solve_time_s=elapsed, unplaced=unplaced)
+    route_rps = route_nominal(flat, np.rint(col_value[model.columns[Block.y]]))
+    plan = unflatten(
+        flat, model, col_value, route_rps, status=status, mip_gap=gap, solve_time_s=elapsed, unplaced=unplaced
+    )
     m = model.matrix
     return PlanResult(
         plan=plan,
@@ -178,6 +182,7 @@ def _result(
         model=model,
         col_value=col_value,
         row_value=m @ col_value,
+        route_rps=route_rps,
         unplaced=unplaced,
     )
 

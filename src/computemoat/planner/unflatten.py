@@ -68,6 +68,7 @@ def unflatten(
     flat: FlatProblem,
     model: MilpModel,
     col_value: np.ndarray,
+    route_rps: np.ndarray,
     *,
     status: PlanStatus,
     mip_gap: float | None,
@@ -79,23 +80,21 @@ def unflatten(
     y = np.rint(col_value[model.columns[Block.y]]).astype(np.int64)
     n = np.rint(col_value[model.columns[Block.n]]).astype(np.int64)
     inst = {int(v): int(k) for v, k in zip(model.n_of, n, strict=True)}
-    z = col_value[model.columns[Block.z]]
     training = sorted((flat.training_placement(int(c)) for c in np.flatnonzero(x > 0.5)), key=lambda p: p.job_id)
     inference = sorted(
         (flat.inference_placement(int(v), int(y[v]), inst.get(int(v))) for v in np.flatnonzero(y > 0)),
         key=lambda p: (p.service_id, p.offering_id),
     )
-    nominal = flat.nominal_fail[flat.a_fail] if len(flat.a_fail) else np.zeros(0, dtype=bool)
     assignments = sorted(
         (
             Assignment(
-                service_id=flat.service_ids[flat.d_svc[flat.a_dem[a]]],
-                region=flat.region_names[flat.d_region[flat.a_dem[a]]],
-                site_id=flat.site_ids[flat.a_site[a]],
-                rps=float(z[a]),
-                rtt_ms=float(flat.a_rtt_ms[a]),
+                service_id=flat.service_ids[flat.d_svc[flat.route_dem[r]]],
+                region=flat.region_names[flat.d_region[flat.route_dem[r]]],
+                site_id=flat.site_ids[flat.route_site[r]],
+                rps=float(route_rps[r]),
+                rtt_ms=float(flat.route_rtt_ms[r]),
             )
-            for a in np.flatnonzero(nominal & (z > 1e-9))
+            for r in np.flatnonzero(route_rps > 1e-9)
         ),
         key=lambda a: (a.service_id, a.region, a.site_id),
     )

@@ -299,3 +299,60 @@ def job_reliability(
         restart_h=faults.gpu.restart_overhead_s / S_PER_HOUR,
     )
     return JobReliability(work_hours, up_h / r.speed * (1.0 + r.downtime_per_h), r.rate_per_h, r.tau_s)
+
+
+def expected_hours_batch(
+    faults: FaultModel,
+    *,
+    job_id: str,
+    work_hours: float,
+    checkpoint_write_s: float,
+    gpus: np.ndarray,
+    tiers: tuple[Tier, ...],
+    gpus_per_instance: np.ndarray,
+    providers: tuple[str, ...],
+) -> np.ndarray:
+    """job_reliability(...).expected_hours of one job on many placements (element i: ``gpus[i]``,
+    ``tiers[i]``, ``gpus_per_instance[i]``, ``providers[i]``): the rates from the same memo, the Daly
+    sum in numpy. The planner asks this for ~40 placements of each of 10,000 jobs."""
+    count = len(gpus)
+    table = _rates_memo(faults)
+    fixed = job_id if job_id in faults.checkpoint_interval_s else None
+    rates: list[_PlacementRates] = []
+    for g, t, gi, p in zip(gpus.tolist(), tiers, gpus_per_instance.tolist(), providers, strict=True):
+        found = table.get((fixed, checkpoint_write_s, int(g), t, int(gi), p))
+        if found is None:
+            found = _placement_rates(
+                faults,
+                job_id=job_id,
+                checkpoint_write_s=checkpoint_write_s,
+                gpus=int(g),
+                tier=t,
+                gpus_per_instance=int(gi),
+                provider=p,
+            )
+        rates.append(found)
+    cols = np.array(
+        [
+            (r.rate_per_h, r.outage_rate_per_h, np.nan if r.tau_s is None else r.tau_s, r.speed, r.downtime_per_h)
+            for r in rates
+        ],
+        dtype=float,
+    ).reshape(count, 5)
+    rate, outage, tau_s, speed, downtime = cols.T
+    if work_hours <= 0:
+        return np.full(count, float(work_hours))
+    tau_h = tau_s / S_PER_HOUR
+    lam = rate + outage
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        n = np.maximum(1.0, np.ceil(work_hours / tau_h - 1e-12))
+        last_h = work_hours - (n - 1) * tau_h
+        restart_h = faults.gpu.restart_overhead_s / S_PER_HOUR
+        full_h = tau_h + checkpoint_write_s / S_PER_HOUR
+        m = 1.0 / lam
+        grow = np.exp(restart_h * lam)
+        stretch_full = np.where(lam > 0, m * grow * np.expm1(full_h * lam), full_h)
+        stretch_last = np.where(lam > 0, m * grow * np.expm1(last_h * lam), last_h)
+        up_h = (n - 1) * stretch_full + stretch_last
+    out: np.ndarray = np.where(np.isnan(tau_s), float(work_hours), up_h / speed * (1.0 + downtime))
+    return out

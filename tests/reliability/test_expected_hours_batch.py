@@ -1,0 +1,54 @@
+"""expected_hours_batch (the planner's vectorised path) equals job_reliability element by element.
+
+Oracle: the scalar job_reliability, itself checked against the simulator's Monte-Carlo mean
+(tests/sim/test_sim_matches_reliability.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from computemoat.model import Tier
+from computemoat.reliability import FaultModel, GpuInterruptions, expected_hours_batch, job_reliability
+
+CASES = [
+    FaultModel(),
+    FaultModel(random_faults=False),
+    FaultModel(gpu=GpuInterruptions(hot_spare_nodes=2)),
+    FaultModel(checkpoint_interval_s={"job": 1800.0}),
+]
+
+
+@pytest.mark.parametrize("faults", CASES, ids=["default", "no-faults", "spares", "fixed-interval"])
+@pytest.mark.parametrize("work_hours", [0.5, 24.0, 1440.0])
+def test_batch_matches_scalar(faults: FaultModel, work_hours: float) -> None:
+    rng = np.random.default_rng(7)
+    gpus = rng.choice([8, 64, 1024, 16384], size=30)
+    gpi = rng.choice([1, 8], size=30)
+    tiers = tuple(rng.choice([Tier.on_demand, Tier.spot, Tier.reserved], size=30).tolist())
+    providers = tuple(rng.choice(["aws", "atlas", "nebius", "unknown"], size=30).tolist())
+    got = expected_hours_batch(
+        faults,
+        job_id="job",
+        work_hours=work_hours,
+        checkpoint_write_s=120.0,
+        gpus=gpus,
+        tiers=tiers,
+        gpus_per_instance=gpi,
+        providers=providers,
+    )
+    want = [
+        job_reliability(
+            faults,
+            job_id="job",
+            work_hours=work_hours,
+            checkpoint_write_s=120.0,
+            gpus=int(g),
+            tier=t,
+            gpus_per_instance=int(i),
+            provider=p,
+        ).expected_hours
+        for g, t, i, p in zip(gpus, tiers, gpi, providers, strict=True)
+    ]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert np.all(got >= work_hours)  # physical bound: interruptions never speed a job up
