@@ -19,10 +19,10 @@ def run_highs(
 ) -> tuple[str, float, float | None, np.ndarray | None]:
     """(status, objective, best bound or None, column values or None when there is no solution).
 
-    LP relaxation (a valid bound L), then RENS: every integer boxed to [floor, ceil] of its LP value and
-    solved as a small MIP; when its cost is within ``mip_gap`` of L the gap is proven and we stop, else the
-    full MIP runs from that incumbent. (On these models L is within ~1e-5 of the optimum, but HiGHS's own
-    heuristics can take minutes to find an incumbent near it.)"""
+    LP relaxation (a valid bound L), a caller's start, then restricted MIPs around the LP point
+    (:func:`_neighbourhoods`, fixed columns taken out); when an incumbent is within ``mip_gap`` of L the
+    gap is proven and we stop, else the full MIP runs from it. (HiGHS's own heuristics can take minutes
+    to find an incumbent of the full model, or none: 1,000 workloads x 12 periods.)"""
     deadline = time.perf_counter() + time_limit_s
     ints = model.integrality == 1
     status, obj, x = _solve(
@@ -82,7 +82,13 @@ def _request(model: HorizonModel) -> dict[str, Any]:
 
 
 def _restricted_mip(
-    model: HorizonModel, lower: np.ndarray, upper: np.ndarray, *, bound: float, gap: float, time_limit_s: float
+    model: HorizonModel,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    *,
+    bound: float,
+    gap: float,
+    time_limit_s: float,
 ) -> tuple[float, np.ndarray] | None:
     """The MIP over the columns ``lower``/``upper`` leave free, the fixed ones taken out (HiGHS's presolve
     spent most of the time finding them); stopped as soon as an incumbent is within half of ``gap`` of
@@ -132,9 +138,11 @@ def _restricted_mip(
 def _neighbourhoods(model: HorizonModel, x: np.ndarray, ints: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Restricted MIPs around the LP solution, tightest first: (1) every integer in [floor, ceil] of its
     LP value (RENS; signing decisions may still drop to 0); (2) binaries the LP already set fixed,
-    general integers free; (3) every job the LP placed whole fixed there, the other jobs free over all
-    their candidates, everything else free (on 1,000 workloads x 12 periods (1) and (2) are infeasible:
-    a job the LP splits across two offerings fits in neither once the others are fixed)."""
+    general integers free; (3) as the single-period warm start: every job the LP placed whole fixed
+    there, the other jobs free over all their candidates, rental units boxed to [floor, ceil] of the LP,
+    commitments free (on 1,000 workloads x 12 periods (1) and (2) are infeasible: a job the LP splits
+    between two offerings fits in neither once the others are fixed; (3) without the unit box found no
+    plan in 60 s, with it one in ~7 s)."""
     lo, hi = model.col_lower.copy(), model.col_upper.copy()
     lo[ints] = np.maximum(lo[ints], np.floor(x[ints] + 1e-6))
     hi[ints] = np.minimum(hi[ints], np.ceil(x[ints] - 1e-6))
@@ -152,6 +160,9 @@ def _neighbourhoods(model: HorizonModel, x: np.ndarray, ints: np.ndarray) -> lis
     settled[job[v > 1 - 1e-6]] = True
     fixed = np.arange(xs.start, xs.stop)[settled[job]]
     lo3[fixed] = hi3[fixed] = np.rint(x[fixed])
+    us = model.blocks.get("u", slice(0, 0))
+    lo3[us] = np.floor(x[us] + 1e-6)
+    hi3[us] = np.minimum(model.col_upper[us], np.maximum(lo3[us], np.ceil(x[us] - 1e-6)))
     return [(lo, hi), (lo2, hi2), (lo3, hi3)]
 
 
