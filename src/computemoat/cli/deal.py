@@ -106,7 +106,13 @@ def register(app: typer.Typer) -> None:
         time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, help="per solve (s)")] = 120.0,
         mip_gap: Annotated[float, typer.Option("--mip-gap", min=0.0, max=1.0, help="relative gap per solve")] = 0.005,
     ) -> None:
-        """Should we sign this offer, at what price, and what if the provider withdraws?"""
+        """Should we sign this offer, at what price, and what if the provider withdraws?
+
+        Break-even price: Newton's method on the NPV of the best plan that signs the minimum commitment
+        (re-solved at each step's price, warm-started) until it equals the plan without the offer; steps
+        stop below max($0.01, 0.5% of the offered price). The printed tolerance adds the solver gaps of
+        the two plans turned into price (gap USD / GPU-hours billed); lower --mip-gap to tighten it.
+        See docs/horizon.md."""
         from computemoat.latency import rtt_matrix
         from computemoat.planner.deal import DealSettings, evaluate_deal, load_offer
 
