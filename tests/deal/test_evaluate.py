@@ -72,3 +72,38 @@ def test_json_shape_is_stable() -> None:
     assert set(keys) <= set(out)
     assert {s["provider"] for s in out["shares"]} == {"a", "b"}
     assert len(out["shares"][0]["gpu_share_with"]) == 8
+
+
+@pytest.mark.parametrize("offered", [1.2, 1.5])  # below the break-even (signed) and above it (refused)
+def test_break_even_closed_form_with_idle_take_or_pay_and_upfront(offered: float) -> None:
+    """Oracle: closed form. The lab needs one 8-GPU instance a month (on demand at a: $2/GPU-h). b offers
+    16 GPUs for months 1-6, all or nothing (minimum 16), 75% take-or-pay, $100/GPU upfront. Signing pays
+    the floor 0.75 x 16 = 12 GPUs every term month whatever it uses (8 GPUs, under the floor, so nothing
+    above it), so it beats on demand while 16 x 100 + 6 x 12 H p <= 6 x 8 H x 2:
+    p* = (96 H - 1600) / (72 H) = $1.30289/GPU-h (below the on-demand price and the naive 8/16 x 2)."""
+    h = Horizon(start=dt.date(2027, 1, 1), periods=8)
+    sc = scenario([provider("a"), provider("b")], [site("a"), site("b", "y")], [offering("a:x", 2.0)],
+                  services=(service(rps=1.0),), horizon=h)  # fmt: skip
+    line = OfferCapacity(site="b:y", accelerator="H100", capacity_gpus=16)
+    offer = Offer(name="idle", provider="b", capacity=(line,), usd_per_gpu_hour=offered, term_months=6,
+                  take_or_pay_share=0.75, min_commit_gpus=16,
+                  upfront_usd_per_gpu=100.0, start=dt.date(2027, 2, 1))  # fmt: skip
+    r = evaluate_deal(sc, offer, lambda s: near(s), DealSettings(faults=NOMINAL, mip_gap=1e-9))
+    p_star = (96 * HOURS - 1600) / (72 * HOURS)
+    be = r.break_even.usd_per_gpu_hour
+    assert be is not None
+    assert be == pytest.approx(p_star, abs=r.break_even.tolerance_usd_per_gpu_hour)
+    # on one linear piece of the signing plan's cost Newton lands on the root itself, not only within the step
+    assert be == pytest.approx(p_star, abs=1e-6)
+    assert r.break_even.tolerance_usd_per_gpu_hour == pytest.approx(max(0.01, 0.005 * offered), abs=1e-3)
+    signed = offered < p_star
+    assert r.committed_gpus == (16 if signed else 0)
+    without = 8 * HOURS * 2.0 * 8
+    assert r.without.total_usd == pytest.approx(without)
+    with_ = 1600 + 6 * 12 * HOURS * offered + 2 * 8 * HOURS * 2.0 if signed else without
+    assert r.with_offer.total_usd == pytest.approx(with_)
+    lb = r.landlord_break_even
+    assert lb is not None
+    assert lb.revenue_usd == pytest.approx(1600 + 6 * 12 * HOURS * p_star)  # = what on demand would cost in months 1-6
+    assert lb.committed_gpus == 16
+    assert lb.utilization_of_offered == pytest.approx(0.5)

@@ -147,7 +147,7 @@ def _lp(req: dict[str, Any], lower: np.ndarray, upper: np.ndarray, cost: np.ndar
 
 
 @dataclass(frozen=True)
-class _Restricted:
+class Restricted:
     """A model with its fixed columns (lower == upper) taken out and their row activity moved to the
     row bounds; ``expand`` maps a solution of it back to every column."""
 
@@ -165,7 +165,7 @@ class _Restricted:
         return x
 
 
-def _restrict(req: dict[str, Any], lower: np.ndarray, upper: np.ndarray) -> _Restricted | None:
+def restrict(req: dict[str, Any], lower: np.ndarray, upper: np.ndarray) -> Restricted | None:
     """The MIP over the free columns only; None when the fixed ones alone break a row."""
     import highspy
 
@@ -199,7 +199,7 @@ def _restrict(req: dict[str, Any], lower: np.ndarray, upper: np.ndarray) -> _Res
     lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = lp.num_col_, lp.num_row_
     lp.integrality_ = [highspy.HighsVarType(int(t)) for t in req["integrality"][keep]]
     lp.offset_ = float(req["col_cost"] @ fixed_value)  # objective and gap of the whole plan
-    return _Restricted(lp=lp, keep=keep, fixed_value=fixed_value)
+    return Restricted(lp=lp, keep=keep, fixed_value=fixed_value)
 
 
 def _scored(cost: np.ndarray, col_value: Any) -> tuple[float, np.ndarray]:
@@ -273,7 +273,7 @@ class _Stages:
         for attempt_lo, attempt_hi, share in ((box_lo, box_hi, 0.15), (lo, hi, 0.6)):
             if self.best is not None and time.perf_counter() - self.t0 > 0.7 * self.limit:
                 return  # leave branch and bound time to improve it
-            sub = _restrict(self.req, attempt_lo, attempt_hi)
+            sub = restrict(self.req, attempt_lo, attempt_hi)
             if sub is None:
                 continue
             r = _highs(self.req)
@@ -290,7 +290,7 @@ class _Stages:
             if self.proven():
                 return
 
-    def _stream(self, h: Any, sub: _Restricted) -> None:
+    def _stream(self, h: Any, sub: Restricted) -> None:
         """Offer every improving solution of ``h`` as it is found (a child killed at the deadline keeps
         the last one), and stop ``h`` once one is within the gap of the LP bound: the sub-model's own
         bound is no use for that, and HiGHS would go on proving the sub-model's optimum."""

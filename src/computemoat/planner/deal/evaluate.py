@@ -1,14 +1,9 @@
 """Evaluate an offer: the plan with and without it, savings (nominal and NPV), the break-even price,
 provider shares per period against the caps, the exposure to a withdrawal, and the landlord's view.
 
-Break-even price: the highest term price at which the optimal plan still signs at least the offer's
-minimum commitment. ``taken(price)`` is found by re-solving the multi-period MILP; it is monotone in the
-price (a dearer offer is never more attractive), so bisection applies. Bracket: if taken at the offered
-price, double until refused (at most 6 times, else the break-even is reported as above 64x the offer);
-if refused, halve until taken (at most 6 times, else none). Then bisect until the bracket is narrower
-than ``max($0.01, 0.5% of the offered price)``; the answer is the bracket's low end (a price proven
-taken). Each re-solve runs to ``mip_gap``: a price whose saving is within the gap of zero may fall
-either way, so the break-even is exact to the tolerance plus the solver gap.
+Break-even price: the highest term price at which the best plan still signs at least the offer's
+minimum commitment, found by Newton's method on the cost of the best signing plan (planner/deal/
+break_even.py has the method and its tolerance).
 
 Exposure: the provider withdraws at period m (policy shift). Everything before m stays as planned
 (``replan_from``: what ran, was rented, was signed), the offer delivers nothing from m and no payment is
@@ -36,13 +31,15 @@ from computemoat.planner.deal.apply import (
     term_periods,
     without_offer,
 )
-from computemoat.planner.deal.result import BreakEven, DealResult, ExposurePoint, LandlordView, ShareSeries
-from computemoat.planner.horizon import HorizonPlan, HorizonSolution, plan_horizon, replan_from
+from computemoat.planner.deal.break_even import Signing, break_even, solve_signing
+from computemoat.planner.deal.result import DealResult, ExposurePoint, LandlordView, ShareSeries
+from computemoat.planner.horizon import HorizonPlan, HorizonSolution, flatten_horizon, plan_horizon, replan_from
+from computemoat.planner.horizon.formulation import build
+from computemoat.planner.horizon.solve import solve_model
 from computemoat.reliability import FaultModel
 
 RttFn = Callable[[Scenario], np.ndarray]
 MONTE_CARLO_DRAWS = 10_000
-MAX_BRACKET_STEPS = 6
 
 
 @dataclass(frozen=True)
@@ -65,15 +62,22 @@ def evaluate_deal(scenario: Scenario, offer: Offer, rtt_fn: RttFn, settings: Dea
                             start=start)  # fmt: skip
 
     without = solve(base, rtt_base)
-    with_ = solve(with_sc, rtt_with, without)  # the plan without the offer is a feasible start
+    free = solve(with_sc, rtt_with, without)  # the plan without the offer is a feasible start
     solves = 2
 
-    def at_price(price: float) -> HorizonPlan:
+    def sign_at(price: float, start: HorizonSolution | None) -> Signing | None:
         nonlocal solves
         solves += 1
-        return solve(apply_offer(scenario, offer, usd_per_gpu_hour=price), rtt_with, without).plan
+        model = build(flatten_horizon(apply_offer(scenario, offer, usd_per_gpu_hour=price), rtt_with, cfg.faults))
+        return solve_signing(model, lambda m: solve_model(m, time_limit_s=cfg.time_limit_s, mip_gap=cfg.mip_gap,
+                                                          start=start), offer, price)  # fmt: skip
 
-    breakeven, at_breakeven = _break_even(offer, with_.plan, at_price)
+    p0 = offer.usd_per_gpu_hour
+    first = sign_at(p0, free if taken(offer, free.plan) else None)
+    # the lab's choice at the offered price: the cheaper of the free plan and the best signing plan
+    with_ = first.solution if first is not None and first.objective_usd < free.plan.objective_usd else free
+    breakeven, last = break_even(without, first, sign_at, max(0.01, 0.005 * p0))
+    at_breakeven = None if last is None else (last.solution.plan, last.usd_per_gpu_hour)
     curve = _exposure(scenario, offer, with_, without.plan, rtt_with, cfg)
     solves += len(curve)
     h = offer_horizon(scenario, offer)
@@ -101,10 +105,10 @@ def evaluate_deal(scenario: Scenario, offer: Offer, rtt_fn: RttFn, settings: Dea
         withdrawal_probability_per_year=offer.withdrawal_probability_per_year,
         expected_savings_usd=expected,
         savings_p5_p50_p95_usd=pct,
-        landlord_offered=_landlord(offer, with_.plan, offer.usd_per_gpu_hour),
+        landlord_offered=_landlord(offer, with_.plan, p0, p0),
         landlord_break_even=None
-        if at_breakeven is None
-        else _landlord(offer, at_breakeven, breakeven.usd_per_gpu_hour),
+        if at_breakeven is None or breakeven.usd_per_gpu_hour is None
+        else _landlord(offer, at_breakeven[0], at_breakeven[1], breakeven.usd_per_gpu_hour),
         solves=solves,
         elapsed_s=time.perf_counter() - t0,
     )
@@ -117,48 +121,6 @@ def _committed(offer: Offer, plan: HorizonPlan) -> int:
 
 def taken(offer: Offer, plan: HorizonPlan) -> bool:
     return _committed(offer, plan) >= max(1, offer.min_commit_gpus)
-
-
-def _break_even(
-    offer: Offer, offered_plan: HorizonPlan, at_price: Callable[[float], HorizonPlan]
-) -> tuple[BreakEven, HorizonPlan | None]:
-    p0 = offer.usd_per_gpu_hour
-    tol = max(0.01, 0.005 * p0)
-    lo: tuple[float, HorizonPlan] | None = None
-    hi: float | None = None
-    if taken(offer, offered_plan):
-        lo, price = (p0, offered_plan), p0
-        for _ in range(MAX_BRACKET_STEPS):
-            price *= 2
-            plan = at_price(price)
-            if not taken(offer, plan):
-                hi = price
-                break
-            lo = (price, plan)
-    else:
-        hi, price = p0, p0
-        for _ in range(MAX_BRACKET_STEPS):
-            price /= 2
-            plan = at_price(price)
-            if taken(offer, plan):
-                lo = (price, plan)
-                break
-            hi = price
-    steps = 0
-    if lo is None or hi is None:
-        bound = "above" if lo is not None else "below"
-        return BreakEven(
-            None if lo is None else lo[0], tol, steps, f"not bracketed: break-even {bound} tested prices"
-        ), (None if lo is None else lo[1])
-    while hi - lo[0] > tol:
-        mid = 0.5 * (lo[0] + hi)
-        plan = at_price(mid)
-        steps += 1
-        if taken(offer, plan):
-            lo = (mid, plan)
-        else:
-            hi = mid
-    return BreakEven(lo[0], tol, steps, "bisection over re-solves"), lo[1]
 
 
 def _exposure(
@@ -229,14 +191,19 @@ def _shares(scenario: Scenario, without: HorizonPlan, with_: HorizonPlan) -> tup
     )
 
 
-def _landlord(offer: Offer, plan: HorizonPlan, price: float | None) -> LandlordView:
+def _landlord(offer: Offer, plan: HorizonPlan, solved_usd_per_gpu_hour: float, price: float) -> LandlordView:
+    """The landlord's view of ``plan`` (solved at ``solved_usd_per_gpu_hour``) billed at ``price``: the
+    upfront is fixed, the rest of what the lab pays scales with the term price."""
     ids = set(offer_option_ids(offer))
     signed = [c for c in plan.commitments if c.option_id in ids]
     offered = sum(line.capacity_gpus for line in offer.capacity) * (signed[0].term_periods if signed else 0)
     used = sum(c.used_gpu_periods for c in signed)
+    upfront = sum(offer.upfront_usd_per_gpu * c.gpus for c in signed)
+    billed = sum(c.paid_usd for c in signed) - upfront
+    scale = price / solved_usd_per_gpu_hour if solved_usd_per_gpu_hour > 0 else 1.0
     return LandlordView(
         usd_per_gpu_hour=price,
-        revenue_usd=sum(c.paid_usd for c in signed),
+        revenue_usd=upfront + billed * scale,
         committed_gpus=sum(c.gpus for c in signed),
         utilization_of_offered=used / offered if offered else 0.0,
         utilization_of_committed=used / sum(c.gpus * c.term_periods for c in signed) if signed else 0.0,

@@ -36,7 +36,8 @@ Constraints (row names in brackets)
                     <= Σ_{k at o, s active} w_kst
     [commit_use]    w_kst <= g_k n_ks;   [take_or_pay]  w_kst - θ_k g_k n_ks <= e_kst
     [commit_min]    g_k n_ks >= m_k b_ks;  [commit_sign]  n_ks <= N_k b_ks   (all or at least the minimum)
-    [demand]        per (d, f, t): Σ_a z_at = rps_d x scale_s,t
+    [demand]        per (d, f, t): Σ_a z_at = rps_d x scale_s,t   (under f, d is a group of regions that
+                    reach the same surviving sites, rps_d their sum: the same transportation problem)
     [serve]         per (f, site, t): Σ_a z_at <= rps_per_replica_s Σ_{v at site} ρ_v u_vt   (N+k: every f)
     [cover]         per (f, t): Σ_{v alive under f} ρ_v u_vt >= ceil(Σ_r rps x scale / rps_per_replica)
     [region_cover]  per (d, f, t): Σ_{v at sites of (d, f)} ρ_v u_vt >= ceil(rps_d x scale / rps_per_replica)
@@ -211,9 +212,7 @@ def _assignments(p: HorizonProblem, cols: Columns) -> None:
     inf, n = p.inf, p.grid.n
     scale = p.grid.demand_scale[inf.d_svc[inf.a_dem]]  # [a, t]
     names = [f"z[{a}|p{t}]" for a in range(len(inf.a_dem)) for t in range(n)]
-    cols.add(
-        "z", names, upper=(inf.d_rps[inf.a_dem][:, None] * scale).ravel(), period=np.tile(np.arange(n), len(inf.a_dem))
-    )
+    cols.add("z", names, upper=(inf.a_rps[:, None] * scale).ravel(), period=np.tile(np.arange(n), len(inf.a_dem)))
 
 
 def _commitments(
@@ -330,7 +329,10 @@ def _inference_rows(p: HorizonProblem, cols: Columns, rows: Rows) -> None:
     # [demand] per (d, f)
     dkeys, drow = _group(inf.a_dem * nf + inf.a_fail)
     dd, df = dkeys // nf, dkeys % nf
-    rhs = (inf.d_rps[dd][:, None] * scale[inf.d_svc[dd]]).ravel()
+    first = np.zeros(len(dkeys), dtype=np.int64)
+    first[drow[::-1]] = np.arange(len(drow))[::-1]  # an assignment of each key: its rps is the key's
+    key_rps = inf.a_rps[first]
+    rhs = (key_rps[:, None] * scale[inf.d_svc[dd]]).ravel()
     names = [
         f"demand[{svc_ids[inf.d_svc[d]]}|{sc.user_regions[inf.d_region[d]].name}|{label[f]}"
         for d, f in zip(dd, df, strict=True)
@@ -370,7 +372,7 @@ def _inference_rows(p: HorizonProblem, cols: Columns, rows: Rows) -> None:
     hi = np.searchsorted(v_key[order], a_key, side="right")
     owner, elems = expand_ranges(lo, hi)
     vv = order[elems]
-    need = np.ceil(inf.d_rps[dd][:, None] * scale[inf.d_svc[dd]] / rpr[inf.d_svc[dd]][:, None] - 1e-9).ravel()
+    need = np.ceil(key_rps[:, None] * scale[inf.d_svc[dd]] / rpr[inf.d_svc[dd]][:, None] - 1e-9).ravel()
     names = [
         f"region_cover[{svc_ids[inf.d_svc[d]]}|{sc.user_regions[inf.d_region[d]].name}|{label[f]}"
         for d, f in zip(dd, df, strict=True)

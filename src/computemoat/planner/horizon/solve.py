@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ import numpy as np
 
 from computemoat.model import InfeasibleError, Scenario
 from computemoat.planner.horizon.formulation import HorizonModel, build, whole
+from computemoat.planner.horizon.highs import run_highs
 from computemoat.planner.horizon.problem import HorizonProblem, flatten_horizon
 from computemoat.planner.horizon.result import HorizonPlan, InferenceRental, SignedCommitment, TrainingRun
 from computemoat.planner.horizon.training import COMMITTED, TIER_NAMES
@@ -104,122 +104,6 @@ def solve_model(
     state = "optimal" if status == "Optimal" else "feasible (time limit)"
     plan = decode(model, x, status=state, mip_gap=gap, solve_time_s=time.perf_counter() - t0)
     return HorizonSolution(plan, model, x)
-
-
-OBJECTIVE_SCALE = 1e-3  # the solver sees k$: costs of 1e2..1e8 USD would be badly scaled against its tolerances
-
-
-def run_highs(
-    model: HorizonModel, *, time_limit_s: float, mip_gap: float, start: np.ndarray | None = None
-) -> tuple[str, float, float | None, np.ndarray | None]:
-    """(status, objective, best bound or None, column values or None when there is no solution).
-
-    LP relaxation (a valid bound L), then RENS: every integer boxed to [floor, ceil] of its LP value and
-    solved as a small MIP; when its cost is within ``mip_gap`` of L the gap is proven and we stop, else the
-    full MIP runs from that incumbent. (On these models L is within ~1e-5 of the optimum, but HiGHS's own
-    heuristics can take minutes to find an incumbent near it.)"""
-    deadline = time.perf_counter() + time_limit_s
-    ints = model.integrality == 1
-    status, obj, x = _solve(
-        model, model.col_lower, model.col_upper, integer=False, time_limit_s=time_limit_s, gap=mip_gap
-    )
-    if x is None or not ints.any():
-        return status, obj, (obj if x is not None else None), x
-    bound = obj
-    best: tuple[float, np.ndarray] | None = None
-    if start is not None:  # the hint's integers fixed, its continuous part re-solved as an LP
-        lo, hi = model.col_lower.copy(), model.col_upper.copy()
-        lo[ints] = hi[ints] = np.clip(np.rint(start[ints]), model.col_lower[ints], model.col_upper[ints])
-        _, h_obj, h_x = _solve(model, lo, hi, integer=False, time_limit_s=deadline - time.perf_counter(), gap=mip_gap)
-        if h_x is not None:
-            h_x[ints] = np.rint(h_x[ints])
-            best = (h_obj, h_x)
-            if h_obj - bound <= mip_gap * abs(h_obj):
-                return "Optimal", h_obj, bound, h_x
-    for lo, hi in _neighbourhoods(model, x, ints):
-        left = deadline - time.perf_counter()
-        if left <= 0.2:
-            break
-        _, r_obj, r_x = _solve(model, lo, hi, integer=True, time_limit_s=max(0.2, 0.4 * left), gap=mip_gap / 2)
-        if r_x is not None:
-            if best is None or r_obj < best[0]:
-                best = (r_obj, r_x)
-            break
-    if best is not None and best[0] - bound <= mip_gap * abs(best[0]):
-        return "Optimal", best[0], bound, best[1]
-    left = deadline - time.perf_counter()
-    if left > 0.2:
-        status, m_obj, m_x = _solve(
-            model, model.col_lower, model.col_upper, integer=True, time_limit_s=left, gap=mip_gap,
-            start=start if best is None else best[1],
-        )  # fmt: skip
-        if m_x is not None and (best is None or m_obj <= best[0]):
-            best = (m_obj, m_x)
-    if best is None:
-        return ("Infeasible" if status == "Infeasible" else "no incumbent in the time limit"), float("inf"), None, None
-    gap_ok = best[0] - bound <= mip_gap * abs(best[0])
-    return ("Optimal" if gap_ok else "Time limit reached"), best[0], bound, best[1]
-
-
-def _neighbourhoods(model: HorizonModel, x: np.ndarray, ints: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Restricted MIPs around the LP solution, tightest first: (1) every integer in [floor, ceil] of its
-    LP value (RENS; signing decisions may still drop to 0); (2) binaries the LP already set fixed,
-    general integers free."""
-    lo, hi = model.col_lower.copy(), model.col_upper.copy()
-    lo[ints] = np.maximum(lo[ints], np.floor(x[ints] + 1e-6))
-    hi[ints] = np.minimum(hi[ints], np.ceil(x[ints] - 1e-6))
-    for block in ("n", "b"):  # a commitment is all-or-minimum: rounding must be allowed to drop it
-        cols = model.blocks.get(block, slice(0, 0))
-        lo[cols] = model.col_lower[cols]
-    lo2, hi2 = model.col_lower.copy(), model.col_upper.copy()
-    binary = ints & (model.col_upper <= 1) & (np.abs(x - np.rint(x)) < 1e-6)
-    lo2[binary] = hi2[binary] = np.rint(x[binary])
-    return [(lo, hi), (lo2, hi2)]
-
-
-def _solve(
-    model: HorizonModel,
-    lower: np.ndarray,
-    upper: np.ndarray,
-    *,
-    integer: bool,
-    time_limit_s: float,
-    gap: float,
-    start: np.ndarray | None = None,
-) -> tuple[str, float, np.ndarray | None]:
-    import highspy
-
-    from computemoat.planner.highs_run import new_highs
-
-    h = new_highs()
-    h.setOptionValue("output_flag", bool(os.environ.get("CMOAT_HIGHS_LOG")))
-    h.setOptionValue("time_limit", float(max(0.1, time_limit_s)))
-    h.setOptionValue("mip_rel_gap", float(gap))
-    h.setOptionValue("random_seed", 0)
-    lp = highspy.HighsLp()
-    m = model.matrix
-    lp.num_col_, lp.num_row_ = m.shape[1], m.shape[0]
-    lp.col_cost_ = model.col_cost * OBJECTIVE_SCALE
-    lp.col_lower_, lp.col_upper_ = lower, upper
-    lp.row_lower_, lp.row_upper_ = model.row_lower, model.row_upper
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = m.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = m.indices.astype(np.int32)
-    lp.a_matrix_.value_ = m.data
-    if integer:
-        lp.integrality_ = [highspy.HighsVarType(int(v)) for v in model.integrality]
-    h.passModel(lp)
-    if start is not None:
-        sol = highspy.HighsSolution()
-        sol.col_value = list(start)
-        h.setSolution(sol)
-    h.run()
-    status = h.modelStatusToString(h.getModelStatus())
-    info = h.getInfo()
-    if info.primal_solution_status != 2:  # kSolutionStatusFeasible
-        return status, float("inf"), None
-    x = np.asarray(h.getSolution().col_value)
-    return status, float(model.col_cost @ x), x
 
 
 def decode(

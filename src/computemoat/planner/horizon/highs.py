@@ -1,0 +1,211 @@
+"""HiGHS on a multi-period model: LP bound, a caller's start, restricted MIPs around the LP point (RENS),
+then the full MIP from the best incumbent, all under one deadline."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from computemoat.planner.horizon.formulation import HorizonModel
+
+OBJECTIVE_SCALE = 1e-3  # the solver sees k$: costs of 1e2..1e8 USD would be badly scaled against its tolerances
+
+
+def run_highs(
+    model: HorizonModel, *, time_limit_s: float, mip_gap: float, start: np.ndarray | None = None
+) -> tuple[str, float, float | None, np.ndarray | None]:
+    """(status, objective, best bound or None, column values or None when there is no solution).
+
+    LP relaxation (a valid bound L), a caller's start, then restricted MIPs around the LP point
+    (:func:`_neighbourhoods`, fixed columns taken out); when an incumbent is within ``mip_gap`` of L the
+    gap is proven and we stop, else the full MIP runs from it. (HiGHS's own heuristics can take minutes
+    to find an incumbent of the full model, or none: 1,000 workloads x 12 periods.)"""
+    deadline = time.perf_counter() + time_limit_s
+    ints = model.integrality == 1
+    status, obj, x = _solve(
+        model, model.col_lower, model.col_upper, integer=False, time_limit_s=time_limit_s, gap=mip_gap
+    )
+    if x is None or not ints.any():
+        return status, obj, (obj if x is not None else None), x
+    bound = obj
+    best: tuple[float, np.ndarray] | None = None
+    if start is not None:  # the hint's integers fixed, its continuous part re-solved as an LP
+        lo, hi = model.col_lower.copy(), model.col_upper.copy()
+        lo[ints] = hi[ints] = np.clip(np.rint(start[ints]), model.col_lower[ints], model.col_upper[ints])
+        _, h_obj, h_x = _solve(model, lo, hi, integer=False, time_limit_s=deadline - time.perf_counter(), gap=mip_gap)
+        if h_x is not None:
+            h_x[ints] = np.rint(h_x[ints])
+            best = (h_obj, h_x)
+            if h_obj - bound <= mip_gap * abs(h_obj):
+                return "Optimal", h_obj, bound, h_x
+    for lo, hi in _neighbourhoods(model, x, ints):
+        left = deadline - time.perf_counter()
+        if left <= 0.2:
+            break
+        found = _restricted_mip(model, lo, hi, bound=bound, gap=mip_gap, time_limit_s=max(0.2, 0.4 * left))
+        if found is not None:
+            if best is None or found[0] < best[0]:
+                best = found
+            break
+    if best is not None and best[0] - bound <= mip_gap * abs(best[0]):
+        return "Optimal", best[0], bound, best[1]
+    left = deadline - time.perf_counter()
+    if left > 0.2:
+        status, m_obj, m_x = _solve(
+            model, model.col_lower, model.col_upper, integer=True, time_limit_s=left, gap=mip_gap,
+            start=start if best is None else best[1],
+        )  # fmt: skip
+        if m_x is not None and (best is None or m_obj <= best[0]):
+            best = (m_obj, m_x)
+    if best is None:
+        return ("Infeasible" if status == "Infeasible" else "no incumbent in the time limit"), float("inf"), None, None
+    gap_ok = best[0] - bound <= mip_gap * abs(best[0])
+    return ("Optimal" if gap_ok else "Time limit reached"), best[0], bound, best[1]
+
+
+def _request(model: HorizonModel) -> dict[str, Any]:
+    """The model in the wire form of the single-period runner (planner/highs_run.py), whose
+    ``restrict`` takes fixed columns out before HiGHS sees them."""
+    m = model.matrix
+    return {
+        "a_start": m.indptr.astype(np.int32),
+        "a_index": m.indices.astype(np.int32),
+        "a_value": m.data,
+        "row_lower": model.row_lower,
+        "row_upper": model.row_upper,
+        "col_cost": model.col_cost * OBJECTIVE_SCALE,
+        "integrality": model.integrality,
+    }
+
+
+def _restricted_mip(
+    model: HorizonModel,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    *,
+    bound: float,
+    gap: float,
+    time_limit_s: float,
+) -> tuple[float, np.ndarray] | None:
+    """The MIP over the columns ``lower``/``upper`` leave free, the fixed ones taken out (HiGHS's presolve
+    spent most of the time finding them); stopped as soon as an incumbent is within half of ``gap`` of
+    the full model's LP ``bound`` (the sub-model's own bound is no use for that), or when the sub-MIP
+    proves its own optimum to that gap."""
+    from computemoat.planner.highs_run import new_highs, restrict
+
+    sub = restrict(_request(model), lower, upper)
+    if sub is None:
+        return None
+    h = new_highs()
+    h.setOptionValue("output_flag", bool(os.environ.get("CMOAT_HIGHS_LOG")))
+    h.setOptionValue("time_limit", float(max(0.1, time_limit_s)))
+    h.setOptionValue("mip_rel_gap", float(gap / 2))
+    h.setOptionValue("random_seed", 0)
+    h.passModel(sub.lp)
+    best: list[tuple[float, np.ndarray]] = []
+
+    def offer(col_value: Any) -> None:
+        x = sub.expand(col_value)
+        obj = float(model.col_cost @ x)
+        if not best or obj < best[0][0]:
+            best[:] = [(obj, x)]
+
+    def on_improve(event: Any) -> None:
+        sol = np.asarray(event.data_out.mip_solution, dtype=float)
+        if len(sol) == sub.n_free:
+            offer(sol)
+
+    def on_interrupt(event: Any) -> None:
+        if best and best[0][0] - bound <= gap / 2 * abs(best[0][0]):
+            event.interrupt()
+
+    h.cbMipImprovingSolution.subscribe(on_improve)
+    h.cbMipInterrupt.subscribe(on_interrupt)
+    h.run()
+    if h.getInfo().primal_solution_status == 2:
+        offer(h.getSolution().col_value)
+    if not best:
+        return None
+    x = best[0][1]
+    ints = model.integrality == 1
+    x[ints] = np.rint(x[ints])
+    return float(model.col_cost @ x), x
+
+
+def _neighbourhoods(model: HorizonModel, x: np.ndarray, ints: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Restricted MIPs around the LP solution, tightest first: (1) every integer in [floor, ceil] of its
+    LP value (RENS; signing decisions may still drop to 0); (2) binaries the LP already set fixed,
+    general integers free; (3) as the single-period warm start: every job the LP placed whole fixed
+    there, the other jobs free over all their candidates, rental units boxed to [floor, ceil] of the LP,
+    commitments free (on 1,000 workloads x 12 periods (1) and (2) are infeasible: a job the LP splits
+    between two offerings fits in neither once the others are fixed; (3) without the unit box found no
+    plan in 60 s, with it one in ~7 s)."""
+    lo, hi = model.col_lower.copy(), model.col_upper.copy()
+    lo[ints] = np.maximum(lo[ints], np.floor(x[ints] + 1e-6))
+    hi[ints] = np.minimum(hi[ints], np.ceil(x[ints] - 1e-6))
+    for block in ("n", "b"):  # a commitment is all-or-minimum: rounding must be allowed to drop it
+        cols = model.blocks.get(block, slice(0, 0))
+        lo[cols] = model.col_lower[cols]
+    lo2, hi2 = model.col_lower.copy(), model.col_upper.copy()
+    binary = ints & (model.col_upper <= 1) & (np.abs(x - np.rint(x)) < 1e-6)
+    lo2[binary] = hi2[binary] = np.rint(x[binary])
+    lo3, hi3 = model.col_lower.copy(), model.col_upper.copy()
+    xs = model.blocks.get("x", slice(0, 0))
+    job = model.problem.train.job
+    v = x[xs]
+    settled = np.zeros(int(job.max(initial=-1)) + 1, dtype=bool)
+    settled[job[v > 1 - 1e-6]] = True
+    fixed = np.arange(xs.start, xs.stop)[settled[job]]
+    lo3[fixed] = hi3[fixed] = np.rint(x[fixed])
+    us = model.blocks.get("u", slice(0, 0))
+    lo3[us] = np.floor(x[us] + 1e-6)
+    hi3[us] = np.minimum(model.col_upper[us], np.maximum(lo3[us], np.ceil(x[us] - 1e-6)))
+    return [(lo, hi), (lo2, hi2), (lo3, hi3)]
+
+
+def _solve(
+    model: HorizonModel,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    *,
+    integer: bool,
+    time_limit_s: float,
+    gap: float,
+    start: np.ndarray | None = None,
+) -> tuple[str, float, np.ndarray | None]:
+    import highspy
+
+    from computemoat.planner.highs_run import new_highs
+
+    h = new_highs()
+    h.setOptionValue("output_flag", bool(os.environ.get("CMOAT_HIGHS_LOG")))
+    h.setOptionValue("time_limit", float(max(0.1, time_limit_s)))
+    h.setOptionValue("mip_rel_gap", float(gap))
+    h.setOptionValue("random_seed", 0)
+    lp = highspy.HighsLp()
+    m = model.matrix
+    lp.num_col_, lp.num_row_ = m.shape[1], m.shape[0]
+    lp.col_cost_ = model.col_cost * OBJECTIVE_SCALE
+    lp.col_lower_, lp.col_upper_ = lower, upper
+    lp.row_lower_, lp.row_upper_ = model.row_lower, model.row_upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = m.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = m.indices.astype(np.int32)
+    lp.a_matrix_.value_ = m.data
+    if integer:
+        lp.integrality_ = [highspy.HighsVarType(int(v)) for v in model.integrality]
+    h.passModel(lp)
+    if start is not None:
+        sol = highspy.HighsSolution()
+        sol.col_value = list(start)
+        h.setSolution(sol)
+    h.run()
+    status = h.modelStatusToString(h.getModelStatus())
+    info = h.getInfo()
+    if info.primal_solution_status != 2:  # kSolutionStatusFeasible
+        return status, float("inf"), None
+    x = np.asarray(h.getSolution().col_value)
+    return status, float(model.col_cost @ x), x
