@@ -3,6 +3,7 @@ every kind of bad input as one `file:line` line with exit code 2."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -117,3 +118,48 @@ def test_bundled_example_offer_loads_against_the_default_scenario() -> None:
     applied = apply_offer(sc, offer)
     assert applied.horizon is not None and applied.horizon.periods == 13
     assert any(c.id.startswith("offer:") and c.take_or_pay_share == 0.7 for c in applied.horizon.commitments)
+
+
+def test_deal_prints_and_writes_the_exposure_curve(tmp_path: Path) -> None:
+    """The withdrawal curve is in the printed table and in the JSON, row for row. Oracle for the stranded
+    column, by hand: $100/GPU upfront on 16 GPUs over a 6-month term from month 1, withdrawn at month m
+    strands 100 x 16 x (1 - (m - 1) / 6): $1,067 at m = 3, $533 at m = 5."""
+    s, o = _files(tmp_path, offer=OFFER + "upfront_usd_per_gpu: 100\n")
+    out = tmp_path / "deal.json"
+    result = CliRunner().invoke(app, ["deal", str(o), "--scenario", str(s), "--out", str(out), "--mip-gap", "0"])
+    assert result.exit_code == 0, result.output
+    exposure = json.loads(out.read_text())["exposure"]
+    assert [(p["month"], p["date"]) for p in exposure] == [(3, "2027-04-01"), (5, "2027-06-01")]
+    assert [p["stranded_usd"] for p in exposure] == pytest.approx([100 * 16 * 4 / 6, 100 * 16 * 2 / 6])
+    lines = result.output.splitlines()
+    for p in exposure:
+        (row,) = [ln for ln in lines if ln.strip().startswith(f"{p['month']} ({p['date']})")]
+        cells = row.split()[2:]
+
+        def usd(v: float) -> str:
+            return f"-${-v:,.0f}" if v < 0 else f"${v:,.0f}"
+
+        assert cells == [usd(p["stranded_usd"]), usd(p["replan_extra_usd"]), usd(p["savings_usd"])], row
+
+
+def test_a_refused_offer_says_there_is_no_exposure(tmp_path: Path) -> None:
+    """At $2.50 (dearer than $2.00 on demand at a) nothing is committed, so there is no curve to show:
+    the CLI says so in one line instead of printing nothing, and the JSON's curve is empty."""
+    s, o = _files(tmp_path, offer=OFFER.replace("usd_per_gpu_hour: 1.2", "usd_per_gpu_hour: 2.5"))
+    out = tmp_path / "deal.json"
+    result = CliRunner().invoke(app, ["deal", str(o), "--scenario", str(s), "--out", str(out), "--mip-gap", "0"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["exposure"] == [] and json.loads(out.read_text())["committed_gpus"] == 0
+    assert "no withdrawal exposure: nothing is committed to b at $2.50/GPU-h" in result.output
+    assert "If b withdraws" not in result.output
+
+
+@pytest.mark.parametrize("n", [1, 5, 12, 13, 35, 100])
+def test_the_printed_curve_is_compact_and_keeps_both_ends(n: int) -> None:
+    from computemoat.cli.deal import EXPOSURE_ROWS, exposure_rows
+
+    rows = exposure_rows(n)
+    assert rows[0] == 0 and rows[-1] == n - 1 and len(rows) <= EXPOSURE_ROWS
+    assert rows == sorted(set(rows)) and (n > EXPOSURE_ROWS or rows == list(range(n)))
+    gaps = {b - a for a, b in itertools.pairwise(rows[:-1])}
+    assert len(gaps) <= 1  # evenly spaced up to the last point

@@ -5,6 +5,7 @@ rate contain those at the base rate)."""
 
 from __future__ import annotations
 
+import itertools
 from types import SimpleNamespace
 
 import numpy as np
@@ -40,3 +41,29 @@ def test_a_bigger_job_sees_a_superset_of_the_failures(kit: SimpleNamespace) -> N
         counts.append([simulate(sc, plan, faults, months=0.5, seed=s).summary["interruptions"] for s in range(25)])
     small, big = np.array(counts)
     assert (big >= small).all() and np.corrcoef(small, big)[0, 1] > 0.5
+
+
+def test_arrivals_do_not_depend_on_how_the_process_is_read() -> None:
+    """Oracle: the definition of a read-forward process. Reading [0, T) in one call or in 50 uneven
+    slices gives the same arrival times (to the nanosecond), kinds' uniforms and durations; the count
+    over the window is Poisson(rate x T) (mean 2,000 here, 3 sd)."""
+    from computemoat.sim.streams import Arrivals, stream
+
+    rate_per_ns, horizon = 2000 / 1e15, 10**15
+    whole = Arrivals(stream(7, "job", "x"), rate_per_ns).take(0, horizon)
+    sliced = Arrivals(stream(7, "job", "x"), rate_per_ns)
+    cuts = np.unique(np.concatenate(([0, horizon], np.random.default_rng(0).integers(0, horizon, 49))))
+    parts = [sliced.take(int(a), int(b)) for a, b in itertools.pairwise(cuts)]
+    for i in range(3):
+        np.testing.assert_allclose(np.concatenate([p[i] for p in parts]), whole[i], rtol=1e-9, atol=2)
+    counts = [Arrivals(stream(s, "job", "x"), rate_per_ns).take(0, horizon)[0].size for s in range(30)]
+    assert abs(np.mean(counts) - 2000) < 3 * np.sqrt(2000 / 30)
+
+
+def test_pick_equals_searchsorted() -> None:
+    """Oracle: np.searchsorted(edges, u, side="right"), edges included (u equal to an edge)."""
+    from computemoat.sim.streams import pick
+
+    u = np.concatenate((np.random.default_rng(1).random(1000), [0.2, 0.5, 0.0]))
+    for edges in (np.zeros(0), np.array([0.5]), np.array([0.2, 0.5, 0.9]), np.linspace(0.1, 0.9, 7)):
+        assert (pick(edges, u) == np.searchsorted(edges, u, side="right")).all()

@@ -53,10 +53,12 @@ def test_downtime_share_interval_covers_a_known_system_near_nominal(kit: SimpleN
     rate_per_year = -math.log(1 - p) / 730 * 8760
     n, sweeps = 12, 60
     avail = _rare_downtime_runs(kit, rate_per_year, n * sweeps, seed0=1000).reshape(sweeps, n)
-    covered = [availability_interval(a).downtime_share_low <= p <= availability_interval(a).downtime_share_high
-               for a in avail]
-    exact = sum(stats.binom.pmf(k, n, p) * (clopper_pearson(k, n)[0] <= p <= clopper_pearson(k, n)[1])
-                for k in range(n + 1))
+    covered = [
+        availability_interval(a).downtime_share_low <= p <= availability_interval(a).downtime_share_high for a in avail
+    ]
+    exact = sum(
+        stats.binom.pmf(k, n, p) * (clopper_pearson(k, n)[0] <= p <= clopper_pearson(k, n)[1]) for k in range(n + 1)
+    )
     assert exact >= 0.95
     se = math.sqrt(exact * (1 - exact) / sweeps)
     assert abs(np.mean(covered) - exact) <= 3.3 * se + 1 / sweeps
@@ -92,3 +94,31 @@ def test_bound_covers_the_truth_for_rare_downtime(kit: SimpleNamespace) -> None:
     assert all(0.0 <= iv.low <= iv.high <= 1.0 for iv in ivs)
     old_cover = np.mean([(a < 1).any() for a in avail])  # normal CI collapses to [1, 1] otherwise
     assert old_cover < 0.8
+
+
+def test_share_metrics_never_get_an_interval_outside_0_1(kit: SimpleNamespace) -> None:
+    """A real sweep (10 runs of one job, deadline near its 90th percentile, 282 h) where some run misses the
+    deadline: the normal interval of deadlines_met_share, mean ± 1.96 s/√n, reaches above 1 (checked
+    here, the precondition). Every interval the summary shows (low/high, normal, bootstrap) stays inside
+    the physical range: [0, 1] for shares and goodput, >= 0 for costs and counts; the share's low/high
+    is the exact bound of stats.availability_interval (a run's share is in [0, 1] and is 1 unless it
+    missed, so E[1 - share] <= P(miss): Clopper-Pearson on the runs with a miss)."""
+    from computemoat.sim.sweep import run_metrics
+
+    sc = kit.scenario(1, jobs=(kit.job(gpus=16384, hours=200.0, deadline_hours=282.0),))
+    plan = kit.plan(sc, {"train": 0})
+    faults = FaultModel(providers={"p0": ProviderFaults(outages_per_year=20.0)})
+    rows = [run_metrics(simulate(sc, plan, faults, months=1, seed=s)) for s in range(10)]
+    runs = pd.DataFrame([{"point": "plan", **r} for r in rows])
+    met = runs["deadlines_met_share"].to_numpy()
+    n, k = met.size, int((met < 1).sum())
+    assert 1 <= k < 3 and met.mean() + 1.96 * met.std(ddof=1) / math.sqrt(n) > 1.0  # the old table's bug
+    summary = summarize(runs, ["point"]).set_index("metric")
+    cols = ["low", "high", "normal_low", "normal_high", "bootstrap_low", "bootstrap_high"]
+    for metric, row in summary.iterrows():
+        top = 1.0 if metric.endswith("_share") or metric.startswith(("goodput", "availability")) else math.inf
+        assert all(0.0 <= row[c] <= top for c in cols), (metric, row[cols].to_dict())
+        assert row["low"] <= row["mean"] <= row["high"]
+    share = summary.loc["deadlines_met_share"]
+    assert share["low"] == pytest.approx(1 - one_sided_upper(k, n)) and share["high"] == 1.0
+    assert share["normal_high"] == 1.0 and f"{k} of {n} runs" in share["warning"]

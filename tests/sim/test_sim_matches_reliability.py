@@ -27,8 +27,14 @@ def test_simulated_mean_completion_equals_planned_expected_hours(kit: SimpleName
     )
     hours = [simulate(sc, plan, faults, months=2, seed=s).jobs.iloc[0]["completion_hours"] for s in range(200)]
     planned = job_reliability(
-        faults, job_id=j.id, work_hours=j.hours, checkpoint_write_s=delta_s, gpus=j.gpus,
-        tier=Tier.on_demand, gpus_per_instance=8, provider="p0",
+        faults,
+        job_id=j.id,
+        work_hours=j.hours,
+        checkpoint_write_s=delta_s,
+        gpus=j.gpus,
+        tier=Tier.on_demand,
+        gpus_per_instance=8,
+        provider="p0",
     ).expected_hours
     mean, se = float(np.mean(hours)), float(np.std(hours, ddof=1) / math.sqrt(len(hours)))
     assert abs(mean - planned) <= 3.3 * se, (mean, planned, se)
@@ -47,7 +53,9 @@ def test_finite_hot_spares_match_the_repair_queue(kit: SimpleNamespace, policy: 
     plan = kit.plan(sc, {"train": 0})
     faults = FaultModel(
         gpu=GpuInterruptions(
-            gpu_hours_per_interruption=nodes * 8 / lam_h, restart_overhead_s=900, hot_spare_nodes=1,
+            gpu_hours_per_interruption=nodes * 8 / lam_h,
+            restart_overhead_s=900,
+            hot_spare_nodes=1,
             node_repair_hours=repair_h,
         ),
         domains=(),
@@ -66,8 +74,14 @@ def test_finite_hot_spares_match_the_repair_queue(kit: SimpleNamespace, policy: 
         expected_short = math.exp(-mean_x) / nodes  # E[(X-1)^+] = E[X] - 1 + P(X=0)
         assert abs(short.mean() - expected_short) < 0.2 * expected_short
     planned = job_reliability(
-        faults, job_id=j.id, work_hours=j.hours, checkpoint_write_s=120.0, gpus=j.gpus,
-        tier=Tier.on_demand, gpus_per_instance=8, provider="p0",
+        faults,
+        job_id=j.id,
+        work_hours=j.hours,
+        checkpoint_write_s=120.0,
+        gpus=j.gpus,
+        tier=Tier.on_demand,
+        gpus_per_instance=8,
+        provider="p0",
     ).expected_hours
     mean, se = float(done.mean()), float(done.std(ddof=1) / math.sqrt(done.size))
     assert abs(mean - planned) <= 3.3 * se + 0.002 * planned, (mean, planned, se)

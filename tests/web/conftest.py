@@ -112,3 +112,21 @@ def result_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert sim.exit_code == 0, sim.output
     _write_sweep(root / "sweep-out", Path(__file__).parents[2] / "examples" / "minimal.yaml", runs=8, months=1.0)
     return {"simulation": root / "sim-out", "sweep": root / "sweep-out"}
+
+
+DEAL_CASE = Path(__file__).parent / "deal_case"
+
+
+@pytest.fixture(scope="session")
+def deal_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `computemoat deal OFFER.yaml --out deal.json` writes, from the real CLI (real HiGHS) on the small
+    case in tests/web/deal_case (about a second), for the deal page."""
+    from typer.testing import CliRunner
+
+    from computemoat.cli import app
+
+    out = tmp_path_factory.mktemp("deal") / "deal.json"
+    args = ["deal", str(DEAL_CASE / "offer.yaml"), "--scenario", str(DEAL_CASE / "scenario.yaml"), "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return out

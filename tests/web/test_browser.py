@@ -27,7 +27,7 @@ from computemoat.web.results import read_sim_dir, read_sweep_dir
 from conftest import SCREENSHOTS, serve_app
 
 EXCLUDED, WITHDRAWN = "lambda", "gcp"
-PAGES = ["/", "/plan", "/map", "/catalog", "/simulation", "/sweep", "/replan", "/gateway", "/api/docs"]
+PAGES = ["/", "/plan", "/map", "/catalog", "/simulation", "/sweep", "/replan", "/deal", "/gateway", "/api/docs"]
 
 
 @dataclass(frozen=True)
@@ -316,7 +316,7 @@ def empty_site() -> Iterator[str]:
         yield url
 
 
-@pytest.mark.parametrize("path", ["/plan", "/simulation", "/sweep", "/replan", "/gateway"])
+@pytest.mark.parametrize("path", ["/plan", "/simulation", "/sweep", "/replan", "/deal", "/gateway"])
 def test_pages_without_data_say_how_to_get_it(browser: Any, empty_site: str, path: str) -> None:
     with visit(browser, empty_site + path, _shot(f"empty{path}")) as (page, problems):
         heading = page.text_content("h1") or ""

@@ -109,6 +109,8 @@ def test_parse_metrics_sums_labels_per_backend() -> None:
         (["--gateway", "localhost:8080"], "--gateway 'localhost:8080': give the gateway's base URL"),
         (["--simulation", "/nonexistent/sim-out"], "/nonexistent/sim-out: not a directory"),
         (["--before", "/nonexistent/plan.json"], "/nonexistent/plan.json"),
+        (["--deal", "/nonexistent/deal.json"], "/nonexistent/deal.json: no such file"),
+        (["--deal", str(EXAMPLE)], f"{EXAMPLE}:1: not valid JSON"),  # a scenario YAML is not a deal
     ],
 )
 def test_dashboard_bad_inputs_exit_2_with_one_line(args: list[str], message: str) -> None:
@@ -138,3 +140,31 @@ def test_replan_diff_reasons_come_from_the_plans() -> None:
     assert "not placed after the change: " + note.removeprefix("unplaced: chat: ") in move.why
     assert diff.unplaced == ("chat",)
     assert diff.cost_delta_usd == pytest.approx(after.total_cost_usd - before.total_cost_usd)
+
+
+def test_deal_upload_answers_422_with_one_line_never_500(deal_file: Path) -> None:
+    """POST /api/deal straight (no browser): bytes that are not UTF-8, a JSON list, a foreign object, a
+    plan file; each a 422 whose error names the file and what is wrong. The good file opens."""
+    from fastapi.testclient import TestClient
+
+    from computemoat.catalog import load_scenario
+    from computemoat.web import DashboardData, create_dashboard_app
+
+    client = TestClient(create_dashboard_app(DashboardData(scenario=load_scenario(EXAMPLE))))
+    good = deal_file.read_bytes()
+    cases = {
+        b"\xff\xfe\x00garbage": "not UTF-8 text",
+        b"[1, 2, 3]": "expected a JSON object with schema 'computemoat.deal/1', got a list",
+        b'{"hello": "world"}': "no 'schema' field",
+        json.dumps(json.loads(good)["with_offer"]).encode(): "no 'schema' field",
+    }
+    for body, message in cases.items():
+        r = client.post("/api/deal", params={"name": "x.json"}, content=body)
+        assert r.status_code == 422, r.text
+        error = r.json()["error"]
+        assert error.startswith("x.json") and message in error and "\n" not in error
+    r = client.post("/api/deal", params={"name": "deal.json"}, content=good)
+    assert r.status_code == 200 and r.json()["ok"]
+    page = client.get(r.json()["url"])
+    assert page.status_code == 200 and json.loads(good)["offer"] in page.text
+    assert client.get("/api/deal").status_code == 404  # nothing loaded at start-up

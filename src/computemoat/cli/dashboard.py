@@ -26,6 +26,7 @@ SimOpt = Annotated[
     Path | None, typer.Option("--simulation", help="directory written by `computemoat simulate --out`")
 ]
 SweepOpt = Annotated[Path | None, typer.Option("--sweep", help="directory written by `computemoat sweep --out`")]
+DealOpt = Annotated[Path | None, typer.Option("--deal", help="JSON written by `computemoat deal OFFER.yaml --out`")]
 GatewayOpt = Annotated[
     str | None,
     typer.Option("--gateway", help="base URL of a running gateway for the live page, e.g. http://127.0.0.1:8080"),
@@ -40,13 +41,14 @@ def dashboard(
     simulation: SimOpt = None,
     sweep: SweepOpt = None,
     gateway: GatewayOpt = None,
+    deal: DealOpt = None,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8050,
 ) -> None:
-    """Serve the web dashboard (plan, map, catalog, results, replan diff, live gateway).
+    """Serve the web dashboard (plan, map, catalog, results, replan diff, deal, live gateway).
 
     Pages: provider shares beside the caps, the plan, a world map with RTTs, the catalog,
-    simulation and sweep results, a replan diff, a live gateway page.
+    simulation and sweep results, a replan diff, a deal's result, a live gateway page.
     It loads nothing from the internet."""
     with user_errors():
         require_extra("web", "dashboard")
@@ -62,6 +64,7 @@ def dashboard(
         data = build_dashboard_data(
             load_scenario_arg(scenario), plan_path=plan, solve=solve, before_path=before,
             simulation_dir=simulation, sweep_dir=sweep, gateway_url=gateway,
+            deal_path=deal,
         )
     console.print(f"dashboard for [bold]{data.scenario.name}[/bold] on http://{host}:{port}/")
     uvicorn.run(create_dashboard_app(data), host=host, port=port, log_level="warning")
@@ -73,4 +76,5 @@ def register(app: typer.Typer) -> None:
         "computemoat dashboard my.yaml --plan plan.json --port 8051",
         "computemoat dashboard --no-solve",
         "computemoat dashboard --plan new.json --before plan.json --simulation sim-out --sweep sweep-out",
-        "computemoat dashboard --plan plan.json --gateway http://127.0.0.1:8080"))(dashboard)
+        "computemoat dashboard --plan plan.json --gateway http://127.0.0.1:8080",
+        "computemoat dashboard --no-solve --deal deal.json"))(dashboard)

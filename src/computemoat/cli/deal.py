@@ -53,13 +53,7 @@ def print_deal(r: DealResult) -> None:
     caps = r.shares[0] if r.shares else None
     if caps is not None and (caps.spend_cap is not None or caps.gpu_cap is not None):
         console.print(f"caps: spend {caps.spend_cap or '-'}, GPUs {caps.gpu_cap or '-'}", highlight=False)
-    if r.exposure:
-        t = Table(title=f"If {r.provider} withdraws (policy shift)", box=box.SIMPLE_HEAD)
-        for col in ("at month", "stranded", "re-plan extra cost", "savings left"):
-            t.add_column(col, justify="right")
-        for p in r.exposure:
-            t.add_row(f"{p.month} ({p.date})", _usd(p.stranded_usd), _usd(p.replan_extra_usd), _usd(p.savings_usd))
-        console.print(t)
+    print_exposure(r)
     p5, p50, p95 = r.savings_p5_p50_p95_usd
     risk = r.withdrawal_probability_per_year
     console.print(f"withdrawal {risk:.0%}/yr: expected savings {_usd(r.expected_savings_usd)}; "
@@ -71,6 +65,33 @@ def print_deal(r: DealResult) -> None:
                           f"{v.committed_gpus:,} GPUs committed, utilization {v.utilization_of_offered:.0%} of offered",
                           highlight=False)  # fmt: skip
     console.print(f"{r.solves} solves in {r.elapsed_s:.1f} s", highlight=False)
+
+
+EXPOSURE_ROWS = 12  # the printed curve stays compact; the JSON has every point
+
+
+def exposure_rows(n: int, most: int = EXPOSURE_ROWS) -> list[int]:
+    """Indices of the curve points to print: all of them up to ``most``, else every k-th and the last."""
+    if n <= most:
+        return list(range(n))
+    step = -(-(n - 1) // (most - 1))
+    return sorted({*range(0, n - 1, step), n - 1})
+
+
+def print_exposure(r: DealResult) -> None:
+    if not r.exposure:
+        console.print(f"no withdrawal exposure: nothing is committed to {r.provider} at "
+                      f"${r.offered_usd_per_gpu_hour:.2f}/GPU-h, so its withdrawal changes nothing",
+                      highlight=False)  # fmt: skip
+        return
+    shown = exposure_rows(len(r.exposure))
+    every = "" if len(shown) == len(r.exposure) else f", {len(shown)} of {len(r.exposure)} months (all in --out)"
+    t = Table(title=f"If {r.provider} withdraws (policy shift){every}", box=box.SIMPLE_HEAD)
+    for col in ("at month", "stranded", "re-plan extra cost", "savings left"):
+        t.add_column(col, justify="right")
+    for p in (r.exposure[i] for i in shown):
+        t.add_row(f"{p.month} ({p.date})", _usd(p.stranded_usd), _usd(p.replan_extra_usd), _usd(p.savings_usd))
+    console.print(t)
 
 
 def register(app: typer.Typer) -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -211,22 +212,27 @@ class _PlacementRates:
     downtime_per_h: float
 
 
-_MEMO_MODELS = 8  # FaultModels whose placement rates are kept (a plan or a sweep uses one or two)
-_memo: OrderedDict[int, tuple[FaultModel, dict[tuple[object, ...], _PlacementRates]]] = OrderedDict()
+_MEMO_MODELS = 8  # FaultModels whose derived values are kept (a plan or a sweep uses one or two)
+_memo: OrderedDict[int, tuple[FaultModel, dict[str, dict[tuple[object, ...], Any]]]] = OrderedDict()
 
 
-def _rates_memo(faults: FaultModel) -> dict[tuple[object, ...], _PlacementRates]:
-    """The memo of one FaultModel, by identity: the model is frozen, and the entry holds it, so its id
-    cannot be reused while the entry lives. A 2,000-job plan asks ~70,000 times for ~600 placements."""
+def model_memo(faults: FaultModel, namespace: str) -> dict[tuple[object, ...], Any]:
+    """A memo of values derived from one FaultModel (``namespace`` keeps users apart), by identity: the
+    model is frozen, and the entry holds it, so its id cannot be reused while the entry lives. A
+    2,000-job plan asks ~70,000 times for ~600 placements; a sweep asks once per job and run."""
     hit = _memo.get(id(faults))
     if hit is not None and hit[0] is faults:
         _memo.move_to_end(id(faults))
-        return hit[1]
-    table: dict[tuple[object, ...], _PlacementRates] = {}
-    _memo[id(faults)] = (faults, table)
+        return hit[1].setdefault(namespace, {})
+    tables: dict[str, dict[tuple[object, ...], Any]] = {}
+    _memo[id(faults)] = (faults, tables)
     while len(_memo) > _MEMO_MODELS:
         _memo.popitem(last=False)
-    return table
+    return tables.setdefault(namespace, {})
+
+
+def _rates_memo(faults: FaultModel) -> dict[tuple[object, ...], _PlacementRates]:
+    return model_memo(faults, "placement_rates")
 
 
 def _placement_rates(

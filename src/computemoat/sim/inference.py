@@ -12,9 +12,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from computemoat.model import InferencePlacement, InferenceService, Scenario, Tier
+from computemoat.reliability import model_memo
 from computemoat.sim.faults import FaultModel
 from computemoat.sim.serving import demand_by_utc_hour, least_rtt_flow, max_flow, utc_hour, weighted_quantiles
-from computemoat.sim.streams import Arrivals, stream
+from computemoat.sim.streams import Arrivals, stream, unit_exponential
 from computemoat.sim.timeline import NS_PER_HOUR, NS_PER_S, Timeline
 
 ALL_REGIONS = "*"  # row meaning: every region served at once
@@ -57,14 +58,39 @@ def replica_down_windows(
     p = dep.placement
     if not faults.random_faults or dep.end_ns <= dep.ready_ns:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    rate, first, count, down = _victims(scenario, faults, p)
+    total = float(rate.sum())
+    if total <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    arr = Arrivals(stream(seed, "placement", p.service_id, p.offering_id), total / NS_PER_HOUR)
+    t, u, r = arr.take(dep.ready_ns, dep.end_ns)
+    v = unit_exponential(r)
+    which = np.minimum(np.searchsorted(np.cumsum(rate) / total, u, side="right"), rate.size - 1)
+    length = np.where(down[which] >= 0, down[which], -down[which] * v).astype(np.int64)
+    hit = count[which].astype(np.int64)
+    rid = np.repeat(first[which].astype(np.int64), hit) + _ranges(hit)
+    st = np.repeat(t, hit)
+    return _disjoint_per_replica(st, np.minimum(st + np.repeat(length, hit), dep.end_ns), rid)
+
+
+def _victims(
+    scenario: Scenario, faults: FaultModel, p: InferencePlacement
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """(rate per hour, first replica, replicas hit, down ns or -1 x mean repair ns) of every victim of a
+    placement: each replica's node faults and spot preemptions, each failure domain's block of replicas.
+    Fixed by the placement and the FaultModel: memoised per model, not rebuilt every run."""
     svc = next(s for s in scenario.inference_services if s.id == p.service_id)
     gpr = max(1, svc.gpus_per_replica)
+    per_instance = scenario.offering(p.offering_id).gpus_per_instance
+    key = (gpr, per_instance, p.replicas, p.tier, p.provider)
+    memo = model_memo(faults, "sim.replica_victims")
+    found = memo.get(key)
+    if found is not None:
+        return found
     node_rate, domain_rate = faults.gpu_rates()
-    # victims: (rate per hour, first replica, replicas hit, down ns or -1 for an exponential repair)
     slots: list[tuple[float, int, int, float]] = []
     slots += [(gpr * node_rate, i, 1, faults.gpu.restart_overhead_s * NS_PER_S) for i in range(p.replicas)]
     if p.tier == Tier.spot:
-        per_instance = scenario.offering(p.offering_id).gpus_per_instance
         spot_h = -(-gpr // per_instance) * faults.spot_per_instance_hour(p.provider)
         slots += [(spot_h, i, 1, faults.spot_replace_hours * NS_PER_HOUR) for i in range(p.replicas)]
     for d in faults.active_domains():
@@ -75,18 +101,10 @@ def replica_down_windows(
             (domain_rate[d.name], j * per, min(per, p.replicas - j * per), -d.repair_hours * NS_PER_HOUR)
             for j in range(-(-p.replicas // per))
         ]
-    rate, first, count, down = (np.array(c, dtype=np.float64) for c in zip(*slots, strict=True))
-    total = float(rate.sum())
-    if total <= 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    arr = Arrivals(stream(seed, "placement", p.service_id, p.offering_id), total / NS_PER_HOUR)
-    t, u, v = arr.take(dep.ready_ns, dep.end_ns)
-    which = np.minimum(np.searchsorted(np.cumsum(rate) / total, u, side="right"), rate.size - 1)
-    length = np.where(down[which] >= 0, down[which], -down[which] * v).astype(np.int64)
-    hit = count[which].astype(np.int64)
-    rid = np.repeat(first[which].astype(np.int64), hit) + _ranges(hit)
-    st = np.repeat(t, hit)
-    return _disjoint_per_replica(st, np.minimum(st + np.repeat(length, hit), dep.end_ns), rid)
+    arrays = tuple(np.array(c, dtype=np.float64) for c in zip(*slots, strict=True))
+    out = (arrays[0], arrays[1], arrays[2], arrays[3])
+    memo[key] = out
+    return out
 
 
 def _ranges(counts: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -100,19 +118,37 @@ def _ranges(counts: NDArray[np.int64]) -> NDArray[np.int64]:
 def _disjoint_per_replica(
     st: NDArray[np.int64], en: NDArray[np.int64], rid: NDArray[np.int64]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Union of each replica's windows (two faults of one replica overlap: it is down once)."""
+    """Union of each replica's windows (two faults of one replica overlap: it is down once). One pass
+    for all replicas: each replica's windows are shifted onto its own stretch of one long time line
+    (rank x span), so a running maximum of the ends never carries over from one replica to the next."""
     if st.size == 0:
         return st, en
     order = np.lexsort((st, rid))
     st, en, rid = st[order], en[order], rid[order]
+    lo = int(st.min())
+    span = int(en.max()) - lo + 1
+    rank = np.concatenate(([0], np.cumsum(rid[1:] != rid[:-1])))
+    if (int(rank[-1]) + 1) * span >= 2**62:  # int64 would overflow: one replica at a time
+        return _disjoint_loop(st, en, rid)
+    shift = rank * span - lo
+    s2, e2 = st + shift, en + shift
+    run_end = np.maximum.accumulate(e2)
+    new = np.ones(st.size, dtype=bool)
+    new[1:] = s2[1:] > run_end[:-1]
+    group = np.cumsum(new) - 1
+    out_e = np.zeros(int(group[-1]) + 1, dtype=np.int64)
+    np.maximum.at(out_e, group, e2)
+    return st[new], out_e - shift[new]
+
+
+def _disjoint_loop(
+    st: NDArray[np.int64], en: NDArray[np.int64], rid: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The same union replica by replica (inputs sorted by replica, then start)."""
     out_s: list[NDArray[np.int64]] = []
     out_e: list[NDArray[np.int64]] = []
     bounds = np.flatnonzero(np.diff(rid)) + 1
     for a, b in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [rid.size])), strict=True):
-        if b - a == 1:
-            out_s.append(st[a:b])
-            out_e.append(en[a:b])
-            continue
         run_end = np.maximum.accumulate(en[a:b])
         new = np.ones(b - a, dtype=bool)
         new[1:] = st[a + 1 : b] > run_end[:-1]
@@ -193,15 +229,19 @@ def service_availability(
     rtt = _rtt_block(scenario, rtt_ms, site_ids, regions)
     keys, inverse = np.unique(np.column_stack((capacity, hour)), axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
-    flows = np.stack(
-        [
-            least_rtt_flow(k[:-1], demand * factor[int(k[-1])], ok, rtt)
-            if rtt is not None
-            else max_flow(k[:-1], demand * factor[int(k[-1])], ok)
-            for k in keys
-        ]
-    )  # states x sites x regions
-    state_demand = np.stack([demand * factor[int(k[-1])] for k in keys])
+    state_demand = demand[None, :] * factor[keys[:, -1].astype(np.int64)]  # states x regions
+    if len(regions) == 1 and (rtt is None or ok.sum() <= 1):  # max_flow's one-region rule, every state at once
+        take = np.where(ok[:, 0][None, :], keys[:, :-1], 0.0)  # states x sites
+        supply = take.sum(axis=1)
+        share = np.where(supply > 0, np.minimum(state_demand[:, 0] / np.where(supply > 0, supply, 1.0), 1.0), 0.0)
+        flows = (take * share[:, None])[:, :, None]
+    else:
+        flows = np.stack(
+            [
+                least_rtt_flow(k[:-1], sd, ok, rtt) if rtt is not None else max_flow(k[:-1], sd, ok)
+                for k, sd in zip(keys, state_demand, strict=True)
+            ]
+        )  # states x sites x regions
     served = np.where(state_demand > 0, flows.sum(axis=1) / np.maximum(state_demand, 1e-300), 1.0)[inverse]
     full = served >= 1.0 - 1e-6
     avail = 1.0 - (widths[:, None] * ~full).sum(axis=0) / horizon_ns  # exactly 1.0 when never short

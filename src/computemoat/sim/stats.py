@@ -92,8 +92,12 @@ class AvailabilityInterval:
     warning: str | None
 
 
-def availability_interval(values: ArrayLike, level: float = 0.95) -> AvailabilityInterval:
-    """Interval for mean availability over runs (see AvailabilityInterval)."""
+def availability_interval(
+    values: ArrayLike, level: float = 0.95, *, name: str = "availability", miss: str = "had downtime"
+) -> AvailabilityInterval:
+    """Interval for mean availability over runs (see AvailabilityInterval); also right for any per-run
+    share in [0, 1] that is 1 unless something went wrong (jobs completed, deadlines met): ``name`` and
+    ``miss`` word the warning."""
     x = np.clip(np.asarray(values, dtype=np.float64), 0.0, 1.0)
     n = int(x.size)
     k = int((x < 1.0).sum())
@@ -106,7 +110,7 @@ def availability_interval(values: ArrayLike, level: float = 0.95) -> Availabilit
     else:
         low, high = 1.0 - one_sided_upper(k, n, level), 1.0
         warning = (
-            f"{k} of {n} runs had downtime (< 3): availability >= {low:.6f} at {level:.0%} is all they support; "
-            f"a downtime share p needs >= 3/p runs ({n} runs resolve p >= {runs_share(n, level):.3g})"
+            f"{k} of {n} runs {miss} (< 3): {name} >= {low:.6f} at {level:.0%} is all they support; "
+            f"a share p of such runs needs >= 3/p runs ({n} runs resolve p >= {runs_share(n, level):.3g})"
         )
     return AvailabilityInterval(mean, low, high, n, k, k / n if n else math.nan, share_lo, share_hi, warning)

@@ -8,6 +8,7 @@ plans' and not noise."""
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -79,6 +80,38 @@ def _batch(
     ]
 
 
+RAY_STARTUP_NOTICES = ("Token authentication is enabled for this Ray cluster",)
+"""Ray's start-up chatter (its warning that a *secure* default is on): dropped. Everything else Ray logs
+at WARNING or above, and every error, still reaches the user."""
+RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
+class _DropStartupNotices(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(RAY_STARTUP_NOTICES)
+
+
+_DROP_NOTICES = _DropStartupNotices()
+
+
+def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Start (or join) Ray without its start-up logs: the driver's "ray" logger at WARNING (no
+    "Started a local Ray instance" INFO line), worker output not forwarded (log_to_driver: a failing
+    run still raises in ray.get), the token-auth notice filtered."""
+    import ray
+
+    logging.getLogger(RAY_AUTH_LOGGER).addFilter(_DROP_NOTICES)  # idempotent: the same filter object
+    if address is None:
+        ray.init(
+            num_cpus=num_cpus or os.cpu_count(),
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+        )
+    else:
+        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+
+
 def sweep(
     points: Sequence[SweepPoint],
     faults: FaultModel,
@@ -101,10 +134,7 @@ def sweep(
 
     started_here = not ray.is_initialized()
     if started_here:
-        if address is None:
-            ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False)
-        else:
-            ray.init(address=address, log_to_driver=False)
+        init_ray(address, num_cpus)
     try:
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         per_batch = max(1, math.ceil(runs * len(points) / (4 * cpus)))
@@ -132,13 +162,28 @@ def sweep(
     return pd.DataFrame(rows).sort_values([*label_cols, "seed"], kind="stable").reset_index(drop=True)
 
 
+SHARE_MISSES = {"jobs_completed_share": "left a job unfinished", "deadlines_met_share": "missed a deadline"}
+"""Per-run shares in [0, 1] that are 1 unless something went wrong, with the words for a run that fell short."""
+UNIT_METRICS = ("goodput_gpu_weighted",)  # in [0, 1], but below 1 in every run: only clipped
+
+
+def metric_range(metric: str) -> tuple[float, float]:
+    """The physical range of a run metric: shares, goodput and availability in [0, 1]; costs, counts
+    and moves >= 0 (every metric of run_metrics is one or the other)."""
+    if metric.startswith("availability") or metric in SHARE_MISSES or metric in UNIT_METRICS:
+        return 0.0, 1.0
+    return 0.0, math.inf
+
+
 def summarize(runs: pd.DataFrame, by: Sequence[str], level: float = 0.95) -> pd.DataFrame:
     """Mean and both CIs of every numeric metric per grid point (tidy: one row per point x metric).
 
-    Availability metrics also get what the runs can support (stats.availability_interval): the share of
-    runs with any downtime with its exact interval, ``low``/``high`` = an interval that stays valid when
-    downtime is rare (an exact bound when fewer than 3 runs saw any), and a ``warning`` then. Every
-    interval of an availability is clipped to [0, 1]."""
+    Every interval is clipped to the metric's physical range (metric_range): a normal interval of a
+    share near 1 reaches above 1, of a cost near 0 below 0. Availability and the per-run shares of
+    SHARE_MISSES also get what the runs can support (stats.availability_interval): ``low``/``high`` =
+    an interval that stays valid when misses are rare (the exact Clopper-Pearson bound when fewer than
+    3 runs fell short), and a ``warning`` then; availability also reports the share of runs with any
+    downtime with its exact interval."""
     metrics = [c for c in runs.columns if c not in (*by, "seed") and pd.api.types.is_numeric_dtype(runs[c])]
     out = []
     groups = runs.groupby(list(by), dropna=False, sort=False) if by else [((), runs)]
@@ -147,25 +192,21 @@ def summarize(runs: pd.DataFrame, by: Sequence[str], level: float = 0.95) -> pd.
         for m in metrics:
             values = g[m].dropna()
             n, b = normal_ci(values, level), bootstrap_ci(values, level)
+            lo, hi = metric_range(m)
             row: dict[str, Any] = {
                 **labels,
                 "metric": m,
                 "mean": n.mean,
-                "normal_low": n.low,
-                "normal_high": n.high,
-                "bootstrap_low": b.low,
-                "bootstrap_high": b.high,
-                "low": n.low,
-                "high": n.high,
+                "normal_low": min(max(n.low, lo), hi),
+                "normal_high": min(max(n.high, lo), hi),
+                "bootstrap_low": min(max(b.low, lo), hi),
+                "bootstrap_high": min(max(b.high, lo), hi),
                 "runs": n.n,
             }
+            row.update(low=row["normal_low"], high=row["normal_high"])
             if m.startswith("availability"):
                 a = availability_interval(values, level)
                 row.update(
-                    {
-                        k: min(max(row[k], 0.0), 1.0)
-                        for k in ("normal_low", "normal_high", "bootstrap_low", "bootstrap_high")
-                    },
                     low=a.low,
                     high=a.high,
                     runs_with_downtime=a.runs_with_downtime,
@@ -174,6 +215,9 @@ def summarize(runs: pd.DataFrame, by: Sequence[str], level: float = 0.95) -> pd.
                     downtime_share_high=a.downtime_share_high,
                     warning=a.warning,
                 )
+            elif m in SHARE_MISSES:
+                s = availability_interval(values, level, name=m, miss=SHARE_MISSES[m])
+                row.update(low=s.low, high=s.high, warning=s.warning)
             out.append(row)
     return pd.DataFrame(out)
 

@@ -69,7 +69,7 @@ def _lognormal_ns(rng: np.random.Generator, mean_hours: NDArray[np.float64], sig
 
 def _merge(starts: I64, ends: I64) -> tuple[I64, I64]:
     """Union of intervals, sorted; overlapping outages of one site count once."""
-    if len(starts) == 0:
+    if len(starts) <= 1:
         return starts, ends
     order = np.argsort(starts, kind="stable")
     s, e = starts[order], ends[order]
@@ -145,9 +145,12 @@ def draw_timeline(scenario: Scenario, faults: FaultModel, horizon_ns: int, seed:
     outages: dict[str, tuple[I64, I64]] = {}
     if site_ix:
         all_ix, all_st, all_en = np.concatenate(site_ix), np.concatenate(starts), np.concatenate(ends)
-        for i in np.unique(all_ix):
-            m = all_ix == i
-            outages[sites[int(i)].id] = _merge(all_st[m], np.minimum(all_en[m], 2**62))
+        order = np.argsort(all_ix, kind="stable")
+        all_ix, all_st, all_en = all_ix[order], all_st[order], np.minimum(all_en[order], 2**62)
+        bounds = np.flatnonzero(np.diff(all_ix)) + 1
+        for a, b in zip([0, *bounds.tolist()], [*bounds.tolist(), all_ix.size], strict=True):
+            if b > a:
+                outages[sites[int(all_ix[a])].id] = _merge(all_st[a:b], all_en[a:b])
     price_t: dict[str, I64] = {}
     price_f: dict[str, NDArray[np.float64]] = {}
     if faults.random_faults and faults.price_changes_per_year > 0:

@@ -20,6 +20,8 @@ from computemoat.catalog.summary import summarize
 from computemoat.latency import RttMatrix
 from computemoat.model import Plan, Scenario
 from computemoat.web import figures, fmt
+from computemoat.web.deal import DealView
+from computemoat.web.deal_routes import add_deal_routes
 from computemoat.web.diff import plan_diff
 from computemoat.web.gateway_live import GatewayUnreachable, snapshot
 from computemoat.web.results import (
@@ -38,7 +40,8 @@ GATEWAY_REFRESH_MS = 2000
 class DashboardData:
     """What the dashboard shows; computed once at start-up (plans and RTTs are not cheap).
     ``before``: an earlier plan the replan page compares ``plan`` with; ``simulation``/``sweep``: result
-    directories read at start-up; ``gateway_url``: a running gateway the live page polls."""
+    directories read at start-up; ``gateway_url``: a running gateway the live page polls; ``deal``: a
+    `deal --out` file read at start-up (more can be opened from the deal page)."""
 
     scenario: Scenario
     plan: Plan | None = None
@@ -47,6 +50,7 @@ class DashboardData:
     simulation: SimRun | None = None
     sweep: SweepRun | None = None
     gateway_url: str | None = None
+    deal: DealView | None = None
 
 
 def _plotly_js() -> Path:
@@ -80,7 +84,7 @@ def _templates() -> tuple[Jinja2Templates, Path]:
     templates = Jinja2Templates(directory=str(base / "templates"))
     env = templates.env
     env.filters.update(figure=fmt.figure, interval=fmt.interval, pct=fmt.pct, cap=fmt.cap, plural=fmt.plural,
-                       idwrap=fmt.idwrap)
+                       idwrap=fmt.idwrap, usd=fmt.usd, price=fmt.price)
     return templates, base
 
 
@@ -94,9 +98,10 @@ def create_dashboard_app(data: DashboardData) -> FastAPI:
     plan_json = json.loads(data.plan.model_dump_json()) if data.plan else None
     diff = plan_diff(data.scenario, data.before, data.plan) if data.before and data.plan else None
 
-    def page(request: Request, name: str, **context: Any) -> HTMLResponse:
+    def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         return templates.TemplateResponse(
-            request, name, {"scenario": data.scenario, "plan": data.plan, "active": name, **context}
+            request, name, {"scenario": data.scenario, "plan": data.plan, "active": name, **context},
+            status_code=status_code,
         )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -148,6 +153,8 @@ def create_dashboard_app(data: DashboardData) -> FastAPI:
     @app.get("/gateway", response_class=HTMLResponse, include_in_schema=False)
     def gateway_page(request: Request) -> HTMLResponse:
         return page(request, "gateway.html", gateway_url=data.gateway_url, refresh_ms=GATEWAY_REFRESH_MS)
+
+    add_deal_routes(app, page, data.deal)
 
     @app.get("/api/summary")
     def api_summary() -> dict[str, Any]:

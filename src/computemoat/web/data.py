@@ -1,5 +1,5 @@
 """Gather what the dashboard shows: scenario, RTT matrix, a plan (loaded from JSON or solved now), an
-earlier plan to compare with, simulation/sweep result directories, and a gateway to watch."""
+earlier plan to compare with, simulation/sweep result directories, a deal result, and a gateway to watch."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from computemoat.latency import rtt_matrix
 from computemoat.model import Plan, Scenario, UserError
 from computemoat.planner.plan_file import read_plan
 from computemoat.web.app import DashboardData
+from computemoat.web.deal import read_deal
 from computemoat.web.results import read_sim_dir, read_sweep_dir
 
 
@@ -31,11 +32,13 @@ def build_dashboard_data(
     simulation_dir: Path | None = None,
     sweep_dir: Path | None = None,
     gateway_url: str | None = None,
+    deal_path: Path | None = None,
 ) -> DashboardData:
     """Read every input first (a bad file fails before any solve), then plan if asked."""
     before = read_plan(before_path, scenario) if before_path is not None else None
     simulation = read_sim_dir(simulation_dir) if simulation_dir is not None else None
     sweep = read_sweep_dir(sweep_dir) if sweep_dir is not None else None
+    deal = read_deal(deal_path) if deal_path is not None else None
     gateway = check_gateway_url(gateway_url) if gateway_url is not None else None
     rtt = rtt_matrix(scenario)
     if plan_path is not None:
@@ -47,5 +50,6 @@ def build_dashboard_data(
     else:
         plan = None
     return DashboardData(
-        scenario=scenario, plan=plan, rtt=rtt, before=before, simulation=simulation, sweep=sweep, gateway_url=gateway
+        scenario=scenario, plan=plan, rtt=rtt, before=before, simulation=simulation, sweep=sweep, gateway_url=gateway,
+        deal=deal,
     )

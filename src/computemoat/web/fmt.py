@@ -64,3 +64,15 @@ def idwrap(v: Any) -> Markup:
         Markup('<span class="nw">{}</span>').format(escape(p + (":" if i < len(parts) - 1 else "")))
         for i, p in enumerate(parts)
     )
+
+
+def usd(v: Any) -> str:
+    """Whole dollars with the sign in front: ``$1,234``, ``-$3,474``."""
+    if _is_missing(v):
+        return "—"
+    return f"-${-v:,.0f}" if v < 0 else f"${v:,.0f}"
+
+
+def price(v: Any) -> str:
+    """A GPU-hour price: ``$1.40/GPU-h``; None as ``none``."""
+    return "none" if _is_missing(v) else f"${float(v):,.2f}/GPU-h"
