@@ -39,8 +39,9 @@ def print_deal(r: DealResult) -> None:
     be = r.break_even
     price = "none" if be.usd_per_gpu_hour is None else f"${be.usd_per_gpu_hour:.2f}/GPU-h"
     tol = be.tolerance_usd_per_gpu_hour
+    steps = f"{be.bisection_steps} re-solve{'' if be.bisection_steps == 1 else 's'}"
     console.print(f"committed: {r.committed_gpus:,} GPUs; break-even price {price} (± ${tol:.2f}, "
-                  f"{be.method}, {be.bisection_steps} steps)", highlight=False)  # fmt: skip
+                  f"{be.method}, {steps})", highlight=False)  # fmt: skip
     t = Table(title="Share of spend per period, without/with the offer", box=box.SIMPLE_HEAD)
     t.add_column("provider", no_wrap=True)
     shown = list(range(0, len(r.periods), max(1, -(-len(r.periods) // 5))))

@@ -62,8 +62,7 @@ def evaluate_deal(scenario: Scenario, offer: Offer, rtt_fn: RttFn, settings: Dea
                             start=start)  # fmt: skip
 
     without = solve(base, rtt_base)
-    free = solve(with_sc, rtt_with, without)  # the plan without the offer is a feasible start
-    solves = 2
+    solves = 1
 
     def sign_at(price: float, start: HorizonSolution | None) -> Signing | None:
         nonlocal solves
@@ -73,9 +72,11 @@ def evaluate_deal(scenario: Scenario, offer: Offer, rtt_fn: RttFn, settings: Dea
                                                           start=start), offer, price)  # fmt: skip
 
     p0 = offer.usd_per_gpu_hour
-    first = sign_at(p0, free if taken(offer, free.plan) else None)
-    # the lab's choice at the offered price: the cheaper of the free plan and the best signing plan
-    with_ = first.solution if first is not None and first.objective_usd < free.plan.objective_usd else free
+    first = sign_at(p0, None)
+    # The lab's choice at the offered price: sign (the best signing plan) or not (the plan without the
+    # offer), whichever is cheaper. This is the free model's optimum, min(W, F(p0)), without solving the
+    # free model, whose LP takes the all-or-minimum commitment fractionally (18 s instead of 2 s at $1.30).
+    with_ = first.solution if first is not None and first.objective_usd < without.plan.objective_usd else without
     breakeven, last = break_even(without, first, sign_at, max(0.01, 0.005 * p0))
     at_breakeven = None if last is None else (last.solution.plan, last.usd_per_gpu_hour)
     curve = _exposure(scenario, offer, with_, without.plan, rtt_with, cfg)

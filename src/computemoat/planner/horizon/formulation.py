@@ -42,6 +42,9 @@ Constraints (row names in brackets)
     [cover]         per (f, t): Σ_{v alive under f} ρ_v u_vt >= ceil(Σ_r rps x scale / rps_per_replica)
     [region_cover]  per (d, f, t): Σ_{v at sites of (d, f)} ρ_v u_vt >= ceil(rps_d x scale / rps_per_replica)
                     (valid cuts, implied in integers by [demand] + [serve]; they tighten the LP bound)
+    [region_units]  per (d, f, t) when its units hold up to ρ_max > 1 replicas: Σ_{v at sites of (d, f)} u_vt
+                    >= ceil(region_cover's right side / ρ_max)   (valid: ρ_max Σ u >= Σ ρ u; lifts the bound);
+    [cover_units]   the same for [cover]
     [min_replicas]  per (s, t): Σ_v ρ_v u_vt >= min_replicas_s
     [replica_bound] (with a provider cap) per (s, t): Σ_v ρ_v u_vt <= U_st + max_v ρ_v - 1,
                     U_st = max(min_replicas, (1 + k_s) Σ_r ceil(rps x scale / rps_per_replica)).
@@ -364,8 +367,10 @@ def _inference_rows(p: HorizonProblem, cols: Columns, rows: Rows) -> None:
     if nf:
         vv = np.concatenate(r_cols)
         need = np.ceil(svc_demand[inf.f_svc][:, None] * scale[inf.f_svc] / rpr[inf.f_svc][:, None] - 1e-9).ravel()
-        _tile(rows, "cover", [f"cover[{svc_ids[inf.f_svc[f]]}|{label[f]}" for f in range(nf)], np.concatenate(r_rows),
+        cover_names = [f"{svc_ids[inf.f_svc[f]]}|{label[f]}" for f in range(nf)]
+        _tile(rows, "cover", [f"cover[{nm}" for nm in cover_names], np.concatenate(r_rows),
               uc[vv], inf.v_replicas[vv], need, np.inf, n)  # fmt: skip
+        _unit_cuts(rows, "cover_units", cover_names, np.concatenate(r_rows), uc[vv], inf.v_replicas[vv], need, nf, n)
     # [region_cover] per (d, f): units at the sites its assignments reach
     a_key = inf.f_svc[inf.a_fail] * ns + inf.a_site
     lo = np.searchsorted(v_key[order], a_key, side="left")
@@ -374,11 +379,32 @@ def _inference_rows(p: HorizonProblem, cols: Columns, rows: Rows) -> None:
     vv = order[elems]
     need = np.ceil(key_rps[:, None] * scale[inf.d_svc[dd]] / rpr[inf.d_svc[dd]][:, None] - 1e-9).ravel()
     names = [
-        f"region_cover[{svc_ids[inf.d_svc[d]]}|{sc.user_regions[inf.d_region[d]].name}|{label[f]}"
+        f"{svc_ids[inf.d_svc[d]]}|{sc.user_regions[inf.d_region[d]].name}|{label[f]}"
         for d, f in zip(dd, df, strict=True)
     ]
-    _tile(rows, "region_cover", names, drow[owner], uc[vv], inf.v_replicas[vv], need, np.inf, n)
+    _tile(rows, "region_cover", [f"region_cover[{nm}" for nm in names], drow[owner], uc[vv], inf.v_replicas[vv], need,
+          np.inf, n)  # fmt: skip
+    _unit_cuts(rows, "region_units", names, drow[owner], uc[vv], inf.v_replicas[vv], need, len(dkeys), n)
     _replica_rows(p, rows, uc)
+
+
+def _unit_cuts(rows: Rows, group: str, names: list[str], r1: np.ndarray, c1: np.ndarray, rho: np.ndarray,
+               need: np.ndarray, keys: int, n: int) -> None:  # fmt: skip
+    """[region_units] / [cover_units]: for each row of [region_cover] / [cover] (Σ ρ_v u_vt >= need) whose
+    units hold up to ρ_max > 1 replicas, Σ_v u_vt >= ceil(need / ρ_max). Valid (ρ_max Σ u >= Σ ρ u >= need,
+    and Σ u is whole); it lifts the LP bound where a few replicas need a whole 8-replica unit, which the
+    LP would rent an eighth of."""
+    rho_max = np.zeros(keys)
+    np.maximum.at(rho_max, r1, rho)
+    big = np.flatnonzero(rho_max > 1)
+    if not len(big):
+        return
+    pos = np.full(keys, -1)
+    pos[big] = np.arange(len(big))
+    mine = pos[r1] >= 0
+    units = np.ceil(need.reshape(keys, n)[big] / rho_max[big][:, None] - 1e-9).ravel()
+    _tile(rows, group, [f"{group}[{names[k]}" for k in big], pos[r1[mine]], c1[mine], np.ones(int(mine.sum())),
+          units, np.inf, n)  # fmt: skip
 
 
 def _replica_rows(p: HorizonProblem, rows: Rows, uc: np.ndarray) -> None:

@@ -91,9 +91,9 @@ def _restricted_mip(
     time_limit_s: float,
 ) -> tuple[float, np.ndarray] | None:
     """The MIP over the columns ``lower``/``upper`` leave free, the fixed ones taken out (HiGHS's presolve
-    spent most of the time finding them); stopped as soon as an incumbent is within half of ``gap`` of
-    the full model's LP ``bound`` (the sub-model's own bound is no use for that), or when the sub-MIP
-    proves its own optimum to that gap."""
+    spent most of the time finding them); stopped as soon as an incumbent is within ``gap`` of the full
+    model's LP ``bound`` (the sub-model's own bound is no use for that), or when the sub-MIP proves its
+    own optimum to half that gap."""
     from computemoat.planner.highs_run import new_highs, restrict
 
     sub = restrict(_request(model), lower, upper)
@@ -119,7 +119,7 @@ def _restricted_mip(
             offer(sol)
 
     def on_interrupt(event: Any) -> None:
-        if best and best[0][0] - bound <= gap / 2 * abs(best[0][0]):
+        if best and best[0][0] - bound <= gap * abs(best[0][0]):
             event.interrupt()
 
     h.cbMipImprovingSolution.subscribe(on_improve)
