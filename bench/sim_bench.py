@@ -257,7 +257,8 @@ def main() -> None:
     faults = FaultModel()
     seeds = range(1, 21)
     ours, careful = [], []
-    simulate(sc, plan, faults, months=12, seed=0)  # warm: imports, memoised placement rates
+    simulate(sc, plan, faults, months=12, seed=0)  # warm both: imports, memoised placement rates
+    simpy_careful(sc, plan, faults, seed=0)
     block = 5  # blocks of seeds, alternated: a change of load hits both alike, and each runs as in a sweep
     for lo in range(0, len(seeds), block):
         part = seeds[lo : lo + block]
