@@ -30,6 +30,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -201,6 +202,8 @@ def refreshed(text: str, keep: Path | None = None) -> tuple[str, list[str]]:
     with tempfile.TemporaryDirectory(prefix="computemoat-tour-") as tmp:
         workdir = keep or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
+        # the tour is what a user types at the repository root: examples/ is where it says
+        shutil.copytree(ROOT / "examples", workdir / "examples", dirs_exist_ok=True)
         outputs = run_tour(blocks, workdir)
     diffs, new, pos = [], [], 0
     for block, out in zip(blocks, outputs, strict=True):
