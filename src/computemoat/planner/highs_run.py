@@ -63,6 +63,7 @@ class SolveRequest:
     time_limit_s: float
     log: bool = False
     start: np.ndarray | None = None
+    bound_cost: np.ndarray | None = None  # the LP relaxation's objective, <= col_cost (default col_cost)
 
     def wire(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -240,7 +241,10 @@ class _Stages:
         """1. The LP bound; returns its point, None when not solved, False when infeasible."""
         h = _highs(self.req)
         h.setOptionValue("time_limit", self.left())
-        h.passModel(_lp(self.req, self.lower, self.upper, self.cost, integer=False))
+        bound_cost = self.req.get("bound_cost")
+        h.passModel(
+            _lp(self.req, self.lower, self.upper, self.cost if bound_cost is None else bound_cost, integer=False)
+        )
         h.run()
         status = h.getModelStatus()
         if status in self.infeasible:

@@ -57,6 +57,7 @@ Size: columns ~ |C| + |V| + |A|, with |A| = sum_s regions_s x sites_s x (1 + C(P
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -102,6 +103,7 @@ class MilpModel:
     w_dem: np.ndarray  # demand row d of each w column (slack only)
     w_fail: np.ndarray  # failure set f of each w column (slack only)
     plan_cost: np.ndarray  # real cost of every column (no penalties, no move counts)
+    bound_cost: np.ndarray | None = None  # the LP relaxation's objective (col_cost at real prices)
 
     @property
     def cols(self) -> dict[Block, slice]:
@@ -170,7 +172,13 @@ def build(
     plan_cost[: len(stage1)] = stage1
     plan_cost[cols[Block.s]] = 0.0
     plan_cost[cols[Block.w]] = 0.0
-    return _finish(flat, cols, rows, cost, lower, upper, integrality, plan_cost, rented)
+    bound_cost = cost.copy()
+    if objective == Objective.cost:  # the LP bound on real prices: the nearer-site factor only breaks ties,
+        near = 1.0 + NEARER_SITE_PER_MS * _served_rtt_ms(flat)  # and in the LP it cost 20% more pivots
+        bound_cost[cols[Block.y]] /= near
+        bound_cost[cols[Block.n]] /= near[flat.r_replicas_per_instance > 1]
+    model = _finish(flat, cols, rows, cost, lower, upper, integrality, plan_cost, rented)
+    return dataclasses.replace(model, bound_cost=bound_cost)
 
 
 NEARER_SITE_PER_MS = 1e-7  # relative cost per ms of RTT: $0.01 per ms on a $100k replica

@@ -124,6 +124,7 @@ def request_for(model: MilpModel, *, mip_gap: float, time_limit_s: float, start:
     m = model.matrix
     return SolveRequest(
         col_cost=model.col_cost,
+        bound_cost=model.bound_cost,
         col_lower=model.col_lower,
         col_upper=model.col_upper,
         integrality=model.integrality,
