@@ -166,6 +166,26 @@ class Restricted:
         return x
 
 
+def stream_until(h: Any, sub: Restricted, take: Callable[[np.ndarray], bool]) -> None:
+    """Hand every improving solution of the sub-MIP ``h`` to ``take`` as HiGHS finds it (expanded to
+    every column of the full model), and interrupt ``h`` once ``take`` returns True. The sub-model's own
+    bound is no use for a gap against the full model's LP bound, so HiGHS would otherwise go on
+    proving the sub-model's optimum."""
+    done = [False]
+
+    def on_improve(event: Any) -> None:
+        sol = np.asarray(event.data_out.mip_solution, dtype=float)
+        if len(sol) == sub.n_free:
+            done[0] = take(sub.expand(sol))
+
+    def on_interrupt(event: Any) -> None:
+        if done[0]:
+            event.interrupt()
+
+    h.cbMipImprovingSolution.subscribe(on_improve)
+    h.cbMipInterrupt.subscribe(on_interrupt)
+
+
 def restrict(req: dict[str, Any], lower: np.ndarray, upper: np.ndarray) -> Restricted | None:
     """The MIP over the free columns only; None when the fixed ones alone break a row."""
     import highspy
@@ -296,22 +316,13 @@ class _Stages:
 
     def _stream(self, h: Any, sub: Restricted) -> None:
         """Offer every improving solution of ``h`` as it is found (a child killed at the deadline keeps
-        the last one), and stop ``h`` once one is within the gap of the LP bound: the sub-model's own
-        bound is no use for that, and HiGHS would go on proving the sub-model's optimum."""
-        done = [False]
+        the last one), and stop ``h`` once one is within the gap of the LP bound."""
 
-        def on_improve(event: Any) -> None:
-            sol = np.asarray(event.data_out.mip_solution, dtype=float)
-            if len(sol) == sub.n_free:
-                self.offer(_scored(self.cost, sub.expand(sol)))
-                done[0] = self.proven()
+        def take(x: np.ndarray) -> bool:
+            self.offer(_scored(self.cost, x))
+            return self.proven()
 
-        def on_interrupt(event: Any) -> None:
-            if done[0]:
-                event.interrupt()
-
-        h.cbMipImprovingSolution.subscribe(on_improve)
-        h.cbMipInterrupt.subscribe(on_interrupt)
+        stream_until(h, sub, take)
 
     def caller_start(self) -> None:
         """2b. A caller's start (the greedy plan): integers fixed, the rest completed by an LP."""

@@ -132,7 +132,8 @@ def build(
     plans); ``moves`` with ``objective=moves`` is replan's second stage; ``anti_dilution=False``
     drops [replica_bound] (only to tell the user that only idle capacity could meet a cap)."""
     cols = Columns()
-    rented = _add_placement_columns(flat, cols)
+    replica_usd = _replica_costs(flat)
+    rented = _add_placement_columns(flat, cols, replica_usd)
     _add_slack_and_totals(flat, cols, unplaced_penalty_usd)
     rows = Rows()
     ctx = fam.Context(flat, cols, rows, rented, anti_dilution)
@@ -169,16 +170,28 @@ def build(
         cost[cols[Block.m]] = 1.0
         cost[cols[Block.s]] = 1.0  # an unplaced job is a move too (forced ones are constant)
     plan_cost = np.zeros(cols.n)
-    plan_cost[: len(stage1)] = stage1
+    plan_cost[: len(stage1)] = _at_real_prices(stage1, cols, replica_usd)
     plan_cost[cols[Block.s]] = 0.0
     plan_cost[cols[Block.w]] = 0.0
-    bound_cost = cost.copy()
-    if objective == Objective.cost:  # the LP bound on real prices: the nearer-site factor only breaks ties,
-        near = 1.0 + NEARER_SITE_PER_MS * _served_rtt_ms(flat)  # and in the LP it cost 20% more pivots
-        bound_cost[cols[Block.y]] /= near
-        bound_cost[cols[Block.n]] /= near[flat.r_replicas_per_instance > 1]
+    # the LP bound on real prices: the nearer-site factor only breaks ties, and in the LP it cost 20%
+    # more simplex pivots
+    bound_cost = _at_real_prices(cost, cols, replica_usd) if objective == Objective.cost else cost
     model = _finish(flat, cols, rows, cost, lower, upper, integrality, plan_cost, rented)
     return dataclasses.replace(model, bound_cost=bound_cost)
+
+
+def _replica_costs(flat: FlatProblem) -> tuple[np.ndarray, np.ndarray]:
+    """Real USD per unit of the y columns (0 where instances are counted by n) and of the n columns."""
+    shared = flat.r_replicas_per_instance > 1
+    y_usd = np.where(shared, 0.0, flat.r_instances_per_replica * flat.r_cost_usd_per_instance)
+    return y_usd, flat.r_cost_usd_per_instance[shared]
+
+
+def _at_real_prices(cost: np.ndarray, cols: Columns, replica_usd: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``cost`` with the y and n columns at their real prices (no nearer-site factor)."""
+    out = cost.copy()
+    out[cols[Block.y]], out[cols[Block.n]] = replica_usd
+    return out
 
 
 NEARER_SITE_PER_MS = 1e-7  # relative cost per ms of RTT: $0.01 per ms on a $100k replica
@@ -199,14 +212,15 @@ def _served_rtt_ms(flat: FlatProblem) -> np.ndarray:
     return out
 
 
-def _add_placement_columns(flat: FlatProblem, cols: Columns) -> Rented:
-    """x, y, n and z blocks; returns the GPU-renting columns for capacity, power and the caps."""
+def _add_placement_columns(flat: FlatProblem, cols: Columns, replica_usd: tuple[np.ndarray, np.ndarray]) -> Rented:
+    """x, y, n and z blocks; returns the GPU-renting columns for capacity, power and the caps
+    (priced at ``replica_usd``, the real prices; the objective adds the nearer-site factor)."""
     nx, ny = len(flat.t_job), len(flat.r_svc)
     x = cols.add(Block.x, nx, lambda: _x_names(flat), cost=flat.t_cost_usd, upper=1.0, integer=True)
     shared = flat.r_replicas_per_instance > 1
     gpi = flat.off_gpus_per_instance[flat.r_off]
     near = 1.0 + NEARER_SITE_PER_MS * _served_rtt_ms(flat)  # equal prices: the nearer site wins
-    y_cost = np.where(shared, 0.0, flat.r_instances_per_replica * flat.r_cost_usd_per_instance)
+    y_cost, n_cost = replica_usd
     inst_cap = np.floor(flat.off_capacity_gpus[flat.r_off] / gpi)
     y_upper = np.floor(inst_cap * flat.r_replicas_per_instance / flat.r_instances_per_replica)
     y = cols.add(
@@ -222,7 +236,7 @@ def _add_placement_columns(flat: FlatProblem, cols: Columns) -> Rented:
         Block.n,
         len(n_of),
         lambda: [f"n[{_y_name(flat, int(v))}]" for v in n_of],
-        cost=flat.r_cost_usd_per_instance[n_of] * near[n_of],
+        cost=n_cost * near[n_of],
         upper=inst_cap[n_of],
         integer=True,
     )
@@ -232,7 +246,7 @@ def _add_placement_columns(flat: FlatProblem, cols: Columns) -> Rented:
         cols=np.concatenate([x, y[whole], n]),
         off=np.concatenate([flat.t_off, flat.r_off[whole], flat.r_off[n_of]]),
         gpus=np.concatenate([flat.t_gpus, (flat.r_instances_per_replica * gpi)[whole], gpi[n_of]]),
-        cost=np.concatenate([flat.t_cost_usd, y_cost[whole], flat.r_cost_usd_per_instance[n_of]]),
+        cost=np.concatenate([flat.t_cost_usd, y_cost[whole], n_cost]),
     )
 
 

@@ -94,7 +94,7 @@ def _restricted_mip(
     spent most of the time finding them); stopped as soon as an incumbent is within ``gap`` of the full
     model's LP ``bound`` (the sub-model's own bound is no use for that), or when the sub-MIP proves its
     own optimum to half that gap."""
-    from computemoat.planner.highs_run import new_highs, restrict
+    from computemoat.planner.highs_run import new_highs, restrict, stream_until
 
     sub = restrict(_request(model), lower, upper)
     if sub is None:
@@ -107,26 +107,16 @@ def _restricted_mip(
     h.passModel(sub.lp)
     best: list[tuple[float, np.ndarray]] = []
 
-    def offer(col_value: Any) -> None:
-        x = sub.expand(col_value)
+    def take(x: np.ndarray) -> bool:
         obj = float(model.col_cost @ x)
         if not best or obj < best[0][0]:
             best[:] = [(obj, x)]
+        return best[0][0] - bound <= gap * abs(best[0][0])
 
-    def on_improve(event: Any) -> None:
-        sol = np.asarray(event.data_out.mip_solution, dtype=float)
-        if len(sol) == sub.n_free:
-            offer(sol)
-
-    def on_interrupt(event: Any) -> None:
-        if best and best[0][0] - bound <= gap * abs(best[0][0]):
-            event.interrupt()
-
-    h.cbMipImprovingSolution.subscribe(on_improve)
-    h.cbMipInterrupt.subscribe(on_interrupt)
+    stream_until(h, sub, take)
     h.run()
     if h.getInfo().primal_solution_status == 2:
-        offer(h.getSolution().col_value)
+        take(sub.expand(h.getSolution().col_value))
     if not best:
         return None
     x = best[0][1]
