@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,7 +16,9 @@ from computemoat.cli.common import console, load_scenario_arg, user_errors
 from computemoat.model.errors import UserError
 
 if TYPE_CHECKING:
-    from computemoat.planner.deal import DealResult
+    from computemoat.planner.deal import DealResult, FaultMonteCarlo
+
+DEFAULT_FAULT_DRAWS = 1000  # sim.deal.DEFAULT_DRAWS (not imported here: the CLI loads the simulator on use)
 
 
 def _usd(v: float) -> str:
@@ -54,17 +58,41 @@ def print_deal(r: DealResult) -> None:
     if caps is not None and (caps.spend_cap is not None or caps.gpu_cap is not None):
         console.print(f"caps: spend {caps.spend_cap or '-'}, GPUs {caps.gpu_cap or '-'}", highlight=False)
     print_exposure(r)
-    p5, p50, p95 = r.savings_p5_p50_p95_usd
-    risk = r.withdrawal_probability_per_year
-    console.print(f"withdrawal {risk:.0%}/yr: expected savings {_usd(r.expected_savings_usd)}; "
-                  f"P5/P50/P95 {_usd(p5)} / {_usd(p50)} / {_usd(p95)} (Monte-Carlo over withdrawal timing)",
-                  highlight=False)  # fmt: skip
+    print_risk(r)
     for label, v in (("offered", r.landlord_offered), ("break-even", r.landlord_break_even)):
         if v is not None and v.usd_per_gpu_hour is not None:
             console.print(f"landlord at {label} ${v.usd_per_gpu_hour:.2f}: revenue {_usd(v.revenue_usd)}, "
                           f"{v.committed_gpus:,} GPUs committed, utilization {v.utilization_of_offered:.0%} of offered",
                           highlight=False)  # fmt: skip
     console.print(f"{r.solves} solves in {r.elapsed_s:.1f} s", highlight=False)
+
+
+def print_risk(r: DealResult) -> None:
+    """Expected savings (closed form over the withdrawal timing) and the Monte-Carlo percentiles: of the
+    timing alone, or of the timing and the simulator's faults when ``r.faults_mc`` is there."""
+    risk = r.withdrawal_probability_per_year
+    mc = r.faults_mc
+    if mc is None:
+        p5, p50, p95 = r.savings_p5_p50_p95_usd
+        console.print(f"withdrawal {risk:.0%}/yr: expected savings {_usd(r.expected_savings_usd)}; "
+                      f"P5/P50/P95 {_usd(p5)} / {_usd(p50)} / {_usd(p95)} (Monte-Carlo over withdrawal timing)",
+                      highlight=False)  # fmt: skip
+        return
+    p5, p50, p95 = mc.savings_p5_p50_p95_usd
+    console.print(f"withdrawal {risk:.0%}/yr: expected savings {_usd(r.expected_savings_usd)} (closed form over "
+                  f"withdrawal timing); P5/P50/P95 {_usd(p5)} / {_usd(p50)} / {_usd(p95)} ({mc_label(mc)})",
+                  highlight=False)  # fmt: skip
+    without, with_ = mc.plans
+    lo, hi = mc.savings_mean_ci95_usd
+    console.print(f"training runs under faults: mean overrun {_usd(without.overrun_usd_mean)} without / "
+                  f"{_usd(with_.overrun_usd_mean)} with the offer; a deadline missed in "
+                  f"{without.deadline_miss_share:.1%} / {with_.deadline_miss_share:.1%} of draws; mean savings "
+                  f"{_usd(mc.savings_mean_usd)} (95% CI {_usd(lo)} to {_usd(hi)})", highlight=False)  # fmt: skip
+
+
+def mc_label(mc: FaultMonteCarlo) -> str:
+    where = "on Ray" if mc.runner == "ray" else "in-process"
+    return f"Monte-Carlo over {mc.sampled}, {mc.draws:,} draws {where}"
 
 
 EXPOSURE_ROWS = 12  # the printed curve stays compact; the JSON has every point
@@ -94,6 +122,10 @@ def print_exposure(r: DealResult) -> None:
     console.print(t)
 
 
+def _ray_installed() -> bool:
+    return importlib.util.find_spec("ray") is not None
+
+
 def register(app: typer.Typer) -> None:
     from computemoat.cli.common import examples
 
@@ -106,6 +138,16 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option(help="write the result as JSON")] = None,
         time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, help="per solve (s)")] = 120.0,
         mip_gap: Annotated[float, typer.Option("--mip-gap", min=0.0, max=1.0, help="relative gap per solve")] = 0.005,
+        fault_draws: Annotated[
+            int,
+            typer.Option(
+                "--fault-draws",
+                help="Monte-Carlo draws of withdrawal timing and the simulator's faults (0: timing only)",
+            ),
+        ] = DEFAULT_FAULT_DRAWS,
+        ray: Annotated[
+            bool, typer.Option("--ray/--no-ray", help="fault draws on Ray when installed, or in-process")
+        ] = True,
     ) -> None:
         """Should we sign this offer, at what price, and what if the provider withdraws?
 
@@ -113,11 +155,14 @@ def register(app: typer.Typer) -> None:
         (re-solved at each step's price, warm-started) until it equals the plan without the offer; steps
         stop below max($0.01, 0.5% of the offered price). The printed tolerance adds the solver gaps of
         the two plans turned into price (gap USD / GPU-hours billed); lower --mip-gap to tighten it.
-        See docs/horizon.md."""
+        P5/P50/P95: a Monte-Carlo over the withdrawal timing and the simulator's faults on each plan's
+        training runs (common random numbers; on Ray when installed). See docs/horizon.md."""
         from computemoat.latency import rtt_matrix
         from computemoat.planner.deal import DealSettings, evaluate_deal, load_offer
 
         with user_errors():
+            if fault_draws < 0:
+                raise UserError(f"--fault-draws {fault_draws}: give a number of draws >= 0 (0: withdrawal timing only)")
             if out is not None and (out.is_dir() or not out.parent.is_dir()):
                 raise UserError(f"--out {out}: not a file in an existing directory (create the directory first)")
             sc = load_scenario_arg(scenario)
@@ -125,6 +170,13 @@ def register(app: typer.Typer) -> None:
             with console.status("solving the plans with and without the offer, break-even and withdrawals…"):
                 result = evaluate_deal(sc, offer, lambda s: rtt_matrix(s).rtt_ms,
                                        DealSettings(time_limit_s=time_limit, mip_gap=mip_gap))  # fmt: skip
+            if fault_draws > 0:
+                from computemoat.sim.deal import fault_monte_carlo
+
+                where = "on Ray" if ray and _ray_installed() else "in-process"
+                with console.status(f"{fault_draws:,} draws of withdrawal timing and faults {where}…"):
+                    mc = fault_monte_carlo(sc, offer, result, draws=fault_draws, use_ray=None if ray else False)
+                result = dataclasses.replace(result, faults_mc=mc)
             print_deal(result)
             if out is not None:
                 out.write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")

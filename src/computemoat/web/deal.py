@@ -75,6 +75,30 @@ class Landlord:
 
 
 @dataclass(frozen=True)
+class PlanFaultsView:
+    plan: str
+    overrun_usd_mean: float
+    deadline_miss_share: float
+
+
+@dataclass(frozen=True)
+class FaultsView:
+    """The Monte-Carlo over withdrawal timing and the simulator's faults (``faults_mc``; optional)."""
+
+    sampled: str
+    runner: str
+    draws: int
+    savings_p5_p50_p95_usd: tuple[float, float, float]
+    savings_mean_usd: float
+    plans: tuple[PlanFaultsView, ...]
+
+    @property
+    def label(self) -> str:
+        where = "on Ray" if self.runner == "ray" else "in-process"
+        return f"Monte-Carlo over {self.sampled}, {self.draws:,} draws {where}"
+
+
+@dataclass(frozen=True)
 class DealView:
     source: str  # the file it came from (path or uploaded name)
     offer: str
@@ -101,6 +125,7 @@ class DealView:
     landlord_break_even: Landlord | None
     solves: int
     elapsed_s: float
+    faults_mc: FaultsView | None = None
 
     @property
     def cumulative_savings_usd(self) -> tuple[float, ...]:
@@ -169,11 +194,12 @@ class _Fields:
                 raise self.fail(f"{where}[{i}]", f"expected a finite number, got {x!r:.40}")
         return tuple(float(x) for x in v)
 
-    def items(self, d: dict[str, Any], key: str) -> list[dict[str, Any]]:
-        v = self.get(d, key, "")
+    def items(self, d: dict[str, Any], key: str, where: str = "") -> list[dict[str, Any]]:
+        v = self.get(d, key, where)
+        path = f"{where}.{key}" if where else key
         if not isinstance(v, list):
-            raise self.fail(key, f"expected a list, got {_kind(v)}")
-        return [self.obj(x, f"{key}[{i}]") for i, x in enumerate(v)]
+            raise self.fail(path, f"expected a list, got {_kind(v)}")
+        return [self.obj(x, f"{path}[{i}]") for i, x in enumerate(v)]
 
 
 def _kind(v: Any) -> str:
@@ -215,6 +241,28 @@ def _landlord(f: _Fields, v: Any, where: str) -> Landlord:
         committed_gpus=f.int_(d, "committed_gpus", where),
         utilization_of_offered=f.num(d, "utilization_of_offered", where),
         utilization_of_committed=f.num(d, "utilization_of_committed", where),
+    )  # fmt: skip
+
+
+def _faults(f: _Fields, v: Any) -> FaultsView | None:
+    """``faults_mc``: absent or null in a timing-only file (and in files written before it existed)."""
+    if v is None:
+        return None
+    d = f.obj(v, "faults_mc")
+    pcts = f.get(d, "savings_p5_p50_p95_usd", "faults_mc")
+    p5, p50, p95 = f.series(pcts, "faults_mc.savings_p5_p50_p95_usd", 3)
+    plans = f.items(d, "plans", "faults_mc")
+    if len(plans) != 2:
+        raise f.fail("faults_mc.plans", f"expected 2 plans (without, with_offer), got {len(plans)}")
+    return FaultsView(
+        sampled=f.text(d, "sampled", "faults_mc"), runner=f.text(d, "runner", "faults_mc"),
+        draws=f.int_(d, "draws", "faults_mc"), savings_p5_p50_p95_usd=(p5, p50, p95),
+        savings_mean_usd=f.num(d, "savings_mean_usd", "faults_mc"),
+        plans=tuple(
+            PlanFaultsView(plan=f.text(p, "plan", w), overrun_usd_mean=f.num(p, "overrun_usd_mean", w),
+                           deadline_miss_share=f.num(p, "deadline_miss_share", w))
+            for w, p in ((f"faults_mc.plans[{i}]", p) for i, p in enumerate(plans))
+        ),
     )  # fmt: skip
 
 
@@ -264,7 +312,7 @@ def parse_deal(doc: Any, source: str) -> DealView:
         expected_savings_usd=f.num(doc, "expected_savings_usd"), savings_p5_p50_p95_usd=(p5, p50, p95),
         landlord_offered=_landlord(f, f.get(doc, "landlord_offered", ""), "landlord_offered"),
         landlord_break_even=None if at_be is None else _landlord(f, at_be, "landlord_break_even"),
-        solves=f.int_(doc, "solves"), elapsed_s=f.num(doc, "elapsed_s"),
+        solves=f.int_(doc, "solves"), elapsed_s=f.num(doc, "elapsed_s"), faults_mc=_faults(f, doc.get("faults_mc")),
     )  # fmt: skip
 
 

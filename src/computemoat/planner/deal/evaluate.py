@@ -10,8 +10,9 @@ Exposure: the provider withdraws at period m (policy shift). Everything before m
 owed from m; the rest of the horizon is re-planned. The curve gives, for m on a grid every
 ``exposure_step_months``, the stranded commitment (the unamortized upfront), the re-plan's extra cost
 and the savings left. Withdrawal arrives at a constant hazard (``withdrawal_probability_per_year``);
-savings between grid points are interpolated linearly; the expected savings and the Monte-Carlo
-P5/P50/P95 sample the withdrawal period from that hazard (timing only, not the simulator's other faults).
+savings between grid points are interpolated linearly (planner/deal/withdrawal.py); the expected
+savings is exact over that distribution, the P5/P50/P95 here a Monte-Carlo of the withdrawal period
+alone. sim/deal.py adds the simulator's faults on the training runs of each plan (``faults_mc``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from computemoat.planner.deal.apply import (
 )
 from computemoat.planner.deal.break_even import Signing, break_even, solve_signing
 from computemoat.planner.deal.result import DealResult, ExposurePoint, LandlordView, ShareSeries
+from computemoat.planner.deal.withdrawal import WithdrawalTiming, hazard_per_period
 from computemoat.planner.horizon import HorizonPlan, HorizonSolution, flatten_horizon, plan_horizon, replan_from
 from computemoat.planner.horizon.formulation import build
 from computemoat.planner.horizon.solve import solve_model
@@ -84,8 +86,10 @@ def evaluate_deal(scenario: Scenario, offer: Offer, rtt_fn: RttFn, settings: Dea
     h = offer_horizon(scenario, offer)
     assert h is not None
     savings = without.plan.total_usd - with_.plan.total_usd
-    expected, pct = _under_withdrawal(offer, h.period.months, start_period(h, offer), term_periods(h, offer),
-                                      savings, curve, cfg.seed)  # fmt: skip
+    timing = WithdrawalTiming(start_period(h, offer), term_periods(h, offer),
+                              hazard_per_period(offer.withdrawal_probability_per_year, h.period.months), savings,
+                              curve)  # fmt: skip
+    p5, p50, p95 = np.percentile(timing.savings_usd_at(timing.draw_periods(MONTE_CARLO_DRAWS, cfg.seed)), [5, 50, 95])
     return DealResult(
         offer=offer.name,
         provider=offer.provider,
@@ -104,8 +108,8 @@ def evaluate_deal(scenario: Scenario, offer: Offer, rtt_fn: RttFn, settings: Dea
         shares=_shares(scenario, without.plan, with_.plan),
         exposure=curve,
         withdrawal_probability_per_year=offer.withdrawal_probability_per_year,
-        expected_savings_usd=expected,
-        savings_p5_p50_p95_usd=pct,
+        expected_savings_usd=timing.expected_savings_usd(),
+        savings_p5_p50_p95_usd=(float(p5), float(p50), float(p95)),
         landlord_offered=_landlord(offer, with_.plan, p0, p0),
         landlord_break_even=None
         if at_breakeven is None or breakeven.usd_per_gpu_hour is None
@@ -148,31 +152,10 @@ def _exposure(
                 stranded_usd=stranded,
                 replan_extra_usd=replan.total_usd - with_.plan.total_usd,
                 savings_usd=without.total_usd - replan.total_usd,
+                training=replan.training,
             )
         )
     return tuple(out)
-
-
-def _under_withdrawal(
-    offer: Offer, months_per_period: int, first: int, term: int, savings: float, curve: tuple[ExposurePoint, ...],
-    seed: int,
-) -> tuple[float, tuple[float, float, float]]:  # fmt: skip
-    """Expected savings and P5/P50/P95 when withdrawal arrives at a constant hazard during the term."""
-    p_year = offer.withdrawal_probability_per_year
-    if not curve or p_year <= 0:
-        return savings, (savings, savings, savings)
-    hazard = 1 - (1 - p_year) ** (months_per_period / 12)
-    xs = np.array([c.period for c in curve] + [first + term], dtype=float)
-    ys = np.array([c.savings_usd for c in curve] + [savings])
-    periods = np.arange(first + 1, first + term)
-    p_at = (1 - hazard) ** (periods - first - 1) * hazard
-    p_none = 1 - p_at.sum()
-    expected = float(p_at @ np.interp(periods, xs, ys) + p_none * savings)
-    rng = np.random.default_rng(seed)
-    at = first + rng.geometric(hazard, size=MONTE_CARLO_DRAWS)  # first failing period after the start
-    draws = np.where(at < first + term, np.interp(at, xs, ys), savings)
-    p5, p50, p95 = np.percentile(draws, [5, 50, 95])
-    return expected, (float(p5), float(p50), float(p95))
 
 
 def _shares(scenario: Scenario, without: HorizonPlan, with_: HorizonPlan) -> tuple[ShareSeries, ...]:

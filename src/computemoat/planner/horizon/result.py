@@ -20,6 +20,9 @@ class TrainingRun:
     expected_hours: float
     cost_usd: float  # GPU-hours billed (0 on committed capacity: paid through the commitment)
     egress_usd: float
+    # what one more GPU-hour of this run costs: cost_usd / (gpus x expected_hours) when billed; on committed
+    # capacity the term price of the commitments it draws on (use above the take-or-pay floor is billed at it)
+    usd_per_gpu_hour: float
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class SignedCommitment:
     start_period: int
     term_periods: int
     gpus: int
+    usd_per_gpu_hour: float  # the term price: what a GPU-hour used above the take-or-pay floor costs
     paid_usd: float  # upfront + floor + used above the floor, nominal
     used_gpu_periods: float
     utilization: float  # used / committed GPU-periods

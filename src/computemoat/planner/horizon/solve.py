@@ -125,9 +125,15 @@ def decode(
     for cc, uu in zip(model.spend[0], model.spend[3], strict=True):
         if model.blocks["x"].start <= cc < model.blocks["x"].stop:
             spend_of_x[int(cc - xs)] += uu
+    commitments = _signed(model, x)
     training = []
     for k in np.flatnonzero(x[model.blocks["x"]] > 0.5):
         o = tc.off[k]
+        cost = float(spend_of_x[int(k)] - tc.egress_usd[k]) if tc.tier[k] != COMMITTED else 0.0
+        if tc.tier[k] == COMMITTED:
+            rate = _term_price(commitments, offs.ids[o], int(tc.start[k]))
+        else:
+            rate = cost / (float(tc.gpus[k]) * float(tc.expected_hours[k]))
         training.append(
             TrainingRun(
                 job_id=sc.training_jobs[tc.job[k]].id,
@@ -139,8 +145,9 @@ def decode(
                 gpus=int(tc.gpus[k]),
                 nominal_hours=float(tc.nominal_hours[k]),
                 expected_hours=float(tc.expected_hours[k]),
-                cost_usd=float(spend_of_x[int(k)] - tc.egress_usd[k]) if tc.tier[k] != COMMITTED else 0.0,
+                cost_usd=cost,
                 egress_usd=float(tc.egress_usd[k]),
+                usd_per_gpu_hour=rate,
             )
         )
     inf = p.inf
@@ -162,7 +169,6 @@ def decode(
                 cost_usd=float(units * inf.v_gpus[v] * grid.hours * offs.usd_per_gpu_hour[o, 0, tt]) if od else 0.0,
             )
         )
-    commitments = _signed(model, x)
     disc = float(np.sum(spend * grid.discount[None, :]))
     return HorizonPlan(
         scenario=sc.name,
@@ -182,6 +188,14 @@ def decode(
         gpus_by_provider={p.provider_names[i]: tuple(map(float, gpus[i])) for i in used},
         egress_usd=float(sum(r.egress_usd for r in training)),
     )
+
+
+def _term_price(commitments: tuple[SignedCommitment, ...], offering_id: str, period: int) -> float:
+    """Term price of the commitments at ``offering_id`` that cover ``period`` (GPU-weighted if several)."""
+    on = [c for c in commitments if c.offering_id == offering_id and c.start_period <= period < c.start_period
+          + c.term_periods]  # fmt: skip
+    gpus = sum(c.gpus for c in on)
+    return sum(c.gpus * c.usd_per_gpu_hour for c in on) / gpus if gpus else 0.0
 
 
 def _signed(model: HorizonModel, x: np.ndarray) -> tuple[SignedCommitment, ...]:
@@ -212,6 +226,7 @@ def _signed(model: HorizonModel, x: np.ndarray) -> tuple[SignedCommitment, ...]:
                 start_period=int(s),
                 term_periods=opt.term_periods,
                 gpus=whole(n_val[i] * gpi),
+                usd_per_gpu_hour=opt.usd_per_gpu_hour,
                 paid_usd=paid[n0 + int(i)] + sum(paid[e0 + int(j)] for j in terms),
                 used_gpu_periods=used,
                 utilization=used / committed if committed else 0.0,
