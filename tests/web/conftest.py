@@ -119,14 +119,15 @@ DEAL_CASE = Path(__file__).parent / "deal_case"
 
 @pytest.fixture(scope="session")
 def deal_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What `computemoat deal OFFER.yaml --out deal.json` writes, from the real CLI (real HiGHS) on the small
-    case in tests/web/deal_case (about a second), for the deal page."""
+    """What `computemoat deal OFFER.yaml --out deal.json --fault-draws 40 --no-ray` writes, from the real CLI
+    (real HiGHS, the real simulator in-process: Ray's start-up is slow on a loaded 2-core machine) on the
+    small case in tests/web/deal_case (about a second), for the deal page."""
     from typer.testing import CliRunner
 
     from computemoat.cli import app
 
     out = tmp_path_factory.mktemp("deal") / "deal.json"
     args = ["deal", str(DEAL_CASE / "offer.yaml"), "--scenario", str(DEAL_CASE / "scenario.yaml"), "--out", str(out)]
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(app, [*args, "--fault-draws", "40", "--no-ray"])
     assert result.exit_code == 0, result.output
     return out

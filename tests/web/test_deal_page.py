@@ -57,6 +57,8 @@ def test_deal_page_shows_savings_shares_exposure_and_landlord(browser: Any, deal
         page.wait_for_selector("#deal-exposure .main-svg")
         cards = {k: page.text_content(f"#deal-{k}") for k in ("savings", "npv", "breakeven", "committed", "expected")}
         pcts = page.text_content("#deal-pcts")
+        pcts_label = page.text_content("#deal-pcts-label") or ""
+        faults_card = page.text_content("#deal-faults")
         cumulative = _trace(page, "deal-savings-chart", "cumulative savings")
         spend_with = _trace(page, "deal-spend-chart", "with the offer")
         gpu_b_with = _trace(page, "deal-gpu-share", "b with")
@@ -72,7 +74,12 @@ def test_deal_page_shows_savings_shares_exposure_and_landlord(browser: Any, deal
     assert cards["breakeven"] == f"${d['break_even']['usd_per_gpu_hour']:,.2f}/GPU-h"
     assert cards["committed"] == f"{d['committed_gpus']:,} GPUs"
     assert cards["expected"] == _usd(d["expected_savings_usd"])
-    assert pcts == " / ".join(_usd(v) for v in d["savings_p5_p50_p95_usd"])
+    mc = d["faults_mc"]  # the fault Monte-Carlo's percentiles, labelled with what was sampled
+    assert pcts == " / ".join(_usd(v) for v in mc["savings_p5_p50_p95_usd"])
+    sampled = f"Monte-Carlo over withdrawal timing and the simulator's faults, {mc['draws']} draws in-process"
+    assert pcts_label == f"savings P5 / P50 / P95 ({sampled})"
+    by_plan = (f"{_usd(p['overrun_usd_mean'])} ({p['deadline_miss_share']:.1%})" for p in mc["plans"])
+    assert faults_card == " / ".join(by_plan)
     # savings over time: the per-period savings add up to (total without - total with)
     assert cumulative["y"] == pytest.approx(list(itertools.accumulate(d["savings_by_period_usd"])))
     assert cumulative["y"][-1] == pytest.approx(d["without"]["total_usd"] - d["with_offer"]["total_usd"])
@@ -120,6 +127,26 @@ def test_a_deal_file_opened_on_the_page_is_shown(browser: Any, empty_deal_site: 
         assert page.text_content("#deal-savings") and problems.all() == []
 
 
+def test_a_timing_only_file_shows_the_timing_label(browser: Any, empty_deal_site: str, deal_file: Path,
+                                                    tmp_path: Path) -> None:  # fmt: skip
+    """A file written with --fault-draws 0 (or before the fault Monte-Carlo existed) has no faults_mc: the
+    page shows the timing-only percentiles, says so, and has no faults card."""
+    d = json.loads(deal_file.read_text())
+    del d["faults_mc"]
+    path = tmp_path / "timing-only.json"
+    path.write_text(json.dumps(d))
+    with visit(browser, empty_deal_site + "/deal", SCREENSHOTS / "deal-timing-only.png") as (page, problems):
+        with page.expect_navigation():
+            page.set_input_files("#deal-file", str(path))
+        page.wait_for_selector("#deal-pcts")
+        label = page.text_content("#deal-pcts-label")
+        pcts = page.text_content("#deal-pcts")
+        assert page.query_selector("#deal-faults") is None
+    assert problems.all() == []
+    assert label == "savings P5 / P50 / P95 (Monte-Carlo over withdrawal timing)"
+    assert pcts == " / ".join(_usd(v) for v in d["savings_p5_p50_p95_usd"])
+
+
 def _bad_files(deal_file: Path, tmp: Path) -> dict[str, tuple[Path, str]]:
     d = json.loads(deal_file.read_text())
     n = len(d["periods"])
@@ -132,6 +159,8 @@ def _bad_files(deal_file: Path, tmp: Path) -> dict[str, tuple[Path, str]]:
         "a missing field": (json.dumps({k: v for k, v in d.items() if k != "exposure"}), "exposure: missing"),
         "a string for a number": (json.dumps({**d, "exposure": [{**d["exposure"][0], "stranded_usd": "lots"}]}),
                                   "exposure[0].stranded_usd: expected a finite number"),
+        "a malformed fault Monte-Carlo": (json.dumps({**d, "faults_mc": {**d["faults_mc"], "plans": "two"}}),
+                                          "faults_mc.plans: expected a list"),
     }  # fmt: skip
     out = {}
     for i, (case, (text, message)) in enumerate(cases.items()):
@@ -142,7 +171,7 @@ def _bad_files(deal_file: Path, tmp: Path) -> dict[str, tuple[Path, str]]:
 
 
 BAD_CASES = ["not json", "a plan file", "another schema", "a series of the wrong length", "a missing field",
-             "a string for a number"]  # fmt: skip
+             "a string for a number", "a malformed fault Monte-Carlo"]  # fmt: skip
 
 
 @pytest.mark.parametrize("case", BAD_CASES)
