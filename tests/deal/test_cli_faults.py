@@ -71,3 +71,10 @@ def test_negative_fault_draws_are_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in output and not out.exists()
     lines = [ln for ln in output.splitlines() if ln.strip()]
     assert lines == ["error: --fault-draws -1: give a number of draws >= 0 (0: withdrawal timing only)"], output
+
+
+def test_the_cli_default_is_the_library_default() -> None:
+    from computemoat.cli.deal import DEFAULT_FAULT_DRAWS
+    from computemoat.sim.deal import DEFAULT_DRAWS
+
+    assert DEFAULT_FAULT_DRAWS == DEFAULT_DRAWS

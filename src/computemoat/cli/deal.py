@@ -18,7 +18,7 @@ from computemoat.model.errors import UserError
 if TYPE_CHECKING:
     from computemoat.planner.deal import DealResult, FaultMonteCarlo
 
-DEFAULT_FAULT_DRAWS = 1000  # sim.deal.DEFAULT_DRAWS (not imported here: the CLI loads the simulator on use)
+DEFAULT_FAULT_DRAWS = 1000  # = sim.deal.DEFAULT_DRAWS (not imported: the CLI loads the simulator on use)
 
 
 def _usd(v: float) -> str:
@@ -64,7 +64,8 @@ def print_deal(r: DealResult) -> None:
             console.print(f"landlord at {label} ${v.usd_per_gpu_hour:.2f}: revenue {_usd(v.revenue_usd)}, "
                           f"{v.committed_gpus:,} GPUs committed, utilization {v.utilization_of_offered:.0%} of offered",
                           highlight=False)  # fmt: skip
-    console.print(f"{r.solves} solves in {r.elapsed_s:.1f} s", highlight=False)
+    mc = "" if r.faults_mc is None else f"; {r.faults_mc.draws:,} fault draws in {r.faults_mc.elapsed_s:.1f} s"
+    console.print(f"{r.solves} solves in {r.elapsed_s:.1f} s{mc}", highlight=False)
 
 
 def print_risk(r: DealResult) -> None:
