@@ -166,6 +166,8 @@ def fault_monte_carlo(
     num_cpus: int | None = None,
 ) -> FaultMonteCarlo:
     """``draws`` draws of withdrawal timing and faults for an evaluated deal (module docstring).
+    ``faults``: the model to simulate (default: the simulator's); the model the deal was planned with
+    (``DealSettings.faults``) unless the question is "what if the faults are not as planned".
     ``use_ray`` None: on Ray when it is installed, else in-process (same seeds, same numbers)."""
     from computemoat.model import UserError
 
