@@ -16,7 +16,7 @@ import pytest
 from tests.horizon.kit import HOURS, NOMINAL, job, near, offering, provider, scenario, service, site
 
 from computemoat.model import Horizon, Offer, OfferCapacity, Scenario, Tier, TrainingWindow
-from computemoat.planner.deal import DealResult, DealSettings, evaluate_deal, withdrawal_timing
+from computemoat.planner.deal import DealResult, DealSettings, apply_offer, evaluate_deal, withdrawal_timing
 from computemoat.reliability import FaultModel, GpuInterruptions, ProviderFaults, job_reliability
 from computemoat.sim.deal import fault_monte_carlo
 
@@ -150,3 +150,30 @@ def test_ray_only_distributes_the_draws() -> None:
     on_ray = fault_monte_carlo(sc, offer, r, faults=EXACT, draws=24, seed=5, use_ray=True, num_cpus=2)
     assert (here.runner, on_ray.runner) == ("in-process", "ray")
     assert dataclasses.replace(on_ray, runner="", elapsed_s=0.0) == dataclasses.replace(here, runner="", elapsed_s=0.0)
+
+
+def test_deadline_misses_are_the_simulators_own_deadline_checks() -> None:
+    """Oracle: the simulator's met_deadline. The window's deadline (March 1) is 730 h after the run's
+    February start; with b down 25% of the time the job there often ends later. The share of draws
+    that miss equals the share of plain `simulate` runs of that placement, with deadline_hours = 730,
+    that do not meet it (same seeds); the plan without the offer, at reliable a, never misses."""
+    from computemoat.model import Plan, PlanStatus, TrainingPlacement
+    from computemoat.sim import simulate
+    from computemoat.sim.deal import _deadline_hours
+
+    sc, offer, r = _deal(faults=EXACT)
+    (run,) = r.with_offer.training
+    assert _deadline_hours(sc, offer, run) == pytest.approx(HOURS)  # one whole period from February 1
+    shaky = EXACT.model_copy(update={"outage_duration_sigma": 0.0, "providers": {
+        **NO_OUTAGES, "b": ProviderFaults(outages_per_year=100.0, outage_mean_hours=24.0)}})  # fmt: skip
+    mc = fault_monte_carlo(sc, offer, r, faults=shaky, draws=100, seed=0, use_ray=False)
+    sim_sc = sc.model_copy(update={"training_jobs": (job(gpus=8, hours=WORK_H, deadline_hours=HOURS),)})
+    sim_sc = apply_offer(sim_sc, offer).model_copy(update={"inference_services": ()})
+    placement = TrainingPlacement(job_id="train", offering_id=run.offering_id, site_id="b:y", provider="b",
+                                  tier=Tier.reserved, gpus=8, cost_usd=1.0)  # fmt: skip
+    plan = Plan(scenario=sim_sc.name, status=PlanStatus.optimal, total_cost_usd=1.0, training=(placement,))
+    met = [simulate(sim_sc, plan, shaky, months=mc.window_hours / HOURS, seed=s).job_rows[0]["met_deadline"]
+           for s in range(100)]  # fmt: skip
+    without, with_ = mc.plans
+    assert 0.1 < with_.deadline_miss_share < 0.9 and without.deadline_miss_share == 0.0
+    assert with_.deadline_miss_share == pytest.approx(1 - np.mean(met))

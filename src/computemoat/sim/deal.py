@@ -182,9 +182,10 @@ def fault_monte_carlo(
     plans = [result.without.training, result.with_offer.training, *(p.training for p in result.exposure)]
     sc = apply_offer(scenario, offer).model_copy(update={"inference_services": ()})
     layers = Layers.of(sc, [r for runs in plans for r in runs])
-    deadlines = {run_key(r): _deadline_hours(scenario, offer, r) for runs in plans for r in runs}
+    # per plan and run: a window's deadline counts from the run's start period, which plans may differ in
+    deadlines = [np.array([_deadline_hours(scenario, offer, r) for r in runs]) for runs in plans]
     longest = max((r.expected_hours for runs in plans for r in runs), default=0.0)
-    finite = [d for d in deadlines.values() if math.isfinite(d)]
+    finite = [float(d) for ds in deadlines for d in ds if math.isfinite(d)]
     window_h = min(max(WINDOW_FACTOR * longest, *finite, 1.0), MAX_MONTHS * HOURS_PER_MONTH)
     model = (faults or FaultModel()).model_copy(update={"withdrawals": ()})
     ray_it = ray_available() if use_ray is None else use_ray
@@ -199,7 +200,7 @@ def fault_monte_carlo(
     col = {k: i for i, k in enumerate(layers.keys)}
     censored = np.isnan(done)
     completion = np.where(censored, window_h, done)  # [draw, key]
-    per_plan = [_plan_draws(runs, col, completion, censored, deadlines) for runs in plans]
+    per_plan = [_plan_draws(runs, col, completion, censored, d) for runs, d in zip(plans, deadlines, strict=True)]
     with_idx = np.where(replan < 0, 1, 2 + replan)  # the plan each draw compares with the plan without
     draw = np.arange(draws)
     over_without, miss_without, late_without = per_plan[0]
@@ -230,7 +231,7 @@ def fault_monte_carlo(
 
 def _plan_draws(
     runs: Sequence[TrainingRun], col: dict[Key, int], completion: NDArray[np.float64],
-    censored: NDArray[np.bool_], deadlines: dict[Key, float],
+    censored: NDArray[np.bool_], deadline: NDArray[np.float64],
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64]]:  # fmt: skip
     """Per draw: overrun USD, some deadline missed, overrun GPU-hours (sum of hours late x GPUs)."""
     n = completion.shape[0]
@@ -240,7 +241,6 @@ def _plan_draws(
     late_h = completion[:, idx] - np.array([r.expected_hours for r in runs])
     gpus = np.array([float(r.gpus) for r in runs])
     rate = np.array([r.usd_per_gpu_hour for r in runs])
-    deadline = np.array([deadlines[run_key(r)] for r in runs])
     miss: NDArray[np.bool_] = np.asarray((censored[:, idx] | (completion[:, idx] > deadline)).any(axis=1))
     return late_h @ (gpus * rate), miss, late_h @ gpus
 
