@@ -16,7 +16,7 @@ from computemoat.cli.common import console, load_scenario_arg, user_errors
 from computemoat.model.errors import UserError
 
 if TYPE_CHECKING:
-    from computemoat.planner.deal import DealResult, FaultMonteCarlo
+    from computemoat.planner.deal import DealResult, FaultMonteCarlo, PlanFaults
 
 DEFAULT_FAULT_DRAWS = 1000  # = sim.deal.DEFAULT_DRAWS (not imported: the CLI loads the simulator on use)
 
@@ -85,8 +85,12 @@ def print_risk(r: DealResult) -> None:
                   highlight=False)  # fmt: skip
     without, with_ = mc.plans
     lo, hi = mc.savings_mean_ci95_usd
-    console.print(f"training runs under faults: mean overrun {_usd(without.overrun_usd_mean)} without / "
-                  f"{_usd(with_.overrun_usd_mean)} with the offer; a deadline missed in "
+
+    def overrun(p: PlanFaults) -> str:  # the mean and its 95% half-width: ~0 when the plan's hours hold
+        return f"{_usd(p.overrun_usd_mean)} ± {_usd((p.overrun_usd_ci95[1] - p.overrun_usd_ci95[0]) / 2)}"
+
+    console.print(f"training runs under faults: mean overrun {overrun(without)} without / "
+                  f"{overrun(with_)} with the offer; a deadline missed in "
                   f"{without.deadline_miss_share:.1%} / {with_.deadline_miss_share:.1%} of draws; mean savings "
                   f"{_usd(mc.savings_mean_usd)} (95% CI {_usd(lo)} to {_usd(hi)})", highlight=False)  # fmt: skip
 
