@@ -134,6 +134,7 @@ def request_for(model: MilpModel, *, mip_gap: float, time_limit_s: float, start:
         a_index=m.indices.astype(np.int32),
         a_value=m.data,
         col_group=model.col_group,
+        svc_group=model.svc_group,
         mip_gap=float(mip_gap),
         time_limit_s=time_limit_s,
         log=bool(os.environ.get("CMOAT_HIGHS_LOG")),
