@@ -131,7 +131,7 @@ def _nominal_hours_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
 
     import numpy as np
 
-    from computemoat.reliability import FaultModel, JobReliability, expected_hours_batch, job_reliability
+    from computemoat.reliability import FaultModel, JobReliability, expected_hours_rows, job_reliability
 
     none = object()
     default = FaultModel(random_faults=False)
@@ -147,14 +147,14 @@ def _nominal_hours_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def batch(faults: object, **kw: object) -> np.ndarray:
         if faults is none:
-            return np.full(len(kw["gpus"]), float(kw["work_hours"]))  # type: ignore[arg-type]
-        return expected_hours_batch(faults, **kw)  # type: ignore[arg-type]
+            return np.asarray(kw["work_hours"], dtype=float)[kw["row_job"]]  # type: ignore[index]
+        return expected_hours_rows(faults, **kw)  # type: ignore[arg-type]
 
     del default
     for name, fn in (
-        ("computemoat.planner.flatten", "expected_hours_batch"),
+        ("computemoat.planner.flatten", "expected_hours_rows"),
         ("computemoat.planner.validate", "job_reliability"),
     ):
         mod = importlib.import_module(name)
         monkeypatch.setattr(mod, "FaultModel", nominal)
-        monkeypatch.setattr(mod, fn, batch if fn == "expected_hours_batch" else hours)
+        monkeypatch.setattr(mod, fn, batch if fn == "expected_hours_rows" else hours)

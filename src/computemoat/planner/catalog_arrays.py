@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,13 +31,27 @@ class CatalogArrays:
         v = float(self.price[i, TIER_INDEX[tier]])
         return None if np.isnan(v) else v
 
+    allowed_memo: dict[tuple[object, ...], list[int]] = field(default_factory=dict, compare=False, repr=False)
+
     def allowed(self, sc: Scenario, rules: PlacementRules, accelerators: tuple[str, ...]) -> list[int]:
-        """Offerings of one of ``accelerators`` at providers the rules and the policy allow."""
-        return [
-            i
-            for i, a in enumerate(self.accelerator)
-            if a in accelerators and provider_block_reason(sc, rules, sc.providers[int(self.provider[i])]) is None
-        ]
+        """Offerings of one of ``accelerators`` at providers the rules and the policy allow (``sc`` is
+        the scenario these arrays were built from; memoised per rules: 10,000 jobs share a few dozen)."""
+        key = (
+            rules.allowed_providers,
+            rules.excluded_providers,
+            rules.allowed_jurisdictions,
+            rules.excluded_jurisdictions,
+            accelerators,
+        )
+        found = self.allowed_memo.get(key)
+        if found is None:
+            found = [
+                i
+                for i, a in enumerate(self.accelerator)
+                if a in accelerators and provider_block_reason(sc, rules, sc.providers[int(self.provider[i])]) is None
+            ]
+            self.allowed_memo[key] = found
+        return list(found)
 
 
 def catalog_arrays(sc: Scenario) -> CatalogArrays:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -31,7 +32,7 @@ from computemoat.model import (
 from computemoat.planner.catalog_arrays import CatalogArrays, catalog_arrays
 from computemoat.planner.packing import instances_for, packing
 from computemoat.planner.rules import TIER_INDEX, TIERS, residency_allows, training_tiers
-from computemoat.reliability import FaultModel, expected_hours_batch
+from computemoat.reliability import FaultModel, expected_hours_rows
 
 __all__ = ["TIERS", "TIER_INDEX", "FlatProblem", "caps_set", "demand_keys", "flatten", "key_label", "replica_bound"]
 
@@ -108,7 +109,7 @@ class FlatProblem:
         """Boolean mask over failure sets: True for the no-failure set of each service."""
         return np.array([len(f) == 0 for f in self.f_failed], dtype=bool)
 
-    @property
+    @cached_property  # greedy and explain index it per replica: computed once, not per lookup
     def r_cost_usd_per_replica(self) -> np.ndarray:
         """Cost of one replica when its instances are full (instance cost x ipr / rpi)."""
         out: np.ndarray = self.r_cost_usd_per_instance * self.r_instances_per_replica / self.r_replicas_per_instance
@@ -198,8 +199,7 @@ def flatten(
     faults = FaultModel() if faults is None else faults
     cat = catalog_arrays(scenario)
     acc = _Collect()
-    for j, job in enumerate(scenario.training_jobs):
-        _training_candidates(scenario, cat, faults, j, job, acc)
+    _training_candidates(scenario, cat, faults, acc)
     for s, svc in enumerate(scenario.inference_services):
         _service_rows(scenario, cat, rtt_ms, s, svc, acc, allow_unplaced)
     if acc.problems and not allow_unplaced:
@@ -207,51 +207,55 @@ def flatten(
     return _assemble(scenario, rtt_ms, faults, cat, acc)
 
 
-def _training_candidates(
-    sc: Scenario, cat: CatalogArrays, faults: FaultModel, j: int, job: TrainingJob, acc: _Collect
-) -> None:
-    """Every (offering, tier) that can hold the job whole and finish it, in expectation, by its deadline."""
-    late = 0
+def _training_candidates(sc: Scenario, cat: CatalogArrays, faults: FaultModel, acc: _Collect) -> None:
+    """Every (job, offering, tier) that can hold the job whole and finish it, in expectation, by its
+    deadline. Candidates are listed job by job; their expected hours come from one vectorised call."""
+    jobs = sc.training_jobs
+    parts = [_job_grid(sc, cat, j, job) for j, job in enumerate(jobs)]
+    grid = np.concatenate(parts) if parts else np.zeros((0, 5))
+    row_job, pool, tier_k, paid = (grid[:, k].astype(np.int64) for k in range(4))
+    expected_h = expected_hours_rows(
+        faults,
+        job_ids=tuple(job.id for job in jobs),
+        work_hours=np.array([job.hours for job in jobs], dtype=float),
+        checkpoint_write_s=np.array([job.checkpoint_write_s for job in jobs], dtype=float),
+        row_job=row_job,
+        gpus=paid,
+        tier_index=tier_k,
+        tiers=TIERS,
+        gpus_per_instance=cat.gpus_per_instance[pool],
+        provider_index=cat.provider[pool],
+        providers=cat.provider_names,
+    )
+    deadline = np.array([np.inf if job.deadline_hours is None else job.deadline_hours for job in jobs])
+    on_time = expected_h <= deadline[row_job]
+    work = np.array([job.hours for job in jobs], dtype=float)
+    rows = np.column_stack([row_job, pool, tier_k, paid, work[row_job], expected_h, paid * expected_h * grid[:, 4]])
+    if len(rows):
+        acc.t_rows.append(rows[on_time])
+    placed = np.bincount(row_job[on_time], minlength=len(jobs))
+    late = np.bincount(row_job[~on_time], minlength=len(jobs))
+    for j in np.flatnonzero(placed == 0):
+        _no_candidate(sc, cat, jobs[j], int(late[j]), acc)
+
+
+def _job_grid(sc: Scenario, cat: CatalogArrays, j: int, job: TrainingJob) -> np.ndarray:
+    """Rows (job, offering, tier, GPUs rented, $/GPU-h) in offering-major order, where the tier is sold
+    and the job fits the offering whole (GPUs rented in whole instances)."""
     pools = np.array(cat.allowed(sc, job, job.accelerators), dtype=np.int64)
     gpi = cat.gpus_per_instance[pools]
     paid = np.ceil(job.gpus / np.maximum(gpi, 1)) * gpi  # whole instances
-    tiers = training_tiers(job)
-    tier_k = np.array([TIER_INDEX[t] for t in tiers], dtype=np.int64)
-    # every (offering, tier) in offering-major order, kept where the tier is sold and the job fits
-    grid = np.meshgrid(np.arange(len(pools)), np.arange(len(tiers)), indexing="ij")
-    o_pos, t_pos = grid[0].ravel(), grid[1].ravel()
+    tier_k = np.array([TIER_INDEX[t] for t in training_tiers(job)], dtype=np.int64)
+    o_pos, t_pos = np.repeat(np.arange(len(pools)), len(tier_k)), np.tile(np.arange(len(tier_k)), len(pools))
     price = cat.price[pools[o_pos], tier_k[t_pos]] if len(pools) else np.zeros(0)
     keep = ~np.isnan(price) & (paid[o_pos] <= cat.capacity_gpus[pools[o_pos]])
-    o_pos, t_pos, price = o_pos[keep], t_pos[keep], price[keep]
-    expected_h = expected_hours_batch(
-        faults,
-        job_id=job.id,
-        work_hours=job.hours,
-        checkpoint_write_s=job.checkpoint_write_s,
-        gpus=paid[o_pos],
-        tiers=tuple(tiers[t] for t in t_pos),
-        gpus_per_instance=gpi[o_pos],
-        providers=tuple(cat.provider_names[cat.provider[pools[o]]] for o in o_pos),
-    )
-    on_time = np.ones(len(o_pos), dtype=bool)
-    if job.deadline_hours is not None:
-        on_time = expected_h <= job.deadline_hours
-        late = int(np.count_nonzero(~on_time))
-    cost = paid[o_pos] * expected_h * price
-    rows = np.column_stack(
-        [
-            np.full(len(o_pos), j),
-            pools[o_pos],
-            tier_k[t_pos],
-            paid[o_pos],
-            np.full(len(o_pos), job.hours),
-            expected_h,
-            cost,
-        ]
-    )[on_time]
-    if len(rows):
-        acc.t_rows.append(rows)
-        return
+    o_pos, t_pos = o_pos[keep], t_pos[keep]
+    return np.column_stack([np.full(len(o_pos), j), pools[o_pos], tier_k[t_pos], paid[o_pos], price[keep]])
+
+
+def _no_candidate(sc: Scenario, cat: CatalogArrays, job: TrainingJob, late: int, acc: _Collect) -> None:
+    """Why ``job`` has no candidate: every placement misses its deadline, or none holds it whole."""
+    pools = np.array(cat.allowed(sc, job, job.accelerators), dtype=np.int64)
     accels = "/".join(job.accelerators)
     if late:
         why = (

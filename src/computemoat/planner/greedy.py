@@ -111,8 +111,8 @@ def _service(
     """Replicas of service ``s`` region by region (largest first) on the cheapest usable offering,
     reusing spare capacity first; returns (replicas per variable, assignments, short of demand).
     ``rows_of[d]``: the nominal routes of demand row d."""
-    vs = [int(v) for v in np.flatnonzero(flat.r_svc == s)]
-    vs.sort(key=lambda v: flat.r_cost_usd_per_replica[v])  # cheapest replica first (stable)
+    mine = np.flatnonzero(flat.r_svc == s)
+    vs = [int(v) for v in mine[np.argsort(flat.r_cost_usd_per_replica[mine], kind="stable")]]  # cheapest first
     replicas = dict.fromkeys(vs, 0)
     spare = dict.fromkeys(vs, 0.0)
     rps_per = float(flat.r_rps_per_replica[vs[0]]) if vs else 0.0

@@ -99,6 +99,7 @@ class MilpModel:
     row_names: list[str]
     rows: dict[str, slice]  # one entry per bracketed constraint family
     col_group: np.ndarray  # job index of each x and s column, -1 for every other column
+    svc_group: np.ndarray  # service index of each y, n and z column, -1 for every other column
     n_of: np.ndarray  # replica variable of each n column
     w_dem: np.ndarray  # demand row d of each w column (slack only)
     w_fail: np.ndarray  # failure set f of each w column (slack only)
@@ -304,6 +305,10 @@ def _finish(
     group = np.full(cols.n, -1, dtype=np.int64)
     group[cols[Block.x]] = flat.t_job
     group[cols[Block.s]] = np.arange(cols[Block.s].stop - cols[Block.s].start)
+    svc = np.full(cols.n, -1, dtype=np.int64)
+    svc[cols[Block.y]] = flat.r_svc
+    svc[cols[Block.n]] = flat.r_svc[flat.r_replicas_per_instance > 1]
+    svc[cols[Block.z]] = flat.d_svc[flat.a_dem]
     dkeys = demand_keys(flat)
     nf = max(1, len(flat.f_failed))
     has_w = cols[Block.w].stop > cols[Block.w].start
@@ -319,6 +324,7 @@ def _finish(
         row_names=rows.names,
         rows=rows.groups,
         col_group=group,
+        svc_group=svc,
         n_of=np.flatnonzero(flat.r_replicas_per_instance > 1),
         w_dem=dkeys // nf if has_w else np.zeros(0, np.int64),
         w_fail=dkeys % nf if has_w else np.zeros(0, np.int64),

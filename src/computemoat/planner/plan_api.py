@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from computemoat.model import InfeasibleError, Scenario
+from computemoat.model import InfeasibleError, Plan, Scenario
 from computemoat.planner.flatten import flatten
 from computemoat.planner.greedy import greedy_plan
 from computemoat.planner.infeasible import diagnose_infeasible
@@ -34,8 +34,11 @@ def plan(
     if progress:
         progress(SolveProgress(Stage.flatten, 0.0))
     flat = flatten(scenario, rtt_ms, faults=faults)
-    g = greedy_plan(scenario, rtt_ms, faults=faults, flat=flat)
-    start = None if g.unplaced or validate_plan(scenario, g.plan, rtt_ms, faults=faults) else g.plan
+
+    def start() -> Plan | None:  # computed while HiGHS solves the LP relaxation
+        g = greedy_plan(scenario, rtt_ms, faults=faults, flat=flat)
+        return None if g.unplaced or validate_plan(scenario, g.plan, rtt_ms, faults=faults) else g.plan
+
     try:
         return solve_flat(flat, time_limit_s=time_limit_s, mip_gap=mip_gap, progress=progress, t0=t0, start=start)
     except ModelInfeasible:

@@ -81,14 +81,15 @@ def solve_flat(
     progress: ProgressFn | None = None,
     t0: float | None = None,
     allow_unplaced: bool = False,
-    start: np.ndarray | Plan | None = None,
+    start: np.ndarray | Plan | Callable[[], Plan | None] | None = None,
     moves: MoveSpec | None = None,
     objective: Objective = Objective.cost,
     anti_dilution: bool = True,
 ) -> PlanResult:
     """Build, solve and unflatten within ``time_limit_s`` counted from ``t0``. Raises
     ``ModelInfeasible`` when HiGHS proves there is no plan. ``allow_unplaced`` adds penalised slack
-    so what cannot be placed is reported, not fatal; ``start`` (a plan or a column vector) is tried first."""
+    so what cannot be placed is reported, not fatal; ``start`` (a plan or a column vector) is tried first;
+    a callable ``start`` is computed while HiGHS solves the LP (see highs_run.run)."""
     t0 = time.perf_counter() if t0 is None else t0
 
     def report(stage: Stage, inc: Incumbent | None = None) -> None:
@@ -103,15 +104,28 @@ def solve_flat(
     report(Stage.build)
     penalty = unplaced_penalty(flat) if allow_unplaced else None
     model = build(flat, unplaced_penalty_usd=penalty, moves=moves, objective=objective, anti_dilution=anti_dilution)
+    late = start if callable(start) else None
     if isinstance(start, Plan):
         start = integer_start(flat, model, start)
     request = request_for(
-        model, mip_gap=mip_gap, time_limit_s=max(0.1, time_limit_s - (time.perf_counter() - t0)), start=start
+        model,
+        mip_gap=mip_gap,
+        time_limit_s=max(0.1, time_limit_s - (time.perf_counter() - t0)),
+        start=None if callable(start) else start,
     )
     report(Stage.solve)
     from computemoat.planner.highs_run import solve as run_highs
 
-    outcome = run_highs(request, on_incumbent=lambda inc: report(Stage.solve, inc))
+    def late_columns() -> np.ndarray | None:
+        assert late is not None
+        p = late()
+        return None if p is None else integer_start(flat, model, p)
+
+    outcome = run_highs(
+        request,
+        on_incumbent=lambda inc: report(Stage.solve, inc),
+        late_start=None if late is None else late_columns,
+    )
     _raise_if_no_plan(flat, outcome, time_limit_s)
     assert outcome.col_value is not None and outcome.objective is not None
     result = _result(flat, model, outcome, time.perf_counter() - t0, mip_gap, partial_ok=allow_unplaced)
@@ -134,6 +148,7 @@ def request_for(model: MilpModel, *, mip_gap: float, time_limit_s: float, start:
         a_index=m.indices.astype(np.int32),
         a_value=m.data,
         col_group=model.col_group,
+        svc_group=model.svc_group,
         mip_gap=float(mip_gap),
         time_limit_s=time_limit_s,
         log=bool(os.environ.get("CMOAT_HIGHS_LOG")),

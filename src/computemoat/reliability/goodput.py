@@ -319,46 +319,86 @@ def expected_hours_batch(
     providers: tuple[str, ...],
 ) -> np.ndarray:
     """job_reliability(...).expected_hours of one job on many placements (element i: ``gpus[i]``,
-    ``tiers[i]``, ``gpus_per_instance[i]``, ``providers[i]``): the rates from the same memo, the Daly
-    sum in numpy. The planner asks this for ~40 placements of each of 10,000 jobs."""
-    count = len(gpus)
-    table = _rates_memo(faults)
-    fixed = job_id if job_id in faults.checkpoint_interval_s else None
-    rates: list[_PlacementRates] = []
-    for g, t, gi, p in zip(gpus.tolist(), tiers, gpus_per_instance.tolist(), providers, strict=True):
-        found = table.get((fixed, checkpoint_write_s, int(g), t, int(gi), p))
-        if found is None:
-            found = _placement_rates(
-                faults,
-                job_id=job_id,
-                checkpoint_write_s=checkpoint_write_s,
-                gpus=int(g),
-                tier=t,
-                gpus_per_instance=int(gi),
-                provider=p,
-            )
-        rates.append(found)
-    cols = np.array(
-        [
-            (r.rate_per_h, r.outage_rate_per_h, np.nan if r.tau_s is None else r.tau_s, r.speed, r.downtime_per_h)
-            for r in rates
-        ],
+    ``tiers[i]``, ``gpus_per_instance[i]``, ``providers[i]``); see :func:`expected_hours_rows`."""
+    tier_names, tier_index = np.unique(np.array([Tier(t).value for t in tiers], dtype=object), return_inverse=True)
+    names, provider_index = np.unique(np.array(providers, dtype=object), return_inverse=True)
+    return expected_hours_rows(
+        faults,
+        job_ids=(job_id,),
+        work_hours=np.array([work_hours], dtype=float),
+        checkpoint_write_s=np.array([checkpoint_write_s], dtype=float),
+        row_job=np.zeros(len(gpus), dtype=np.int64),
+        gpus=np.asarray(gpus),
+        tier_index=tier_index.reshape(-1),
+        tiers=tuple(Tier(t) for t in tier_names),
+        gpus_per_instance=np.asarray(gpus_per_instance),
+        provider_index=provider_index.reshape(-1),
+        providers=tuple(str(n) for n in names),
+    )
+
+
+def expected_hours_rows(
+    faults: FaultModel,
+    *,
+    job_ids: tuple[str, ...],
+    work_hours: np.ndarray,
+    checkpoint_write_s: np.ndarray,
+    row_job: np.ndarray,
+    gpus: np.ndarray,
+    tier_index: np.ndarray,
+    tiers: tuple[Tier, ...],
+    gpus_per_instance: np.ndarray,
+    provider_index: np.ndarray,
+    providers: tuple[str, ...],
+) -> np.ndarray:
+    """job_reliability(...).expected_hours of many (job, placement) rows at once: row i is job
+    ``job_ids[row_job[i]]`` (its ``work_hours`` and ``checkpoint_write_s``) on ``gpus[i]`` GPUs of tier
+    ``tiers[tier_index[i]]`` at ``providers[provider_index[i]]``. The planner asks this for ~40
+    placements of each of 10,000 jobs: the placement rates are looked up once per distinct placement
+    (a few hundred; same memo as job_reliability), the Daly sum runs in numpy over every row."""
+    count = len(row_job)
+    if count == 0:
+        return np.zeros(0)
+    fixed = np.array([j in faults.checkpoint_interval_s for j in job_ids], dtype=bool)
+    cpw = np.asarray(checkpoint_write_s, dtype=float)[row_job]
+    key = np.column_stack(
+        [np.where(fixed[row_job], row_job, -1), cpw, gpus, tier_index, gpus_per_instance, provider_index]
+    )
+    distinct, inverse = np.unique(key, axis=0, return_inverse=True)
+    table = np.array(
+        [_rates_row(faults, job_ids, row, tiers, providers) for row in distinct.tolist()],
         dtype=float,
-    ).reshape(count, 5)
-    rate, outage, tau_s, speed, downtime = cols.T
-    if work_hours <= 0:
-        return np.full(count, float(work_hours))
+    ).reshape(len(distinct), 5)[inverse.reshape(-1)]
+    rate, outage, tau_s, speed, downtime = table.T
+    work = np.asarray(work_hours, dtype=float)[row_job]
     tau_h = tau_s / S_PER_HOUR
     lam = rate + outage
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        n = np.maximum(1.0, np.ceil(work_hours / tau_h - 1e-12))
-        last_h = work_hours - (n - 1) * tau_h
+        n = np.maximum(1.0, np.ceil(work / tau_h - 1e-12))
+        last_h = work - (n - 1) * tau_h
         restart_h = faults.gpu.restart_overhead_s / S_PER_HOUR
-        full_h = tau_h + checkpoint_write_s / S_PER_HOUR
+        full_h = tau_h + cpw / S_PER_HOUR
         m = 1.0 / lam
         grow = np.exp(restart_h * lam)
         stretch_full = np.where(lam > 0, m * grow * np.expm1(full_h * lam), full_h)
         stretch_last = np.where(lam > 0, m * grow * np.expm1(last_h * lam), last_h)
         up_h = (n - 1) * stretch_full + stretch_last
-    out: np.ndarray = np.where(np.isnan(tau_s), float(work_hours), up_h / speed * (1.0 + downtime))
+    out: np.ndarray = np.where(np.isnan(tau_s) | (work <= 0), work, up_h / speed * (1.0 + downtime))
     return out
+
+
+def _rates_row(
+    faults: FaultModel, job_ids: tuple[str, ...], row: list[float], tiers: tuple[Tier, ...], providers: tuple[str, ...]
+) -> tuple[float, float, float, float, float]:
+    """One distinct placement key of :func:`expected_hours_rows` -> its rates as five floats."""
+    job, cpw, gpus, tier, gpi, provider = row
+    r = _placement_rates(
+        faults,
+        job_id=job_ids[int(job)] if job >= 0 else "",
+        checkpoint_write_s=cpw,
+        gpus=int(gpus),
+        tier=tiers[int(tier)],
+        gpus_per_instance=int(gpi),
+        provider=providers[int(provider)],
+    )
+    return (r.rate_per_h, r.outage_rate_per_h, np.nan if r.tau_s is None else r.tau_s, r.speed, r.downtime_per_h)
