@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +14,6 @@ from computemoat.store.testing import BACKENDS, PostgresUnavailable, fresh_datab
 
 if TYPE_CHECKING:
     from computemoat.store import Database
-
 
 
 @pytest.fixture
@@ -44,3 +44,20 @@ def db(db_url: str) -> Iterator[Database]:
     database = open_database(db_url)
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def solver_children(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
+    """Every HiGHS child process the planner starts in this test (highs_run forced to use one)."""
+    from computemoat.planner import highs_run
+
+    monkeypatch.setattr(highs_run, "IN_PROCESS_MAX_COLS", 0)
+    children: list[subprocess.Popen[bytes]] = []
+    real = subprocess.Popen
+
+    def spy(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        children.append(real(*args, **kwargs))  # type: ignore[call-overload]
+        return children[-1]
+
+    monkeypatch.setattr(highs_run.subprocess, "Popen", spy)
+    return children

@@ -12,7 +12,7 @@ from tests.horizon.kit import HOURS, NOMINAL, near, offering, provider, scenario
 from computemoat.model import Horizon
 from computemoat.planner.horizon import flatten_horizon, plan_horizon
 from computemoat.planner.horizon.formulation import build
-from computemoat.planner.horizon.highs import _solve
+from computemoat.planner.horizon.highs import _solve_lp
 
 
 def test_lp_bound_rents_a_whole_instance_for_one_small_replica() -> None:
@@ -25,7 +25,7 @@ def test_lp_bound_rents_a_whole_instance_for_one_small_replica() -> None:
     rtt = near(sc)
     model = build(flatten_horizon(sc, rtt, NOMINAL))
     whole = 2 * 2 * 8 * HOURS * 2.0
-    _, lp_usd, x = _solve(model, model.col_lower, model.col_upper, integer=False, time_limit_s=30, gap=1e-9)
+    _, lp_usd, x = _solve_lp(model, model.col_lower, model.col_upper, time_limit_s=30)
     assert x is not None
     assert lp_usd == pytest.approx(whole)
     assert plan_horizon(sc, rtt, faults=NOMINAL, mip_gap=1e-9).plan.total_usd == pytest.approx(whole)

@@ -67,10 +67,11 @@ def _two_jobs(kit: SimpleNamespace):  # type: ignore[no-untyped-def]
     )
 
 
-def test_late_start_reaches_the_child_process(kit: SimpleNamespace, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_late_start_reaches_the_child_process(
+    kit: SimpleNamespace, solver_children: list[subprocess.Popen[bytes]]
+) -> None:
     """plan()'s greedy start is computed while the child solves the LP, then piped to it: the child's
     plan is still the exact optimum, and the start was asked for once."""
-    monkeypatch.setattr(highs_run, "IN_PROCESS_MAX_COLS", 0)
     sc = _two_jobs(kit)
     calls: list[int] = []
 
@@ -79,7 +80,7 @@ def test_late_start_reaches_the_child_process(kit: SimpleNamespace, monkeypatch)
         return None
 
     r = solve_flat(flatten(sc, kit.rtt(sc)), time_limit_s=20, mip_gap=1e-9, start=start)
-    assert calls == [1]
+    assert calls == [1] and len(solver_children) == 1
     assert r.plan.total_cost_usd == 1920.0
     assert r.plan.status == "optimal"
 
@@ -105,16 +106,9 @@ def test_late_start_is_offered_as_an_incumbent(kit: SimpleNamespace) -> None:
     assert stages.read_start is None  # read once
 
 
-def test_failing_late_start_kills_the_child(kit: SimpleNamespace, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(highs_run, "IN_PROCESS_MAX_COLS", 0)
-    children: list[subprocess.Popen[bytes]] = []
-    real = subprocess.Popen
-
-    def spy(*a, **kw):  # type: ignore[no-untyped-def]
-        children.append(real(*a, **kw))
-        return children[-1]
-
-    monkeypatch.setattr(highs_run.subprocess, "Popen", spy)
+def test_failing_late_start_kills_the_child(
+    kit: SimpleNamespace, solver_children: list[subprocess.Popen[bytes]]
+) -> None:
     sc = _two_jobs(kit)
 
     def start():  # type: ignore[no-untyped-def]
@@ -122,4 +116,4 @@ def test_failing_late_start_kills_the_child(kit: SimpleNamespace, monkeypatch) -
 
     with pytest.raises(RuntimeError, match="greedy broke"):
         solve_flat(flatten(sc, kit.rtt(sc)), time_limit_s=20, mip_gap=1e-9, start=start)
-    assert len(children) == 1 and children[0].returncode is not None  # reaped, not left running
+    assert len(solver_children) == 1 and solver_children[0].returncode is not None  # reaped, not left running

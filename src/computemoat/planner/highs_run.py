@@ -415,6 +415,9 @@ def solve_request(req: dict[str, Any], send: Send, read_start: LateStart | None 
     """All four stages; messages go to ``send``; the last one is always ``("result", ...)``.
     ``read_start`` gives the caller's start when it was not in ``req`` (asked for after the warm start)."""
     run = _Stages(req, send, read_start)
+    if req.get("branch_and_bound_only"):
+        _finish_branch_and_bound(run, send)
+        return
     v = run.relaxation()
     if v is False:
         send(("result", "Infeasible", None, None, None))
@@ -435,6 +438,20 @@ def solve_request(req: dict[str, Any], send: Send, read_start: LateStart | None 
         return
     obj, x = run.best
     send(("result", status, obj, run.bound, x))
+
+
+def _finish_branch_and_bound(run: _Stages, send: Send) -> None:
+    """Stage 3 alone, for a caller that ran its own stages 1-2 (the multi-period planner): its bound and
+    start in the request (``known_bound``, ``start`` a full column vector or None)."""
+    run.bound = float(run.req.get("known_bound", -np.inf))
+    start = run.req.get("start")
+    if start is not None:
+        run.best = _scored(run.cost, start)
+    status = run.branch_and_bound()
+    if status == "Infeasible" or run.best is None:
+        send(("result", status, None, None, None))
+        return
+    send(("result", status, run.best[0], run.bound, run.best[1]))
 
 
 def solve(
