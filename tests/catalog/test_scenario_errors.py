@@ -100,6 +100,14 @@ def test_duplicate_yaml_key(write_yaml: Callable[[str], Path]) -> None:
     assert "duplicate key 'name'" in line
 
 
+@pytest.mark.parametrize("date", ["2027-13-45", "2027-02-30"])
+def test_impossible_date_is_one_line_not_a_traceback(write_yaml: Callable[[str], Path], date: str) -> None:
+    # YAML reads an unquoted YYYY-MM-DD as a date; one that does not exist raised a bare ValueError
+    (line,) = errors(write_yaml, f"name: a\nhorizon:\n  start: {date}\n")
+    why = "month must be in 1..12" if "-13-" in date else "day is out of range for month"
+    assert line.endswith(f":3: '{date}' is not a date ({why}): write YYYY-MM-DD")
+
+
 @pytest.mark.parametrize("text", ["", "# nothing\n", "{}\n"])
 def test_empty_scenario(write_yaml: Callable[[str], Path], text: str) -> None:
     (line,) = errors(write_yaml, text)

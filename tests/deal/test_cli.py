@@ -80,6 +80,9 @@ BAD = {
     "term longer than the horizon": ("offer", "term_months: 6", "term_months: 12", "ends after the horizon"),
     "take-or-pay above 1": ("offer", "take_or_pay_share: 0.7", "take_or_pay_share: 1.5", "take_or_pay_share"),
     "offer starts before the horizon": ("offer", "start: 2027-02-01", "start: 2026-06-01", "before the horizon start"),
+    "offer starts after the horizon": ("offer", "start: 2027-02-01", "start: 2035-01-01",
+                                       "start: 2035-01-01 is after the horizon"),
+    "an impossible date": ("offer", "start: 2027-02-01", "start: 2027-02-30", "'2027-02-30' is not a date"),
     "window deadline before its start": (
         "scenario", "  periods: 8",
         "  periods: 8\n  training_windows:\n    - {job: j, earliest_start: 2027-05-01, deadline: 2027-03-01}",

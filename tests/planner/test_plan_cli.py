@@ -72,6 +72,8 @@ def test_replan_withdraw_atlas_is_partial_and_says_what_was_left_out(plan_json: 
     assert "Not placed after the change" in res.output
     assert "warning: partial plan: 1 training job not placed" in res.output
     assert "PARTIAL PLAN: not placed or degraded: frontier-pretrain" in res.output
+    head = res.output.lstrip().splitlines()[0]  # a headline: the first line, before any table
+    assert head.startswith("PARTIAL PLAN: not placed or degraded: frontier-pretrain"), head
     assert "independent validation: partial" in res.output and "independent validation: valid" not in res.output
     assert "for the workloads placed in both plans" in res.output
     new = Plan.model_validate_json(out.read_text())

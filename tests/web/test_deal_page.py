@@ -161,6 +161,9 @@ def _bad_files(deal_file: Path, tmp: Path) -> dict[str, tuple[Path, str]]:
                                   "exposure[0].stranded_usd: expected a finite number"),
         "a malformed fault Monte-Carlo": (json.dumps({**d, "faults_mc": {**d["faults_mc"], "plans": "two"}}),
                                           "faults_mc.plans: expected a list"),
+        "two percentiles for three": (
+            json.dumps({**d, "faults_mc": {**d["faults_mc"], "savings_p5_p50_p95_usd": [1, 2]}}),
+            "faults_mc.savings_p5_p50_p95_usd: has 2 values, expected 3 (P5, P50, P95)"),
     }  # fmt: skip
     out = {}
     for i, (case, (text, message)) in enumerate(cases.items()):
@@ -171,7 +174,7 @@ def _bad_files(deal_file: Path, tmp: Path) -> dict[str, tuple[Path, str]]:
 
 
 BAD_CASES = ["not json", "a plan file", "another schema", "a series of the wrong length", "a missing field",
-             "a string for a number", "a malformed fault Monte-Carlo"]  # fmt: skip
+             "a string for a number", "a malformed fault Monte-Carlo", "two percentiles for three"]  # fmt: skip
 
 
 @pytest.mark.parametrize("case", BAD_CASES)
@@ -220,6 +223,9 @@ def test_a_refused_offer_shows_no_curve_and_says_why(browser: Any, empty_deal_si
         assert page.text_content("#deal-committed") == "0 GPUs"
         assert "nothing was committed" in (page.text_content("#deal-no-exposure") or "")
         assert page.query_selector("#deal-exposure") is None
+        # every saving is $0: whole-dollar ticks, not SI ones ("$500m" read as half a billion)
+        ticks = page.eval_on_selector_all("#deal-savings-chart .ytick text", "els => els.map(e => e.textContent)")
+        assert ticks and all(t.replace("−", "-") in ("-$1", "$0", "$1") for t in ticks), ticks
         offered = _rows(page, "deal-landlord")[0]
     assert problems.all() == []
     assert offered[:3] == ["offered price", "$3.00/GPU-h", "$0"]

@@ -60,6 +60,21 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
         return mapping
 
+    def construct_bad_date_safely(self, node: yaml.ScalarNode) -> Any:
+        """A date-shaped scalar that is no date (2027-13-45) is the user's mistake, not a crash."""
+        try:
+            return self.construct_yaml_timestamp(node)
+        except ValueError as e:
+            raise _BadValue(f"{node.value!r} is not a date ({e}): write YYYY-MM-DD", node.start_mark) from None
+
+
+class _BadValue(yaml.MarkedYAMLError):
+    def __init__(self, problem: str, mark: yaml.Mark) -> None:
+        super().__init__(problem=problem, problem_mark=mark)
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _UniqueKeyLoader.construct_bad_date_safely)
+
 
 def read_yaml(path: str | Path) -> YamlDoc:
     """Parse ``path``; malformed YAML becomes a one-line UserError with the line and column."""
@@ -79,6 +94,9 @@ def read_yaml(path: str | Path) -> YamlDoc:
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
+    except _BadValue as e:
+        line = f"{e.problem_mark.line + 1}" if e.problem_mark else "1"
+        raise UserError(f"{p}:{line}: {e.problem}") from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = f"{mark.line + 1}" if mark else "1"

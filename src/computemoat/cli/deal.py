@@ -25,6 +25,11 @@ def _usd(v: float) -> str:
     return f"-${-v:,.0f}" if v < 0 else f"${v:,.0f}"
 
 
+def _gap(gap: float | None, status: str) -> str:
+    text = "n/a" if gap is None else f"{gap:.2%}"
+    return text if status == "optimal" else f"{text} (time limit)"
+
+
 def _pct(v: float) -> str:
     return f"{v:.0%}"
 
@@ -37,18 +42,25 @@ def print_deal(r: DealResult) -> None:
         t.add_column(col, justify="left" if not col else "right")
     t.add_row("total (nominal)", _usd(r.without.total_usd), _usd(r.with_offer.total_usd), _usd(r.savings_usd))
     t.add_row("NPV", _usd(r.without.objective_usd), _usd(r.with_offer.objective_usd), _usd(r.savings_npv_usd))
-    gaps = (f"{p.mip_gap:.2%}" if p.mip_gap is not None else "n/a" for p in (r.without, r.with_offer))
+    gaps = (_gap(p.mip_gap, p.status) for p in (r.without, r.with_offer))
     t.add_row("solver gap", *gaps, "")
     console.print(t)
+    plans = (("without the offer", r.without), ("with the offer", r.with_offer))
+    stopped = [name for name, p in plans if p.status != "optimal"]
+    if stopped:
+        which = "both plans" if len(stopped) == 2 else f"the plan {stopped[0]}"
+        console.print(f"[yellow]{which} stopped at the time limit: within the gap shown, not proven "
+                      "optimal (raise --time-limit)[/yellow]", highlight=False)  # fmt: skip
     be = r.break_even
     price = "none" if be.usd_per_gpu_hour is None else f"${be.usd_per_gpu_hour:.2f}/GPU-h"
     tol = be.tolerance_usd_per_gpu_hour
     steps = f"{be.bisection_steps} re-solve{'' if be.bisection_steps == 1 else 's'}"
     console.print(f"committed: {r.committed_gpus:,} GPUs; break-even price {price} (± ${tol:.2f}, "
                   f"{be.method}, {steps})", highlight=False)  # fmt: skip
-    t = Table(title="Share of spend per period, without/with the offer", box=box.SIMPLE_HEAD)
-    t.add_column("provider", no_wrap=True)
     shown = list(range(0, len(r.periods), max(1, -(-len(r.periods) // 5))))
+    some = "" if len(shown) == len(r.periods) else f" ({len(shown)} of {len(r.periods)}; all in --out)"
+    t = Table(title=f"Share of spend per period, without/with the offer{some}", box=box.SIMPLE_HEAD)
+    t.add_column("provider", no_wrap=True)
     for k in shown:
         t.add_column(r.periods[k][:7], justify="right", no_wrap=True)
     for s in r.shares:

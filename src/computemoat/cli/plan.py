@@ -305,6 +305,7 @@ def replan(
             if result.unplaced:
                 raise typer.Exit(EXIT_PARTIAL)
             return
+        _partial_headline(result.unplaced)  # first, so no one reads the tables below as a full plan
         print_plan(result.scenario, result.plan, rtt_ms, faults)
         t = Table(title=f"Moves ({len(result.moves)})", box=box.SIMPLE_HEAD)
         for col in ("workload", "kind", "change", "from", "to"):
@@ -318,20 +319,26 @@ def replan(
         like = "" if not result.unplaced else " for the workloads placed in both plans"
         console.print(
             f"cost {_usd(was)} -> {_usd(now)} ({now - was:+,.0f} USD){like}; fewest moves within "
-            f"{result.cost_tolerance:.1%} of the cheapest plan ({_usd(result.cheapest_cost_usd or 0.0)})",
+            f"{result.cost_tolerance:.1%} of the cheapest plan (whole plan {_usd(result.plan.total_cost_usd)}, "
+            f"cheapest {_usd(result.cheapest_cost_usd or 0.0)})",
             highlight=False,
             soft_wrap=True,
         )
         if out is not None:
             console.print(f"plan written to {out}")
         if result.unplaced:
-            ids = ", ".join(u.workload_id for u in result.unplaced)
-            err_console.print(
-                f"[red]PARTIAL PLAN:[/red] not placed or degraded: {ids} (exit code {EXIT_PARTIAL})",
-                highlight=False,
-                soft_wrap=True,
-            )
+            _partial_headline(result.unplaced)  # and last, where a terminal leaves the eye
             raise typer.Exit(EXIT_PARTIAL)
+
+
+def _partial_headline(unplaced: tuple[Unplaced, ...]) -> None:
+    if unplaced:
+        ids = ", ".join(u.workload_id for u in unplaced)
+        err_console.print(
+            f"[red]PARTIAL PLAN:[/red] not placed or degraded: {ids} (exit code {EXIT_PARTIAL})",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _print_unplaced(unplaced: tuple[Unplaced, ...]) -> None:

@@ -1,6 +1,13 @@
 """Domain types only: pydantic, frozen, no I/O, no math beyond trivial derived views."""
 
-from computemoat.model.errors import ComputemoatError, InfeasibleError, MissingExtraError, UserError
+from computemoat.model.errors import (
+    ComputemoatError,
+    InfeasibleError,
+    MissingExtraError,
+    TimeLimitError,
+    UserError,
+    no_plan_in_time,
+)
 from computemoat.model.horizon import (
     CapScope,
     CommitmentOption,
@@ -54,6 +61,7 @@ __all__ = [
     "ScenarioSource",
     "Site",
     "Tier",
+    "TimeLimitError",
     "TrainingJob",
     "TrainingPlacement",
     "TrainingWindow",
@@ -63,4 +71,5 @@ __all__ = [
     "UserRegion",
     "closest",
     "did_you_mean",
+    "no_plan_in_time",
 ]

@@ -21,6 +21,19 @@ class InfeasibleError(UserError):
     """The scenario admits no plan; the lines say which constraints conflict."""
 
 
+class TimeLimitError(InfeasibleError):
+    """The solver found no plan within the time limit: not proven infeasible, only not solved in time.
+    An ``InfeasibleError`` for callers that only ask "is there a plan"; one that would draw a conclusion
+    from "no plan" (a deal's "cannot be signed") must tell the two apart."""
+
+
+def no_plan_in_time(scenario: str, time_limit_s: float, status: str) -> TimeLimitError:
+    return TimeLimitError(
+        f"scenario {scenario}: no plan found within time_limit_s {time_limit_s:g} s (solver status: {status}; "
+        f"not proven infeasible: raise the time limit)"
+    )
+
+
 class MissingExtraError(UserError):
     """A feature needs an optional dependency that is not installed; the message names the extra to
     install (``pip install 'computemoat[gateway]'``)."""

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from computemoat.model import InfeasibleError, Plan, PlanStatus
+from computemoat.model import InfeasibleError, Plan, PlanStatus, no_plan_in_time
 from computemoat.planner.columns import Block
 from computemoat.planner.families import MoveSpec
 from computemoat.planner.flatten import FlatProblem
@@ -160,10 +160,7 @@ def _raise_if_no_plan(flat: FlatProblem, outcome: SolveOutcome, time_limit_s: fl
     if outcome.infeasible:
         raise ModelInfeasible(f"scenario {flat.scenario.name}: no plan satisfies every constraint")
     if outcome.col_value is None:
-        raise InfeasibleError(
-            f"scenario {flat.scenario.name}: no plan found within time_limit_s {time_limit_s:g} s "
-            f"(solver status: {outcome.status}; raise the time limit)"
-        )
+        raise no_plan_in_time(flat.scenario.name, time_limit_s, outcome.status)
 
 
 def _result(

@@ -183,12 +183,14 @@ class _Fields:
             raise self.fail(f"{where}.{key}" if where else key, f"expected a string, got {_kind(v)}")
         return v
 
-    def series(self, v: Any, where: str, n: int) -> tuple[float, ...]:
-        """A list of ``n`` finite numbers (one per period)."""
+    def series(self, v: Any, where: str, n: int, each: str = "") -> tuple[float, ...]:
+        """A list of ``n`` finite numbers: one per period, or what ``each`` names (e.g. "P5, P50, P95")."""
+        what = f"({each})" if each else "(one per period)"
         if not isinstance(v, list):
-            raise self.fail(where, f"expected a list of {n} numbers (one per period), got {_kind(v)}")
+            raise self.fail(where, f"expected a list of {n} numbers {what}, got {_kind(v)}")
         if len(v) != n:
-            raise self.fail(where, f"has {len(v)} values, the deal has {n} periods")
+            raise self.fail(where, f"has {len(v)} values, expected {n} {what}" if each
+                            else f"has {len(v)} values, the deal has {n} periods")  # fmt: skip
         for i, x in enumerate(v):
             if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
                 raise self.fail(f"{where}[{i}]", f"expected a finite number, got {x!r:.40}")
@@ -250,7 +252,7 @@ def _faults(f: _Fields, v: Any) -> FaultsView | None:
         return None
     d = f.obj(v, "faults_mc")
     pcts = f.get(d, "savings_p5_p50_p95_usd", "faults_mc")
-    p5, p50, p95 = f.series(pcts, "faults_mc.savings_p5_p50_p95_usd", 3)
+    p5, p50, p95 = f.series(pcts, "faults_mc.savings_p5_p50_p95_usd", 3, "P5, P50, P95")
     plans = f.items(d, "plans", "faults_mc")
     if len(plans) != 2:
         raise f.fail("faults_mc.plans", f"expected 2 plans (without, with_offer), got {len(plans)}")
@@ -284,7 +286,7 @@ def parse_deal(doc: Any, source: str) -> DealView:
     pcts = f.get(doc, "savings_p5_p50_p95_usd", "")
     if not (isinstance(pcts, list) and len(pcts) == 3):
         raise f.fail("savings_p5_p50_p95_usd", f"expected a list of 3 numbers (P5, P50, P95), got {_kind(pcts)}")
-    p5, p50, p95 = f.series(pcts, "savings_p5_p50_p95_usd", 3)
+    p5, p50, p95 = f.series(pcts, "savings_p5_p50_p95_usd", 3, "P5, P50, P95")
     shares = tuple(_shares(f, d, f"shares[{i}]", n) for i, d in enumerate(f.items(doc, "shares")))
     exposure = tuple(
         Exposure(

@@ -14,6 +14,14 @@ _LAYOUT: dict[str, Any] = {"template": "plotly_white", "legend": {"orientation":
                            "margin": {"l": 70, "r": 70, "t": 30, "b": 60}, "height": 380}  # fmt: skip
 
 
+def usd_axis(title: str, values: list[float], **extra: Any) -> dict[str, Any]:
+    """A USD y-axis: SI ticks ($1.5M) for large values; whole dollars, one apart, when every value is
+    under $1 in size (all zero for a refused offer), where SI ticks would read "$500m" for half a dollar."""
+    if max((abs(x) for x in values), default=0.0) < 1.0:
+        return {"title": title, "range": [-1, 1], "dtick": 1, "tickformat": "$,.0f", **extra}
+    return {"title": title, "tickformat": "$~s", **extra}
+
+
 def _months(v: DealView) -> list[str]:
     return [p[:7] for p in v.periods]
 
@@ -26,8 +34,8 @@ def spend(v: DealView) -> dict[str, Any]:
         go.Bar(x=x, y=list(v.without.spend_per_period_usd(n)), name="without the offer", marker_color="#9aa4b1"),
         go.Bar(x=x, y=list(v.with_offer.spend_per_period_usd(n)), name="with the offer", marker_color="#1f77b4"),
     ])  # fmt: skip
-    axis = {"title": "spend per period (USD)", "rangemode": "tozero", "tickformat": "$~s"}
-    fig.update_layout(**_LAYOUT, barmode="group", yaxis=axis)
+    values = [*v.without.spend_per_period_usd(n), *v.with_offer.spend_per_period_usd(n)]
+    fig.update_layout(**_LAYOUT, barmode="group", yaxis=usd_axis("spend per period (USD)", values, rangemode="tozero"))
     return fig.to_plotly_json()
 
 
@@ -41,7 +49,8 @@ def savings(v: DealView) -> dict[str, Any]:
         go.Scatter(x=x, y=list(v.cumulative_savings_usd), name="cumulative savings", mode="lines+markers",
                    line={"color": "#145a32", "width": 3}),
     ])  # fmt: skip
-    fig.update_layout(**_LAYOUT, yaxis={"title": "savings (USD)", "zeroline": True, "tickformat": "$~s"})
+    values = [*v.savings_by_period_usd, *v.cumulative_savings_usd]
+    fig.update_layout(**_LAYOUT, yaxis=usd_axis("savings (USD)", values, zeroline=True))
     return fig.to_plotly_json()
 
 
@@ -81,6 +90,8 @@ def exposure(v: DealView) -> dict[str, Any]:
         go.Scatter(x=x, y=[e.savings_usd for e in v.exposure], name="savings left", mode="lines+markers",
                    line={"color": "#2ca02c", "width": 3}, customdata=dates, hovertemplate=hover),
     ])  # fmt: skip
+    values = [v.savings_usd, v.expected_savings_usd]
+    values += [y for e in v.exposure for y in (e.stranded_usd, e.replan_extra_usd, e.savings_usd)]
     fig.add_hline(y=v.savings_usd, line={"color": "#2ca02c", "dash": "dash"},
                   annotation_text="savings, no withdrawal", annotation_position="top left")  # fmt: skip
     if v.withdrawal_probability_per_year > 0:
@@ -89,5 +100,5 @@ def exposure(v: DealView) -> dict[str, Any]:
                       annotation_position="bottom right")  # fmt: skip
     fig.update_layout(**_LAYOUT, xaxis={"title": "provider withdraws at month (from the horizon start)",
                                         "tickvals": x if len(x) <= 24 else None},
-                      yaxis={"title": "USD", "zeroline": True, "tickformat": "$~s"})  # fmt: skip
+                      yaxis=usd_axis("USD", values, zeroline=True))  # fmt: skip
     return fig.to_plotly_json()

@@ -62,10 +62,13 @@ def offer_problems(scenario: Scenario, offer: Offer) -> list[tuple[Loc, str]]:
         out.append((("horizon",), "no horizon to evaluate over: add horizon: to the offer or the scenario"))
         return out
     first = start_period(h, offer)
+    end = h.period_start(h.periods)
     if offer.start < h.start:
         out.append((("start",), f"{offer.start} is before the horizon start {h.start} (dates must not go back)"))
+    elif offer.start >= end:
+        out.append((("start",), f"{offer.start} is after the horizon ({h.periods} {h.period.value}s from {h.start} "
+                    f"to {end}; start earlier or lengthen the horizon)"))  # fmt: skip
     elif first + term_periods(h, offer) > h.periods:
-        end = h.period_start(h.periods)
         out.append((("term_months",), f"a {offer.term_months}-month term from {offer.start} ends after the horizon "
                     f"({h.periods} {h.period.value}s to {end}; shorten the term or lengthen the horizon)"))  # fmt: skip
     return out

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from computemoat.model import InfeasibleError, Offer
+from computemoat.model import InfeasibleError, Offer, TimeLimitError
 from computemoat.planner.deal.apply import offer_option_ids
 from computemoat.planner.deal.result import BreakEven
 from computemoat.planner.horizon import HorizonSolution
@@ -109,9 +109,13 @@ def signing(solution: HorizonSolution, offer: Offer, price: float) -> Signing:
 
 def solve_signing(model: HorizonModel, solve: Callable[[HorizonModel], HorizonSolution], offer: Offer,
                   price: float) -> Signing | None:  # fmt: skip
-    """The signing model of ``model`` solved; None when no plan can sign the minimum."""
+    """The signing model of ``model`` solved; None when no plan can sign the minimum (proven: a solve
+    that ran out of time raises, since "cannot be signed" would be a conclusion it did not reach)."""
     try:
         return signing(solve(require_signing(model, offer)), offer, price)
+    except TimeLimitError as e:
+        what = f"the plan that signs {offer.name} at ${price:.4f}/GPU-h"
+        raise TimeLimitError(*(f"{line} ({what})" for line in e.lines)) from None
     except InfeasibleError:
         return None
 

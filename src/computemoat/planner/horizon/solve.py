@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from computemoat.model import InfeasibleError, Scenario
+from computemoat.model import InfeasibleError, Scenario, no_plan_in_time
 from computemoat.planner.horizon.formulation import HorizonModel, build, whole
 from computemoat.planner.horizon.highs import run_highs
 from computemoat.planner.horizon.problem import HorizonProblem, flatten_horizon
@@ -99,7 +99,7 @@ def solve_model(
         name = model.problem.scenario.name
         if status == "Infeasible":
             raise InfeasibleError(f"scenario {name}: no multi-period plan satisfies every constraint")
-        raise InfeasibleError(f"scenario {name}: no plan found within time_limit_s {time_limit_s:g} (status {status})")
+        raise no_plan_in_time(name, time_limit_s, status)
     gap = None if bound is None else max(0.0, (objective - bound) / max(abs(objective), 1e-9))
     state = "optimal" if status == "Optimal" else "feasible (time limit)"
     plan = decode(model, x, status=state, mip_gap=gap, solve_time_s=time.perf_counter() - t0)
