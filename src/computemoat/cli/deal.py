@@ -58,8 +58,8 @@ def print_deal(r: DealResult) -> None:
     console.print(f"committed: {r.committed_gpus:,} GPUs; break-even price {price} (± ${tol:.2f}, "
                   f"{be.method}, {steps})", highlight=False)  # fmt: skip
     shown = list(range(0, len(r.periods), max(1, -(-len(r.periods) // 5))))
-    some = "" if len(shown) == len(r.periods) else f" ({len(shown)} of {len(r.periods)}; all in --out)"
-    t = Table(title=f"Share of spend per period, without/with the offer{some}", box=box.SIMPLE_HEAD)
+    some = None if len(shown) == len(r.periods) else f"{len(shown)} of {len(r.periods)} periods shown; all in --out"
+    t = Table(title="Share of spend per period, without/with the offer", caption=some, box=box.SIMPLE_HEAD)
     t.add_column("provider", no_wrap=True)
     for k in shown:
         t.add_column(r.periods[k][:7], justify="right", no_wrap=True)
