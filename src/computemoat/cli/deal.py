@@ -87,9 +87,11 @@ def print_risk(r: DealResult) -> None:
     mc = r.faults_mc
     if mc is None:
         p5, p50, p95 = r.savings_p5_p50_p95_usd
+        from computemoat.planner.deal.evaluate import MONTE_CARLO_DRAWS
+
         console.print(f"withdrawal {risk:.0%}/yr: expected savings {_usd(r.expected_savings_usd)}; "
-                      f"P5/P50/P95 {_usd(p5)} / {_usd(p50)} / {_usd(p95)} (Monte-Carlo over withdrawal timing)",
-                      highlight=False)  # fmt: skip
+                      f"P5/P50/P95 {_usd(p5)} / {_usd(p50)} / {_usd(p95)} (Monte-Carlo over withdrawal timing, "
+                      f"{MONTE_CARLO_DRAWS:,} draws)", highlight=False)  # fmt: skip
         return
     p5, p50, p95 = mc.savings_p5_p50_p95_usd
     console.print(f"withdrawal {risk:.0%}/yr: expected savings {_usd(r.expected_savings_usd)} (closed form over "
