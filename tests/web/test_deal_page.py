@@ -78,7 +78,11 @@ def test_deal_page_shows_savings_shares_exposure_and_landlord(browser: Any, deal
     assert pcts == " / ".join(_usd(v) for v in mc["savings_p5_p50_p95_usd"])
     sampled = f"Monte-Carlo over withdrawal timing and the simulator's faults, {mc['draws']} draws in-process"
     assert pcts_label == f"savings P5 / P50 / P95 ({sampled})"
-    by_plan = (f"{_usd(p['overrun_usd_mean'])} ({p['deadline_miss_share']:.1%})" for p in mc["plans"])
+    by_plan = (
+        f"{_usd(p['overrun_usd_mean'])} ± {_usd((p['overrun_usd_ci95'][1] - p['overrun_usd_ci95'][0]) / 2)} "
+        f"({p['deadline_miss_share']:.1%})"
+        for p in mc["plans"]
+    )
     assert faults_card == " / ".join(by_plan)
     # savings over time: the per-period savings add up to (total without - total with)
     assert cumulative["y"] == pytest.approx(list(itertools.accumulate(d["savings_by_period_usd"])))

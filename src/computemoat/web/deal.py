@@ -78,6 +78,7 @@ class Landlord:
 class PlanFaultsView:
     plan: str
     overrun_usd_mean: float
+    overrun_usd_half_ci95: float  # half the width of the mean's 95% interval
     deadline_miss_share: float
 
 
@@ -260,12 +261,15 @@ def _faults(f: _Fields, v: Any) -> FaultsView | None:
         sampled=f.text(d, "sampled", "faults_mc"), runner=f.text(d, "runner", "faults_mc"),
         draws=f.int_(d, "draws", "faults_mc"), savings_p5_p50_p95_usd=(p5, p50, p95),
         savings_mean_usd=f.num(d, "savings_mean_usd", "faults_mc"),
-        plans=tuple(
-            PlanFaultsView(plan=f.text(p, "plan", w), overrun_usd_mean=f.num(p, "overrun_usd_mean", w),
-                           deadline_miss_share=f.num(p, "deadline_miss_share", w))
-            for w, p in ((f"faults_mc.plans[{i}]", p) for i, p in enumerate(plans))
-        ),
+        plans=tuple(_plan_faults(f, p, f"faults_mc.plans[{i}]") for i, p in enumerate(plans)),
     )  # fmt: skip
+
+
+def _plan_faults(f: _Fields, p: dict[str, Any], where: str) -> PlanFaultsView:
+    low, high = f.series(f.get(p, "overrun_usd_ci95", where), f"{where}.overrun_usd_ci95", 2, "low, high")
+    return PlanFaultsView(plan=f.text(p, "plan", where), overrun_usd_mean=f.num(p, "overrun_usd_mean", where),
+                          overrun_usd_half_ci95=(high - low) / 2,
+                          deadline_miss_share=f.num(p, "deadline_miss_share", where))  # fmt: skip
 
 
 def parse_deal(doc: Any, source: str) -> DealView:
