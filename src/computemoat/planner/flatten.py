@@ -211,13 +211,14 @@ def _training_candidates(sc: Scenario, cat: CatalogArrays, faults: FaultModel, a
     """Every (job, offering, tier) that can hold the job whole and finish it, in expectation, by its
     deadline. Candidates are listed job by job; their expected hours come from one vectorised call."""
     jobs = sc.training_jobs
+    work = np.array([job.hours for job in jobs], dtype=float)
     parts = [_job_grid(sc, cat, j, job) for j, job in enumerate(jobs)]
     grid = np.concatenate(parts) if parts else np.zeros((0, 5))
     row_job, pool, tier_k, paid = (grid[:, k].astype(np.int64) for k in range(4))
     expected_h = expected_hours_rows(
         faults,
         job_ids=tuple(job.id for job in jobs),
-        work_hours=np.array([job.hours for job in jobs], dtype=float),
+        work_hours=work,
         checkpoint_write_s=np.array([job.checkpoint_write_s for job in jobs], dtype=float),
         row_job=row_job,
         gpus=paid,
@@ -229,7 +230,6 @@ def _training_candidates(sc: Scenario, cat: CatalogArrays, faults: FaultModel, a
     )
     deadline = np.array([np.inf if job.deadline_hours is None else job.deadline_hours for job in jobs])
     on_time = expected_h <= deadline[row_job]
-    work = np.array([job.hours for job in jobs], dtype=float)
     rows = np.column_stack([row_job, pool, tier_k, paid, work[row_job], expected_h, paid * expected_h * grid[:, 4]])
     if len(rows):
         acc.t_rows.append(rows[on_time])

@@ -225,6 +225,27 @@ def restrict(req: dict[str, Any], lower: np.ndarray, upper: np.ndarray) -> Restr
     return Restricted(lp=lp, keep=keep, fixed_value=fixed_value)
 
 
+def _in_groups(group: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Per column: True when it belongs to a group (``group`` >= 0) that ``chosen`` marks."""
+    member = group >= 0
+    out: np.ndarray = member & chosen[np.where(member, group, 0)]
+    return out
+
+
+def fix_settled_jobs(
+    group: np.ndarray, v: np.ndarray, lower: np.ndarray, upper: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds with every job whose LP choice is integral (one of its columns at 1) fixed to it: that
+    column at 1, the job's others at 0. ``group``: the job of each job-choice column, -1 for the rest."""
+    lo, hi = lower.copy(), upper.copy()
+    chosen = (group >= 0) & (v > 1 - 1e-6)
+    settled = np.zeros(int(group.max(initial=0)) + 1, dtype=bool)
+    settled[group[chosen]] = True
+    fixed = _in_groups(group, settled)
+    lo[fixed] = hi[fixed] = np.where(chosen[fixed], 1.0, 0.0)
+    return lo, hi
+
+
 def _scored(cost: np.ndarray, col_value: Any) -> tuple[float, np.ndarray]:
     """(cost @ x, x): the objective recomputed from the solution itself. After ``setSolution`` HiGHS
     1.x has reported a MIP objective ~1% below cost @ x of the very solution it returned (seen on the
@@ -313,16 +334,8 @@ class _Stages:
                 return
 
     def _fix_jobs(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Bounds with every job whose LP choice is integral (one column at 1) fixed to it."""
-        group = self.req["col_group"]  # job index of each job-choice column (candidates + slack), -1 else
-        lo, hi = self.lower.copy(), self.upper.copy()
-        member = group >= 0
-        chosen = member & (v > 1 - 1e-6)
-        settled = np.zeros(int(group.max(initial=0)) + 1, dtype=bool)
-        settled[group[chosen]] = True
-        fixed = member & settled[np.where(member, group, 0)]
-        lo[fixed] = hi[fixed] = np.where(chosen[fixed], 1.0, 0.0)
-        return lo, hi
+        # col_group: job index of each job-choice column (candidates + slack), -1 else
+        return fix_settled_jobs(self.req["col_group"], v, self.lower, self.upper)
 
     def _fix_services(self, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """``lo``/``hi`` with every service whose replica and instance counts are all integral in the LP
@@ -338,7 +351,7 @@ class _Stages:
         settled[svc[off]] = False
         if not settled.any() or settled.all():
             return None  # nothing to fix, or nothing left to solve (the boxed attempt covers it)
-        fixed = member & settled[np.where(member, svc, 0)]
+        fixed = _in_groups(svc, settled)
         lo, hi = lo.copy(), hi.copy()
         lo[fixed] = hi[fixed] = np.where(general[fixed], np.rint(v[fixed]), v[fixed])
         return lo, hi
@@ -430,14 +443,14 @@ def solve_request(req: dict[str, Any], send: Send, read_start: LateStart | None 
         status = "Optimal"
     elif run.left() > 0.1:
         status = run.branch_and_bound()
-        if status == "Infeasible":
-            send(("result", "Infeasible", None, None, None))
-            return
-    if run.best is None:
-        send(("result", status, None, None, None))
-        return
-    obj, x = run.best
-    send(("result", status, obj, run.bound, x))
+    send(_result(run, status))
+
+
+def _result(run: _Stages, status: str) -> tuple[Any, ...]:
+    """The last message: the incumbent with the bound, or none (no plan found, or proven infeasible)."""
+    if status == "Infeasible" or run.best is None:
+        return ("result", status, None, None, None)
+    return ("result", status, run.best[0], run.bound, run.best[1])
 
 
 def _finish_branch_and_bound(run: _Stages, send: Send) -> None:
@@ -447,11 +460,7 @@ def _finish_branch_and_bound(run: _Stages, send: Send) -> None:
     start = run.req.get("start")
     if start is not None:
         run.best = _scored(run.cost, start)
-    status = run.branch_and_bound()
-    if status == "Infeasible" or run.best is None:
-        send(("result", status, None, None, None))
-        return
-    send(("result", status, run.best[0], run.bound, run.best[1]))
+    send(_result(run, run.branch_and_bound()))
 
 
 def solve(

@@ -129,13 +129,9 @@ def _on_ray(
     """Seeds in batches (about 4 per CPU) on Ray; rows in seed order, as ``simulate_layers`` gives them."""
     import ray
 
-    from computemoat.sim.sweep import init_ray
+    from computemoat.sim.sweep import ray_session
 
-    started_here = not ray.is_initialized()
-    if started_here:
-        init_ray(address, num_cpus)
-    try:
-        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    with ray_session(address, num_cpus) as cpus:
         per_batch = max(1, math.ceil(len(seeds) / (4 * cpus)))
         remote = ray.remote(num_cpus=1)(simulate_layers)
         sc_ref, layers_ref, faults_ref = ray.put(scenario), ray.put(layers), ray.put(faults)
@@ -144,9 +140,6 @@ def _on_ray(
             for lo in range(0, len(seeds), per_batch)
         ]
         return np.concatenate(ray.get(pending), axis=0) if pending else np.zeros((0, len(layers.keys)))
-    finally:
-        if started_here:
-            ray.shutdown()
 
 
 def ray_available() -> bool:

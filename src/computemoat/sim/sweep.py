@@ -12,7 +12,8 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +113,21 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
 
 
+@contextmanager
+def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[int]:
+    """Ray for the block: started here (and shut down after) unless it already runs; yields its CPUs."""
+    import ray
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        init_ray(address, num_cpus)
+    try:
+        yield max(1, int(ray.cluster_resources().get("CPU", 1)))
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
 def sweep(
     points: Sequence[SweepPoint],
     faults: FaultModel,
@@ -132,11 +148,7 @@ def sweep(
     points see the same outages and failures wherever they share a site or a job (common random numbers)."""
     import ray
 
-    started_here = not ray.is_initialized()
-    if started_here:
-        init_ray(address, num_cpus)
-    try:
-        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    with ray_session(address, num_cpus) as cpus:
         per_batch = max(1, math.ceil(runs * len(points) / (4 * cpus)))
         remote = ray.remote(num_cpus=1)(_batch)
         faults_ref = ray.put(faults)
@@ -155,9 +167,6 @@ def sweep(
                 rows += [{**points[pending[ref]].labels, **r} for r in ray.get(ref)]
             if progress is not None:
                 progress(1 - len(waiting) / total)
-    finally:
-        if started_here:
-            ray.shutdown()
     label_cols = list(points[0].labels) if points else []
     return pd.DataFrame(rows).sort_values([*label_cols, "seed"], kind="stable").reset_index(drop=True)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from computemoat.planner.highs_run import fix_settled_jobs
 from computemoat.planner.horizon.formulation import HorizonModel
 
 OBJECTIVE_SCALE = 1e-3  # the solver sees k$: costs of 1e2..1e8 USD would be badly scaled against its tolerances
@@ -83,7 +84,6 @@ def _branch_and_bound(
         **_request(model),
         "col_lower": model.col_lower,
         "col_upper": model.col_upper,
-        "col_group": np.full(len(model.col_cost), -1),
         "mip_gap": float(gap),
         "time_limit_s": float(time_limit_s),
         "log": bool(os.environ.get("CMOAT_HIGHS_LOG")),
@@ -175,14 +175,10 @@ def _neighbourhoods(model: HorizonModel, x: np.ndarray, ints: np.ndarray) -> lis
     lo2, hi2 = model.col_lower.copy(), model.col_upper.copy()
     binary = ints & (model.col_upper <= 1) & (np.abs(x - np.rint(x)) < 1e-6)
     lo2[binary] = hi2[binary] = np.rint(x[binary])
-    lo3, hi3 = model.col_lower.copy(), model.col_upper.copy()
     xs = model.blocks.get("x", slice(0, 0))
-    job = model.problem.train.job
-    v = x[xs]
-    settled = np.zeros(int(job.max(initial=-1)) + 1, dtype=bool)
-    settled[job[v > 1 - 1e-6]] = True
-    fixed = np.arange(xs.start, xs.stop)[settled[job]]
-    lo3[fixed] = hi3[fixed] = np.rint(x[fixed])
+    group = np.full(len(x), -1, dtype=np.int64)
+    group[xs] = model.problem.train.job
+    lo3, hi3 = fix_settled_jobs(group, x, model.col_lower, model.col_upper)
     us = model.blocks.get("u", slice(0, 0))
     lo3[us] = np.floor(x[us] + 1e-6)
     hi3[us] = np.minimum(model.col_upper[us], np.maximum(lo3[us], np.ceil(x[us] - 1e-6)))
